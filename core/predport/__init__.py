@@ -1,0 +1,104 @@
+"""predport: model predictions between formats, through one validated canonical model.
+
+``import predport`` is cheap: numpy, pydantic and plugins load on first use.
+
+    >>> import predport
+    >>> preds = predport.load("results.json")          # format auto-detected
+    >>> predport.convert("results.json", "out.json")   # to canonical JSON
+
+Plugins mark hook implementations with ``@predport.hookimpl``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (
+    AmbiguousFormatError,
+    ConfigError,
+    DetectionError,
+    LossError,
+    OutputError,
+    ParseError,
+    PluginError,
+    PredportError,
+    SchemaValidationError,
+    UnknownFormatError,
+)
+from .hookspecs import hookimpl, hookspec
+
+__version__ = "0.1.0"
+
+# Public names that live in modules importing numpy or pydantic: loaded on first access.
+_LAZY = {
+    "load": "api",
+    "iter_frames": "api",
+    "open_stream": "api",
+    "detect": "api",
+    "convert": "api",
+    "save": "api",
+    "register": "api",
+    "make_context": "api",
+    "Writer": "writer",
+    "PredictionSet": "model",
+    "Frame": "model",
+    "Category": "model",
+    "Prediction": "model",
+    "Detections": "model",
+    "RLE": "model",
+    "Box3D": "model",
+    "SourceInfo": "model",
+    "Context": "context",
+    "ClassMap": "context",
+    "ClassTarget": "context",
+    "CategoryTable": "context",
+    "ImageSizes": "context",
+    "Report": "context",
+    "load_mapping_file": "context",
+    "Confidence": "detection",
+    "FormatInfo": "detection",
+    "FormatMatch": "detection",
+    "Source": "detection",
+    "OutputTarget": "output",
+    "safe_relpath": "output",
+    "PredictionStream": "stream",
+    "Hub": "hub",
+    "get_hub": "hub",
+    "reset_hub": "hub",
+    "read_image_size": "images",
+    "iter_images": "images",
+    "SchemaRegistry": "registry",
+    "PREDICTION_SET_ID": "registry",
+    "FRAME_REF": "registry",
+}
+
+__all__ = [
+    "__version__",
+    "hookimpl",
+    "hookspec",
+    "PredportError",
+    "ParseError",
+    "ConfigError",
+    "DetectionError",
+    "UnknownFormatError",
+    "AmbiguousFormatError",
+    "SchemaValidationError",
+    "OutputError",
+    "PluginError",
+    "LossError",
+    *sorted(_LAZY),
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'predport' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"predport.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,104 @@
+"""The library API: load, iterate, detect, convert, save, register."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from .context import ClassMap, Context, ImageSizes
+from .hub import get_hub
+
+__all__ = ["load", "iter_frames", "open_stream", "detect", "convert", "save", "register", "make_context"]
+
+
+def make_context(
+    *,
+    options: Mapping[str, Any] | None = None,
+    policy: str = "fail",
+    class_map: ClassMap | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    image_sizes: ImageSizes | Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    images: str | os.PathLike[str] | None = None,
+    id_lookup: Callable[[Path], tuple[str, int | None]] | None = None,
+) -> Context:
+    """A :class:`Context` from keyword arguments (what ``load``/``convert`` accept)."""
+    return Context(
+        options=options,
+        policy=policy,
+        class_map=class_map,
+        image_sizes=image_sizes,
+        images=images,
+        id_lookup=id_lookup,
+    )
+
+
+def open_stream(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Any:
+    """A lazy :class:`~predport.PredictionStream` over ``path`` (format auto-detected unless given).
+
+    Keyword arguments: ``options``, ``policy`` (``fail``/``skip``/``clamp``),
+    ``class_map`` (a :class:`ClassMap`, mapping, or JSON/YAML path),
+    ``image_sizes`` (mapping or sizes file), ``images`` (image folder whose
+    headers give sizes), ``id_lookup`` (path -> ``(data_id, frame)``),
+    ``context`` (a ready :class:`Context`, instead of the above).
+    """
+    ctx = kwargs.pop("context", None) or make_context(**kwargs)
+    return get_hub().read(path, format=format, context=ctx)
+
+
+def iter_frames(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Iterator[Any]:
+    """Canonical frames of ``path``, one at a time (memory stays flat for folder formats)."""
+    return open_stream(path, format, **kwargs).frames
+
+
+def load(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Any:
+    """Read ``path`` into a :class:`~predport.PredictionSet`, detecting the format unless given."""
+    return open_stream(path, format, **kwargs).collect()
+
+
+def detect(path: str | os.PathLike[str]) -> list[Any]:
+    """Ranked :class:`~predport.FormatMatch` votes for ``path`` (best first, rejections last)."""
+    return get_hub().detect(path)
+
+
+def save(
+    data: Any,
+    dest: str | os.PathLike[str],
+    format: str = "canonical",
+    *,
+    overwrite: bool = False,
+    allow_loss: bool = False,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Write a :class:`~predport.PredictionSet` or stream to ``dest`` (validated, atomic)."""
+    ctx = kwargs.pop("context", None) or make_context(**kwargs)
+    return get_hub().write(data, dest, format=format, context=ctx, overwrite=overwrite, allow_loss=allow_loss)
+
+
+def convert(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    to: str = "canonical",
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+    allow_loss: bool = False,
+    write_options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Convert ``src`` (format auto-detected unless ``format``) to ``dst`` in format ``to``, streaming.
+
+    Returns a summary: frames, predictions, files written, what was skipped,
+    dropped or (with ``allow_loss``) lost.
+    """
+    ctx = kwargs.pop("context", None) or make_context(**kwargs)
+    stream = get_hub().read(src, format=format, context=ctx)
+    wctx = Context(options=write_options, policy=ctx.policy, categories=ctx.categories,
+                   image_sizes=ctx.sizes, report=ctx.report)
+    summary = get_hub().write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
+    summary["from"] = stream.source.format if stream.source else format
+    summary["report"] = ctx.report.to_dict()
+    return summary
+
+
+def register(plugin: Any, *, name: str | None = None) -> Any:
+    """Register a plugin module or object in-process with the default hub (no packaging)."""
+    return get_hub().register(plugin, name=name)

@@ -1,0 +1,200 @@
+"""Built-in plugin: predport's own canonical JSON and JSON Lines.
+
+* ``canonical`` — one JSON document (``schema``, ``source``, ``categories``, ``frames``).
+* ``canonical-jsonl`` — JSON Lines: the first line is the document without
+  frames (``"frames": []``), then one frame object per line, for streaming.
+
+Writers stream frame by frame: each frame is validated against the frame
+definition of the committed schema, serialised with orjson and spooled; the
+head (with the categories, complete only at the end) is validated and written
+first when the file is assembled.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+from .detection import Confidence, FormatInfo, FormatMatch, Source
+from .errors import ParseError
+from .hookspecs import hookimpl
+
+SCHEMA_KEY = b'"schema"'
+_HOLDS = frozenset(
+    {"score", "box", "polygon", "mask", "keypoints", "probabilities", "box3d", "attributes", "frame_index", "size"}
+)
+
+
+@hookimpl
+def formats() -> list[FormatInfo]:
+    return [
+        FormatInfo(
+            id="canonical",
+            title="predport canonical JSON",
+            can_read=True,
+            can_write=True,
+            target="file",
+            holds=_HOLDS,
+            patterns=("*.json",),
+            tasks=("detection", "segmentation", "keypoints", "classification"),
+            description="predport/prediction-set/1 as one JSON document",
+        ),
+        FormatInfo(
+            id="canonical-jsonl",
+            title="predport canonical JSON Lines",
+            can_read=True,
+            can_write=True,
+            target="file",
+            holds=_HOLDS,
+            patterns=("*.jsonl",),
+            tasks=("detection", "segmentation", "keypoints", "classification"),
+            description="head line, then one frame per line",
+        ),
+    ]
+
+
+@hookimpl
+def detect_format(source: Source) -> FormatMatch | None:
+    if not source.is_file:
+        return None
+    head = source.head(size=4096).lstrip()
+    if not head.startswith(b"{") or SCHEMA_KEY not in head:
+        return None
+    if b'"predport/prediction-set/1"' not in head:
+        return FormatMatch("canonical", Confidence.NO, "a JSON object with 'schema', but not predport's")
+    first_line = head.split(b"\n", 1)[0]
+    if b'"frames":[]' in first_line.replace(b" ", b"") and head.count(b"\n") >= 1 and source.suffix == ".jsonl":
+        return FormatMatch("canonical-jsonl", Confidence.CERTAIN, "head line with schema predport/prediction-set/1, .jsonl")
+    if source.suffix == ".jsonl":
+        return FormatMatch("canonical-jsonl", Confidence.CERTAIN, "schema predport/prediction-set/1 in a .jsonl file")
+    return FormatMatch("canonical", Confidence.CERTAIN, "'schema': 'predport/prediction-set/1'")
+
+
+@hookimpl
+def parse(source: Source, format: str, context: Any) -> Iterator[Any] | None:
+    if format == "canonical":
+        return _parse_document(source.path, context)
+    if format == "canonical-jsonl":
+        return _parse_lines(source.path, context)
+    return None
+
+
+def _loads(raw: bytes, *, file: str, line: int | None = None) -> Any:
+    import orjson
+
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"invalid JSON: {exc}", file=file, line=line) from None
+
+
+def _declare(head: dict[str, Any], context: Any, file: str) -> None:
+    from .hub import get_hub
+    from .registry import PREDICTION_SET_ID
+
+    get_hub().registry.validate(PREDICTION_SET_ID, {**head, "frames": []}, file=file)
+    for c in head.get("categories", []):
+        context.categories.declare(c["id"], c["name"], c.get("external_id"), c.get("attributes"))
+
+
+def _parse_document(path: Path, context: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    doc = _loads(path.read_bytes(), file=str(path))
+    if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
+        raise ParseError("not a predport prediction set (no 'frames' list)", file=str(path), json_path="$")
+    frames = doc.pop("frames")
+    _declare(doc, context, str(path))
+    del doc
+    for i in range(len(frames)):
+        frame, frames[i] = frames[i], None  # release each frame once handed on
+        yield (i, frame)
+
+
+def _parse_lines(path: Path, context: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    with open(path, "rb") as fh:
+        first = fh.readline()
+        head = _loads(first, file=str(path), line=1)
+        if not isinstance(head, dict):
+            raise ParseError("first line must be the document head", file=str(path), line=1)
+        _declare(head, context, str(path))
+        for lineno, raw in enumerate(fh, start=2):
+            if raw.strip():
+                yield (lineno, _loads(raw, file=str(path), line=lineno))
+
+
+@hookimpl
+def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
+    if format not in ("canonical", "canonical-jsonl"):
+        return None
+    return _frames(records, format, context)
+
+
+def _frames(records: Any, format: str, context: Any) -> Iterator[Any]:
+    from .hub import get_hub
+    from .model import Detections, Frame
+    from .registry import FRAME_REF
+
+    registry = get_hub().registry
+    for pos, rec in records:
+        if format == "canonical":
+            place = {"base_path": ("frames", pos)}
+        else:
+            place = {}
+        try:
+            registry.validate(FRAME_REF, rec, **place)
+        except Exception as err:
+            if format == "canonical-jsonl":
+                err.line = pos  # type: ignore[attr-defined]
+            context.problem(err)  # type: ignore[arg-type]
+            continue
+        preds = rec.get("predictions", [])
+        yield Frame.model_construct(
+            data_id=rec["data_id"],
+            frame_index=rec.get("frame_index"),
+            width=rec.get("width"),
+            height=rec.get("height"),
+            predictions=Detections.from_records(preds),
+            attributes=rec.get("attributes") or {},
+        )
+
+
+@hookimpl
+def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | None:
+    if format not in ("canonical", "canonical-jsonl"):
+        return None
+    import orjson
+
+    from .model import SCHEMA_NAME
+    from .registry import FRAME_REF, PREDICTION_SET_ID
+
+    jsonl = format == "canonical-jsonl"
+    spool = target.scratch()
+    first = True
+    for i, frame in enumerate(stream.frames):
+        obj = frame.to_json_dict()
+        target.validate(FRAME_REF, obj, base_path=() if jsonl else ("frames", i))
+        blob = orjson.dumps(obj)
+        if jsonl:
+            spool.write(blob + b"\n")
+        else:
+            spool.write(blob if first else b"," + blob)
+        first = False
+    head = {
+        "schema": SCHEMA_NAME,
+        "source": None if stream.source is None else stream.source.model_dump(),
+        "categories": [c.model_dump() for c in stream.categories],
+        "frames": [],
+    }
+    target.validate(PREDICTION_SET_ID, head)
+    out = target.open(None)
+    head_bytes = orjson.dumps(head)
+    if jsonl:
+        out.write(head_bytes + b"\n")
+    else:
+        # The head ends in '"frames":[]}'; open the list, copy the frames, close it.
+        out.write(head_bytes[:-2])
+    spool.seek(0)
+    shutil.copyfileobj(spool, out, 1 << 20)
+    if not jsonl:
+        out.write(b"]}")
+    out.close()
+    return {"categories": len(head["categories"])}

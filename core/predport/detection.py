@@ -1,0 +1,220 @@
+"""What detection and format declaration hand between the hub and plugins.
+
+Nothing here imports numpy or pydantic: ``predport formats`` and ``predport
+detect`` stay cheap.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Iterator, Sequence
+
+__all__ = ["Confidence", "FormatMatch", "FormatInfo", "Source"]
+
+#: How many bytes of a file the hub reads for detection.
+HEAD_BYTES = 64 * 1024
+#: At most this many directory entries are listed for detection.
+LISTING_LIMIT = 2000
+
+
+class Confidence(IntEnum):
+    """The detection confidence scale.
+
+    * ``CERTAIN`` (100) — a signature no other format has (a ``"schema":
+      "predport/prediction-set/1"`` key, ``schema.json`` with a Lightly ``task_type``).
+    * ``HIGH`` (75) — the content has the format's full structure (sampled records
+      parse and every required field is present).
+    * ``MEDIUM`` (50) — the content is consistent with the format but also with
+      others (a JSON list of objects with ``image_id``).
+    * ``LOW`` (25) — circumstantial evidence only (a folder name, a file-name pattern).
+    * ``EXTENSION`` (10) — only the file extension fits. Never wins on its own.
+    * ``NO`` (0) — a reasoned rejection; shown by ``--explain``, never wins.
+
+    The highest vote wins. Two *different* formats sharing the top confidence are
+    a tie, an :class:`~predport.AmbiguousFormatError` that asks for ``format=``.
+    A vote of ``EXTENSION`` or less never wins.
+    """
+
+    NO = 0
+    EXTENSION = 10
+    LOW = 25
+    MEDIUM = 50
+    HIGH = 75
+    CERTAIN = 100
+
+
+@dataclass(frozen=True)
+class FormatMatch:
+    """One plugin's vote on one format: ``confidence`` (see :class:`Confidence`) and why."""
+
+    format: str
+    confidence: int
+    reason: str
+    plugin: str | None = None  # filled in by the hub
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "format": self.format,
+            "confidence": int(self.confidence),
+            "reason": self.reason,
+            "plugin": self.plugin,
+        }
+
+
+#: Canonical fields a writer may be able to hold (used by loss reports).
+HOLDABLE = (
+    "score",
+    "box",
+    "polygon",
+    "mask",
+    "keypoints",
+    "probabilities",
+    "box3d",
+    "attributes",
+    "frame_index",
+    "size",
+)
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    """A format a plugin declares through the ``formats`` hook.
+
+    * ``id`` — short unique id used with ``format=``/``--to`` (``"coco"``).
+    * ``title`` — human-readable name.
+    * ``can_read`` / ``can_write`` — what the plugin implements.
+    * ``target`` — ``"file"`` or ``"folder"``: what a writer produces.
+    * ``holds`` — canonical fields a writer keeps (see ``HOLDABLE``); anything
+      else present in the data is reported as loss.
+    * ``patterns`` — typical file names (documentation only; never decides detection).
+    * ``tasks`` — prediction kinds (``"detection"``, ``"segmentation"``...).
+    """
+
+    id: str
+    title: str
+    can_read: bool = True
+    can_write: bool = False
+    target: str = "file"
+    holds: frozenset[str] = field(default_factory=frozenset)
+    patterns: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    description: str = ""
+    plugin: str | None = None  # filled in by the hub
+
+    def __post_init__(self) -> None:
+        if self.target not in ("file", "folder"):
+            raise ValueError(f"FormatInfo.target must be 'file' or 'folder', not {self.target!r}")
+        object.__setattr__(self, "holds", frozenset(self.holds))
+        unknown = set(self.holds) - set(HOLDABLE)
+        if unknown:
+            raise ValueError(f"FormatInfo.holds has unknown fields {sorted(unknown)}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "plugin": self.plugin,
+            "read": self.can_read,
+            "write": self.can_write,
+            "target": self.target,
+            "holds": sorted(self.holds),
+            "tasks": list(self.tasks),
+            "patterns": list(self.patterns),
+        }
+
+
+class Source:
+    """A path to detect or parse, with cheap, bounded, cached views of it.
+
+    The hub builds one ``Source`` and hands the same object to every plugin, so
+    each file's head is read at most once.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._head: dict[Path, bytes] = {}
+        self._listing: list[Path] | None = None
+        self._truncated = False
+
+    # -- identity -----------------------------------------------------------------
+    @property
+    def is_dir(self) -> bool:
+        return self.path.is_dir()
+
+    @property
+    def is_file(self) -> bool:
+        return self.path.is_file()
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix.lower()
+
+    def __repr__(self) -> str:
+        return f"Source({str(self.path)!r})"
+
+    # -- bounded reads ----------------------------------------------------------------
+    def head(self, relpath: str | os.PathLike[str] | None = None, size: int = HEAD_BYTES) -> bytes:
+        """The first ``size`` bytes (at most :data:`HEAD_BYTES`) of the file, or of a file below a folder."""
+        p = self.path if relpath is None else self.path / relpath
+        size = min(size, HEAD_BYTES)
+        cached = self._head.get(p)
+        if cached is None:
+            try:
+                with open(p, "rb") as fh:
+                    cached = fh.read(HEAD_BYTES)
+            except OSError:
+                cached = b""
+            self._head[p] = cached
+        return cached[:size]
+
+    def head_text(self, relpath: str | os.PathLike[str] | None = None, size: int = HEAD_BYTES) -> str:
+        """:meth:`head` decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.head(relpath, size).decode("utf-8", errors="replace")
+
+    def listing(self) -> list[Path]:
+        """Paths below a folder (relative, sorted per directory, breadth-first), at most :data:`LISTING_LIMIT`."""
+        if self._listing is not None:
+            return self._listing
+        out: list[Path] = []
+        if self.is_dir:
+            queue = [Path()]
+            while queue and len(out) < LISTING_LIMIT:
+                rel = queue.pop(0)
+                try:
+                    entries = sorted(os.scandir(self.path / rel), key=lambda e: e.name)
+                except OSError:
+                    continue
+                for e in entries:
+                    child = rel / e.name
+                    out.append(child)
+                    if e.is_dir(follow_symlinks=False):
+                        queue.append(child)
+                    if len(out) >= LISTING_LIMIT:
+                        self._truncated = True
+                        break
+        self._listing = out
+        return out
+
+    @property
+    def listing_truncated(self) -> bool:
+        self.listing()
+        return self._truncated
+
+    def files(self, suffix: str | Sequence[str] | None = None) -> Iterator[Path]:
+        """Files of the bounded listing (relative paths), optionally by suffix (case-insensitive)."""
+        suffixes = (suffix,) if isinstance(suffix, str) else tuple(suffix or ())
+        for rel in self.listing():
+            if suffixes and rel.suffix.lower() not in suffixes:
+                continue
+            if (self.path / rel).is_file():
+                yield rel
+
+    def has(self, relpath: str) -> bool:
+        """Whether a file or folder exists at ``relpath`` below the source folder."""
+        return (self.path / relpath).exists()

@@ -1,0 +1,489 @@
+"""The hub: plugin discovery, isolation, and the one façade that calls hooks.
+
+Plugins come from entry points in group ``predport`` and from in-process
+registration (:meth:`Hub.register`). A plugin that fails to import, names a hook
+that does not exist, or raises inside ``detect_format`` or ``formats`` is
+recorded with its name, version and the reason, and skipped; everything else
+keeps working. With ``PREDPORT_STRICT=1`` such failures are raised instead
+(for CI). ``PREDPORT_BLOCK=name,name`` (or ``Hub(blocked=...)``) blocks plugins
+by name.
+
+Nothing outside this module calls ``pm.hook``.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import pluggy
+
+from . import hookspecs
+from .detection import Confidence, FormatInfo, FormatMatch, Source
+from .errors import (
+    AmbiguousFormatError,
+    ConfigError,
+    LossError,
+    PluginError,
+    PredportError,
+    UnknownFormatError,
+)
+
+__all__ = ["Hub", "PluginRecord", "get_hub", "reset_hub", "ENTRY_POINT_GROUP", "STRICT_ENV", "BLOCK_ENV"]
+
+ENTRY_POINT_GROUP = "predport"
+STRICT_ENV = "PREDPORT_STRICT"
+BLOCK_ENV = "PREDPORT_BLOCK"
+HOOK_NAMES = ("formats", "detect_format", "parse", "to_canonical", "from_canonical", "schemas")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class PluginRecord:
+    """What the hub knows about one plugin, for ``predport plugins``."""
+
+    name: str
+    version: str = "?"
+    distribution: str | None = None
+    origin: str = "entry point"  # "entry point", "in-process" or "built-in"
+    status: str = "ok"  # "ok", "failed", "blocked"
+    reasons: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """``predport-coco 0.1.0``: how the plugin is named in errors and sources."""
+        return f"{self.distribution or self.name} {self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "distribution": self.distribution,
+            "origin": self.origin,
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "formats": list(self.formats),
+        }
+
+
+class Hub:
+    """Plugin manager plus façade. Most users only touch it through :mod:`predport.api`."""
+
+    def __init__(
+        self,
+        *,
+        load_entry_points: bool = True,
+        strict: bool | None = None,
+        blocked: Iterable[str] = (),
+    ) -> None:
+        self.strict = _truthy(os.environ.get(STRICT_ENV)) if strict is None else strict
+        env_block = [b.strip() for b in os.environ.get(BLOCK_ENV, "").split(",") if b.strip()]
+        self.blocked = set(blocked) | set(env_block)
+        self.pm = pluggy.PluginManager("predport")
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        self._formats: dict[str, FormatInfo] | None = None
+        self._registry: Any = None
+        self._lock = threading.RLock()
+        from . import canonical
+
+        self.register(canonical, name="canonical", version=_own_version(), origin="built-in",
+                      distribution="predport")
+        if load_entry_points:
+            self._load_entry_points()
+
+    # -- discovery and registration ---------------------------------------------------
+    def _load_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            version = getattr(dist, "version", "?") if dist is not None else "?"
+            dist_name = getattr(dist, "name", None) if dist is not None else None
+            if ep.name in self.records:
+                self._fail(
+                    PluginRecord(ep.name, version, dist_name),
+                    f"another plugin is already registered as {ep.name!r}",
+                )
+                continue
+            if ep.name in self.blocked:
+                self.records[ep.name] = PluginRecord(ep.name, version, dist_name, status="blocked",
+                                                     reasons=["blocked by configuration"])
+                continue
+            try:
+                obj = ep.load()
+            except Exception as exc:  # a plugin that cannot import must not take the hub down
+                self._fail(
+                    PluginRecord(ep.name, version, dist_name),
+                    f"import failed: {type(exc).__name__}: {exc}",
+                    exc,
+                )
+                continue
+            self.register(obj, name=ep.name, version=version, distribution=dist_name, origin="entry point")
+
+    def register(
+        self,
+        plugin: Any,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        distribution: str | None = None,
+        origin: str = "in-process",
+    ) -> PluginRecord:
+        """Register a plugin object or module in-process (no packaging needed).
+
+        Returns its :class:`PluginRecord`; check ``record.status`` — a plugin
+        with a misspelled hook or a bad signature is recorded as ``failed`` and
+        not registered (in strict mode the error is raised).
+        """
+        with self._lock:
+            name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+            version = version or str(getattr(plugin, "__version__", "?"))
+            record = PluginRecord(name, version, distribution, origin=origin)
+            if name in self.blocked:
+                record.status = "blocked"
+                record.reasons.append("blocked by configuration")
+                self.records[name] = record
+                return record
+            if name in self.records and self.records[name].status == "ok":
+                return self._fail(record, f"a plugin named {name!r} is already registered")
+            try:
+                self.pm.register(plugin, name=name)
+            except Exception as exc:  # pluggy rejects bad signatures here
+                return self._fail(record, f"invalid hook implementation: {exc}", exc)
+            unknown = [
+                caller.name for caller in (self.pm.get_hookcallers(plugin) or []) if not caller.has_spec()
+            ]
+            if unknown:
+                self.pm.unregister(plugin)
+                notes = []
+                for hook in unknown:
+                    guess = difflib.get_close_matches(hook, HOOK_NAMES, n=1)
+                    notes.append(f"{hook!r}" + (f" (did you mean {guess[0]!r}?)" if guess else ""))
+                return self._fail(record, "unknown hook " + ", ".join(notes))
+            if not self.pm.get_hookcallers(plugin):
+                self.pm.unregister(plugin)
+                return self._fail(record, "no hook implementations found (forgot @predport.hookimpl?)")
+            self.records[name] = record
+            self._formats = None  # re-declare formats with the newcomer
+            self._registry = None
+            return record
+
+    def unregister(self, name: str) -> None:
+        """Remove an in-process plugin (and forget its formats)."""
+        with self._lock:
+            plugin = self.pm.get_plugin(name)
+            if plugin is not None:
+                self.pm.unregister(plugin)
+            self.records.pop(name, None)
+            self._formats = None
+            self._registry = None
+
+    def _fail(self, record: PluginRecord, reason: str, exc: BaseException | None = None) -> PluginRecord:
+        record.status = "failed"
+        record.reasons.append(reason)
+        self.records[record.name] = record
+        if self.strict:
+            raise PluginError(reason, plugin=record.label) from exc
+        return record
+
+    def _note(self, plugin_name: str, reason: str, exc: BaseException | None = None) -> None:
+        """A working plugin misbehaved in one call: record it (status ``degraded``) and go on."""
+        record = self.records.get(plugin_name)
+        if record is None:
+            return
+        if reason not in record.reasons:
+            record.reasons.append(reason)
+        if record.status == "ok":
+            record.status = "degraded"
+        if self.strict:
+            raise PluginError(reason, plugin=record.label) from exc
+
+    def plugins(self) -> list[PluginRecord]:
+        self.formats()  # fills in each record's formats and conflicts
+        return [self.records[k] for k in sorted(self.records)]
+
+    def label(self, plugin_name: str | None) -> str | None:
+        rec = self.records.get(plugin_name or "")
+        return rec.label if rec else plugin_name
+
+    # -- isolated calls -----------------------------------------------------------------
+    def _impls(self, hook: str, owner: str | None = None) -> list[Any]:
+        caller = getattr(self.pm.hook, hook)
+        impls = list(reversed(caller.get_hookimpls()))  # pluggy's own call order
+        if owner is not None:
+            impls.sort(key=lambda impl: impl.plugin_name != owner)  # the owner is asked first
+        return [i for i in impls if self.records.get(i.plugin_name, PluginRecord("")).status in ("ok", "degraded")]
+
+    @staticmethod
+    def _call(impl: Any, kwargs: Mapping[str, Any]) -> Any:
+        return impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
+
+    def _first(self, hook: str, owner: str | None, **kwargs: Any) -> tuple[Any, str | None]:
+        for impl in self._impls(hook, owner):
+            try:
+                result = self._call(impl, kwargs)
+            except PredportError as err:
+                if err.plugin is None:
+                    err.plugin = self.label(impl.plugin_name)
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"{hook} raised {type(exc).__name__}: {exc} (a bug in the plugin)",
+                    plugin=self.label(impl.plugin_name),
+                ) from exc
+            if result is not None:
+                return result, impl.plugin_name
+        return None, None
+
+    def _guard(self, items: Iterable[Any], plugin_name: str | None, what: str) -> Iterator[Any]:
+        """Re-raise errors from a plugin's lazy iterator with the plugin's name on them."""
+        label = self.label(plugin_name)
+        try:
+            for item in items:
+                yield item
+        except PredportError as err:
+            if err.plugin is None:
+                err.plugin = label
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"{what} raised {type(exc).__name__}: {exc} (a bug in the plugin)", plugin=label
+            ) from exc
+
+    # -- formats and schemas -------------------------------------------------------------
+    def formats(self) -> dict[str, FormatInfo]:
+        """Every declared format by id (conflicting declarations are reported, not overwritten)."""
+        with self._lock:
+            if self._formats is not None:
+                return self._formats
+            found: dict[str, FormatInfo] = {}
+            for rec in self.records.values():
+                rec.formats = []
+            for impl in self._impls("formats"):
+                name = impl.plugin_name
+                try:
+                    declared = self._call(impl, {}) or []
+                    if isinstance(declared, FormatInfo):
+                        declared = [declared]
+                    for info in declared:
+                        if not isinstance(info, FormatInfo):
+                            raise TypeError(f"formats() must return FormatInfo objects, got {type(info).__name__}")
+                except Exception as exc:
+                    self._fail(self.records[name], f"formats() raised {type(exc).__name__}: {exc}", exc)
+                    continue
+                for info in declared:
+                    if info.id in found:
+                        self._note(
+                            name,
+                            f"format {info.id!r} is already declared by {found[info.id].plugin}; ignored",
+                        )
+                        continue
+                    info = FormatInfo(**{**info.__dict__, "plugin": name})
+                    found[info.id] = info
+                    self.records[name].formats.append(info.id)
+            self._formats = dict(sorted(found.items()))
+            return self._formats
+
+    def format_info(self, format_id: str) -> FormatInfo:
+        fmts = self.formats()
+        if format_id not in fmts:
+            close = difflib.get_close_matches(format_id, list(fmts), n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(fmts)}"
+            raise UnknownFormatError(f"no plugin provides format {format_id!r}", hint=hint)
+        return fmts[format_id]
+
+    @property
+    def registry(self) -> Any:
+        """The :class:`~predport.registry.SchemaRegistry` with core and plugin schemas."""
+        with self._lock:
+            if self._registry is None:
+                from .registry import SchemaRegistry
+
+                reg = SchemaRegistry()
+                for impl in self._impls("schemas"):
+                    try:
+                        for schema in self._call(impl, {}) or []:
+                            reg.register(schema, owner=impl.plugin_name)
+                    except Exception as exc:
+                        self._note(impl.plugin_name, f"schemas() failed: {type(exc).__name__}: {exc}", exc)
+                self._registry = reg
+            return self._registry
+
+    # -- detection ------------------------------------------------------------------------
+    def detect(self, path: str | os.PathLike[str]) -> list[FormatMatch]:
+        """Every plugin's votes on ``path``, best first (rejections included, last)."""
+        p = Path(path)
+        if not p.exists():
+            raise UnknownFormatError("no such file or folder", file=str(p))
+        source = Source(p)
+        known = self.formats()
+        votes: list[FormatMatch] = []
+        for impl in self._impls("detect_format"):
+            try:
+                result = self._call(impl, {"source": source})
+            except Exception as exc:
+                self._note(impl.plugin_name, f"detect_format raised {type(exc).__name__}: {exc}", exc)
+                continue
+            if result is None:
+                continue
+            for m in result if isinstance(result, list) else [result]:
+                if not isinstance(m, FormatMatch):
+                    self._note(impl.plugin_name, f"detect_format returned {type(m).__name__}, not FormatMatch")
+                    continue
+                if m.format not in known:
+                    self._note(impl.plugin_name, f"detect_format voted for undeclared format {m.format!r}")
+                    continue
+                votes.append(FormatMatch(m.format, int(m.confidence), m.reason, impl.plugin_name))
+        votes.sort(key=lambda m: (-m.confidence, m.format))
+        return votes
+
+    def pick(self, path: str | os.PathLike[str], votes: list[FormatMatch] | None = None) -> FormatInfo:
+        """The format of ``path``: the single best vote above ``EXTENSION``."""
+        votes = self.detect(path) if votes is None else votes
+        readable = {k for k, v in self.formats().items() if v.can_read}
+        real = [v for v in votes if v.confidence > Confidence.EXTENSION and v.format in readable]
+        if not real:
+            reasons = "; ".join(f"{v.format}: {v.reason}" for v in votes) or "no plugin voted"
+            raise UnknownFormatError(
+                f"no format recognised ({reasons})",
+                file=str(path),
+                hint="name one with format=... / --from",
+            )
+        top = real[0].confidence
+        best = {}
+        for v in real:
+            if v.confidence == top:
+                best.setdefault(v.format, v)
+        if len(best) > 1:
+            listing = "; ".join(f"{v.format} ({v.confidence}: {v.reason})" for v in best.values())
+            raise AmbiguousFormatError(
+                f"ambiguous format, tie between {listing}",
+                file=str(path),
+                candidates=list(best.values()),
+                hint="name one with format=... / --from",
+            )
+        return self.format_info(real[0].format)
+
+    # -- reading --------------------------------------------------------------------------
+    def read(self, path: str | os.PathLike[str], *, format: str | None = None, context: Any = None) -> Any:
+        """Open ``path`` as a lazy :class:`~predport.stream.PredictionStream`."""
+        from .context import Context
+        from .model import SourceInfo
+        from .stream import PredictionStream
+
+        p = Path(path)
+        if not p.exists():
+            raise UnknownFormatError("no such file or folder", file=str(p))
+        info = self.format_info(format) if format else self.pick(p)
+        if not info.can_read:
+            raise ConfigError(f"format {info.id!r} can be written but not read", plugin=self.label(info.plugin))
+        ctx = context if context is not None else Context()
+        ctx.format, ctx.plugin = info.id, self.label(info.plugin)
+        source = Source(p)
+        records, owner = self._first(
+            "parse", info.plugin, source=source, format=info.id, options=ctx.options, context=ctx
+        )
+        if records is None:
+            raise PluginError(f"no plugin parses format {info.id!r}", plugin=self.label(info.plugin))
+        records = self._guard(records, owner, "parse")
+        frames, owner2 = self._first("to_canonical", info.plugin, records=records, format=info.id, context=ctx)
+        if frames is None:
+            raise PluginError(f"no plugin converts format {info.id!r} to canonical", plugin=self.label(info.plugin))
+        src = SourceInfo(format=info.id, uri=str(p), plugin=self.label(owner2) or "?")
+        return PredictionStream(self._guard(frames, owner2, "to_canonical"), ctx.categories, src, ctx.report)
+
+    # -- writing --------------------------------------------------------------------------
+    def write(
+        self,
+        stream: Any,
+        dest: str | os.PathLike[str],
+        *,
+        format: str,
+        context: Any = None,
+        overwrite: bool = False,
+        allow_loss: bool = False,
+    ) -> dict[str, Any]:
+        """Write a stream (or a :class:`~predport.PredictionSet`) to ``dest`` in ``format``.
+
+        Output is staged and committed only when the writer finished and nothing
+        would be lost; otherwise nothing is left behind. Returns a summary.
+        """
+        from .context import Context
+        from .loss import LossTracker
+        from .model import PredictionSet
+        from .output import OutputTarget
+        from .stream import PredictionStream
+
+        info = self.format_info(format)
+        if not info.can_write:
+            raise ConfigError(f"format {info.id!r} can be read but not written", plugin=self.label(info.plugin))
+        if isinstance(stream, PredictionSet):
+            stream = PredictionStream.from_set(stream)
+        ctx = context if context is not None else Context()
+        ctx.format, ctx.plugin = info.id, self.label(info.plugin)
+        tracker = LossTracker(info)
+        wrapped = PredictionStream(tracker.watch(stream.frames), stream.categories, stream.source, stream.report)
+        target = OutputTarget(dest, kind=info.target, registry=self.registry, overwrite=overwrite)
+        try:
+            result, _owner = self._first("from_canonical", info.plugin, stream=wrapped, format=info.id,
+                                         target=target, context=ctx)
+            if result is None:
+                raise PluginError(f"no plugin writes format {info.id!r}", plugin=self.label(info.plugin))
+            loss = tracker.report(stream.categories)
+            if loss and not allow_loss:
+                raise LossError(
+                    f"format {info.id!r} cannot hold everything in this data; nothing was written",
+                    file=str(dest),
+                    report=loss,
+                    hint="pass --allow-loss (allow_loss=True) to convert anyway",
+                )
+            paths = target.commit()
+        except BaseException:
+            target.abort()
+            raise
+        summary = {
+            "format": info.id,
+            "output": str(dest),
+            "files": len(paths),
+            "frames": wrapped.frames_seen,
+            "predictions": wrapped.predictions_seen,
+            "loss": loss,
+        }
+        if isinstance(result, Mapping):
+            summary.update({k: v for k, v in result.items() if k not in summary})
+        return summary
+
+
+def _own_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+_default_hub: Hub | None = None
+_default_lock = threading.Lock()
+
+
+def get_hub() -> Hub:
+    """The process-wide hub, created (and entry points loaded) on first use."""
+    global _default_hub
+    with _default_lock:
+        if _default_hub is None:
+            _default_hub = Hub()
+        return _default_hub
+
+
+def reset_hub(hub: Hub | None = None) -> Hub | None:
+    """Replace the process-wide hub (``None``: rebuild on next use). Returns the old one."""
+    global _default_hub
+    with _default_lock:
+        old, _default_hub = _default_hub, hub
+        return old

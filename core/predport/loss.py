@@ -1,0 +1,59 @@
+"""Loss reports: what a target format cannot hold, per field and count.
+
+A writer declares in :class:`~predport.FormatInfo` ``holds`` the canonical
+fields it keeps. While frames stream to it, :class:`LossTracker` counts every
+value present in the data that the target does not hold. The hub refuses the
+conversion (and leaves nothing behind) when anything would be lost, unless the
+user allows loss; either way the same table is reported.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Iterable, Iterator
+
+from .detection import FormatInfo
+
+__all__ = ["LossTracker", "format_loss_table"]
+
+_PRED_FIELDS = ("score", "box", "polygon", "mask", "keypoints", "probabilities", "box3d", "attributes")
+
+
+class LossTracker:
+    def __init__(self, info: FormatInfo) -> None:
+        self.info = info
+        self.counts: Counter[str] = Counter()
+
+    def watch(self, frames: Iterable[Any]) -> Iterator[Any]:
+        holds = self.info.holds
+        pred_fields = [f for f in _PRED_FIELDS if f not in holds]
+        for frame in frames:
+            dets = frame.predictions
+            for name in pred_fields:
+                n = dets.count(name)
+                if n:
+                    self.counts[f"predictions.{name}"] += n
+            if "frame_index" not in holds and frame.frame_index is not None:
+                self.counts["frames.frame_index"] += 1
+            if "size" not in holds and (frame.width is not None or frame.height is not None):
+                self.counts["frames.width/height"] += 1
+            if "attributes" not in holds and frame.attributes:
+                self.counts["frames.attributes"] += 1
+            yield frame
+
+    def report(self, categories: Iterable[Any] = ()) -> dict[str, int]:
+        out = dict(self.counts)
+        if "attributes" not in self.info.holds:
+            n = sum(1 for c in categories if getattr(c, "external_id", None) or getattr(c, "attributes", None))
+            if n:
+                out["categories.external_id/attributes"] = n
+        return dict(sorted(out.items()))
+
+
+def format_loss_table(loss: dict[str, int]) -> str:
+    """A two-column text table: field, count."""
+    if not loss:
+        return "nothing lost"
+    width = max(len(k) for k in loss)
+    lines = [f"{'field'.ljust(width)}  lost"]
+    lines += [f"{k.ljust(width)}  {v}" for k, v in loss.items()]
+    return "\n".join(lines)

@@ -1,0 +1,196 @@
+"""``Writer``: collect predictions in a model's prediction loop, write them validated on close.
+
+The analogue of Encord Active's ``PredictionWriter``::
+
+    with predport.Writer("preds.json", format="canonical", categories=["car", "person"]) as w:
+        for image, out in model_outputs:
+            for box, score, label in out:
+                w.add(data_id=image.name, box=box, score=score, category=label)
+
+Nothing is written if the block raises, or if validation fails.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Mapping
+
+from .errors import ConfigError
+
+__all__ = ["Writer"]
+
+
+class Writer:
+    """Buffer predictions frame by frame and write them in ``format`` on :meth:`close`.
+
+    ``categories`` declares the category table: a list of names (ids 0..n-1),
+    a mapping ``{id: name}``, or a list of :class:`~predport.Category` or dicts.
+    ``add(category=...)`` accepts a declared name or id; unknown names are
+    added unless ``strict_categories=True``.
+    """
+
+    def __init__(
+        self,
+        dest: str | os.PathLike[str],
+        *,
+        format: str = "canonical",
+        categories: Iterable[Any] | Mapping[int, str] | None = None,
+        overwrite: bool = False,
+        allow_loss: bool = False,
+        strict_categories: bool = False,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        from .context import CategoryTable
+
+        self.dest = dest
+        self.format = format
+        self.overwrite = overwrite
+        self.allow_loss = allow_loss
+        self.strict_categories = strict_categories
+        self.options = dict(options or {})
+        self.table = CategoryTable()
+        if isinstance(categories, Mapping):
+            for cid, name in categories.items():
+                self.table.declare(int(cid), str(name))
+        else:
+            for i, c in enumerate(categories or []):
+                if isinstance(c, str):
+                    self.table.declare(i, c)
+                elif isinstance(c, Mapping):
+                    self.table.declare(int(c["id"]), str(c["name"]), c.get("external_id"), c.get("attributes"))
+                else:
+                    self.table.declare(c.id, c.name, c.external_id, c.attributes)
+        self._frames: dict[tuple[str, int | None], dict[str, Any]] = {}
+        self.summary: dict[str, Any] | None = None
+        self._closed = False
+
+    def _category(self, category: Any, category_id: Any) -> int:
+        if category_id is not None:
+            cid = int(category_id)
+            if cid not in self.table and self.strict_categories:
+                raise ConfigError(f"unknown category id {cid}")
+            return int(self.table.resolve(id=cid))  # type: ignore[arg-type]
+        if category is None:
+            raise ConfigError("add() needs category= (a name or id) or category_id=")
+        if isinstance(category, (int,)) and not isinstance(category, bool):
+            return self._category(None, category)
+        cat = self.table.by_name(str(category))
+        if cat is None:
+            if self.strict_categories:
+                raise ConfigError(f"unknown category {category!r}")
+            return int(self.table.resolve(name=str(category)))  # type: ignore[arg-type]
+        return int(cat.id)
+
+    def add(
+        self,
+        *,
+        data_id: str,
+        category: Any = None,
+        category_id: int | None = None,
+        score: float | None = None,
+        box: Any = None,
+        box_format: str = "xywh",
+        polygon: Any = None,
+        mask: Any = None,
+        keypoints: Any = None,
+        probabilities: Any = None,
+        attributes: Mapping[str, Any] | None = None,
+        frame: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> None:
+        """Add one prediction. ``box`` is ``[x, y, w, h]`` pixels (``box_format="xyxy"`` for corners);
+        ``mask`` is a COCO RLE dict or a binary H x W array (encoded with pycocotools)."""
+        if self._closed:
+            raise ConfigError("Writer is closed")
+        from .model import Prediction
+
+        row: dict[str, Any] = {"category_id": self._category(category, category_id),
+                               "score": None if score is None else float(score)}
+        if box is not None:
+            b = [float(v) for v in box]
+            if len(b) != 4:
+                raise ConfigError(f"box needs 4 numbers, got {len(b)}", field="box")
+            if box_format == "xyxy":
+                b = [b[0], b[1], b[2] - b[0], b[3] - b[1]]
+            elif box_format != "xywh":
+                raise ConfigError("box_format is 'xywh' or 'xyxy'", field="box_format")
+            row["box"] = b
+        if polygon is not None:
+            rings = polygon if polygon and isinstance(polygon[0], (list, tuple)) else [polygon]
+            row["polygon"] = [[float(v) for v in ring] for ring in rings]
+        if mask is not None:
+            row["mask"] = _mask_to_rle(mask)
+        if keypoints is not None:
+            row["keypoints"] = [list(k) if len(k) == 3 else [*k, None] for k in keypoints]
+        if probabilities is not None:
+            row["probabilities"] = [float(p) for p in probabilities]
+        if attributes:
+            row["attributes"] = dict(attributes)
+        Prediction.model_validate(row)  # fail here, at the caller's line, not at close
+        key = (str(data_id), frame)
+        buf = self._frames.setdefault(key, {"rows": [], "width": width, "height": height})
+        if width is not None:
+            buf["width"] = width
+        if height is not None:
+            buf["height"] = height
+        buf["rows"].append(row)
+
+    def add_frame(self, *, data_id: str, frame: int | None = None, width: int | None = None,
+                  height: int | None = None) -> None:
+        """Record a frame with no predictions (so that "nothing found" is written too)."""
+        buf = self._frames.setdefault((str(data_id), frame), {"rows": [], "width": width, "height": height})
+        buf["width"] = buf["width"] if width is None else width
+        buf["height"] = buf["height"] if height is None else height
+
+    def close(self) -> dict[str, Any]:
+        """Validate and write everything; returns the write summary."""
+        if self._closed:
+            return self.summary or {}
+        self._closed = True
+        from .hub import get_hub
+        from .context import Context
+        from .model import Detections, Frame, SourceInfo
+        from .stream import PredictionStream
+
+        frames = [
+            Frame(data_id=k[0], frame_index=k[1], width=v["width"], height=v["height"],
+                  predictions=Detections.from_records(v["rows"]))
+            for k, v in self._frames.items()
+        ]
+        from . import __version__
+
+        stream = PredictionStream(frames, self.table, SourceInfo(format="writer", uri="predport.Writer",
+                                                                  plugin=f"predport {__version__}"))
+        self.summary = get_hub().write(stream, self.dest, format=self.format, overwrite=self.overwrite,
+                                       allow_loss=self.allow_loss, context=Context(options=self.options))
+        return self.summary
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._closed = True  # an error in the loop: write nothing
+
+
+def _mask_to_rle(mask: Any) -> dict[str, Any]:
+    if isinstance(mask, Mapping):
+        counts = mask.get("counts")
+        if isinstance(counts, bytes):
+            counts = counts.decode("ascii")
+        if not isinstance(counts, str):
+            raise ConfigError("mask RLE needs compressed string counts", field="mask")
+        return {"size": [int(mask["size"][0]), int(mask["size"][1])], "counts": counts}
+    import numpy as np
+
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError:  # pragma: no cover - pycocotools comes with predport-coco
+        raise ConfigError("encoding a binary mask needs pycocotools (pip install pycocotools)", field="mask") from None
+    arr = np.asfortranarray(np.asarray(mask).astype(np.uint8))
+    if arr.ndim != 2:
+        raise ConfigError("a mask must be a 2-D binary array", field="mask")
+    rle = mask_utils.encode(arr)
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
