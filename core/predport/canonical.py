@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .detection import Confidence, FormatInfo, FormatMatch, Source
-from .errors import ParseError
+from .errors import OutputError, ParseError
 from .hookspecs import hookimpl
 
 SCHEMA_KEY = b'"schema"'
@@ -172,7 +172,11 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
     for i, frame in enumerate(stream.frames):
         obj = frame.to_json_dict()
         target.validate(FRAME_REF, obj, base_path=() if jsonl else ("frames", i))
-        blob = orjson.dumps(obj)
+        try:
+            blob = orjson.dumps(obj)
+        except TypeError as exc:  # e.g. an attribute value JSON cannot hold
+            raise OutputError(f"cannot serialise frame {frame.data_id!r} to JSON: {exc}",
+                              file=str(target.dest), json_path=() if jsonl else ("frames", i)) from None
         if jsonl:
             spool.write(blob + b"\n")
         else:

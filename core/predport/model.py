@@ -221,7 +221,9 @@ class Detections:
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any] | Prediction]) -> "Detections":
         """Build columns from prediction dicts (canonical JSON shape) or :class:`Prediction` objects."""
-        recs = [r.model_dump(exclude_none=True) if isinstance(r, Prediction) else r for r in records]
+        recs = [
+            r.model_dump(mode="json", exclude_none=True) if isinstance(r, Prediction) else r for r in records
+        ]
         n = len(recs)
         cid = [r["category_id"] for r in recs]
         score = [r.get("score") for r in recs]

@@ -17,6 +17,7 @@ import socket
 import sys
 import types
 import uuid
+import warnings
 
 # Wall-clock value handed to the client whenever it asks for "now". 1.0.x puts
 # str(datetime.now()) into every frame row as `date_captured`; freezing it is
@@ -98,6 +99,9 @@ def _block_network():
 def import_client():
     """Import `aquariumlearning` offline, answering its import-time update check."""
     _block_network()
+    # 0.0.67's id-validation regex trips a Python 3.11 FutureWarning
+    # ("Possible nested set") on every call; it is noise for our purposes.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"aquariumlearning\.")
     import requests
 
     real_get = requests.get

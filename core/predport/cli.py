@@ -1,0 +1,359 @@
+"""The ``predport`` command line.
+
+Exit codes: 0 success; 1 bad input, bad output or a failed validation; 2 wrong
+usage; 3 the conversion would lose data (see ``--allow-loss``); 70 an internal
+error (a bug: rerun with ``PREDPORT_DEBUG=1`` for the traceback). Errors are
+printed without tracebacks, naming plugin, file, line or JSON path, and field.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Iterable, Iterator, Sequence
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_LOSS, EXIT_INTERNAL = 0, 1, 2, 3, 70
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _kv(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), _parse_value(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="predport",
+        description="Move model predictions between computer-vision formats through one validated canonical model.",
+        epilog="Exit codes: 0 ok, 1 error in input or output, 2 usage, 3 would lose data, 70 internal error.",
+    )
+    p.add_argument("--version", action="version", version=f"predport {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser("detect", help="name the format of a file or folder")
+    d.add_argument("path")
+    d.add_argument("--explain", action="store_true", help="show every plugin's vote and reason")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+
+    c = sub.add_parser("convert", help="convert predictions to another format (default: canonical JSON)")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.add_argument("--from", dest="from_format", metavar="FORMAT", help="input format (default: detect)")
+    c.add_argument("--to", dest="to_format", metavar="FORMAT", default=None,
+                   help="output format (default: canonical, or canonical-jsonl for a .jsonl output)")
+    c.add_argument("--class-map", metavar="FILE", help="JSON/YAML map of source classes to target ids/names")
+    c.add_argument("--images", metavar="DIR", help="image folder; sizes are read from file headers")
+    c.add_argument("--sizes", metavar="FILE", help="image sizes: {name: [w, h]} or a COCO ground-truth file")
+    c.add_argument("--policy", choices=("fail", "skip", "clamp"), default="fail",
+                   help="bad records: fail (default), skip and count, or clamp boxes to the image")
+    c.add_argument("-o", "--option", dest="options", action="append", type=_kv, default=[], metavar="KEY=VALUE",
+                   help="reader option (repeatable); VALUE is JSON or text")
+    c.add_argument("-w", "--write-option", dest="write_options", action="append", type=_kv, default=[],
+                   metavar="KEY=VALUE", help="writer option (repeatable)")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    c.add_argument("--allow-loss", action="store_true", help="convert even if the target cannot hold everything")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
+    c.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    v = sub.add_parser("validate", help="validate a file against its JSON Schema")
+    v.add_argument("file")
+    v.add_argument("--schema", metavar="ID", help="schema $id (default: from the file's 'schema' key)")
+    v.add_argument("--json", action="store_true")
+
+    f = sub.add_parser("formats", help="list the formats the installed plugins read and write")
+    f.add_argument("--json", action="store_true")
+
+    pl = sub.add_parser("plugins", help="list plugins: name, version, formats, status")
+    pl.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("schema", help="print a registered JSON Schema (default: the canonical one)")
+    s.add_argument("id", nargs="?", help="schema $id (or a unique part of it)")
+    s.add_argument("--list", action="store_true", help="list registered schema ids")
+    return p
+
+
+# -- output helpers ---------------------------------------------------------------------
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cols = [list(map(str, col)) for col in zip(header, *rows)]
+    widths = [max(len(x) for x in col) for col in cols]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+class Progress:
+    """A one-line progress display on stderr (only on a terminal, never with --quiet)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.last = 0.0
+
+    def wrap(self, frames: Iterable[Any]) -> Iterator[Any]:
+        n = preds = 0
+        for frame in frames:
+            n += 1
+            preds += len(frame.predictions)
+            if self.enabled:
+                now = time.monotonic()
+                if now - self.last > 0.2:
+                    self.last = now
+                    sys.stderr.write(f"\r  {n} frames, {preds} predictions, {now - self.start:.1f} s")
+                    sys.stderr.flush()
+            yield frame
+        if self.enabled and self.last:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_detect(args: argparse.Namespace) -> int:
+    from .errors import DetectionError
+    from .hub import get_hub
+
+    hub = get_hub()
+    votes = hub.detect(args.path)
+    try:
+        info = hub.pick(args.path, votes)
+        winner, error = info.id, None
+    except DetectionError as exc:
+        winner, error = None, exc
+    if args.json:
+        _out(json.dumps({"path": args.path, "format": winner, "error": None if error is None else str(error),
+                         "votes": [v.to_dict() for v in votes]}, indent=2))
+    else:
+        if winner is not None:
+            best = next(v for v in votes if v.format == winner)
+            _out(f"{winner}  ({best.confidence}: {best.reason})")
+        if args.explain or winner is None:
+            if votes:
+                rows = [(v.format, int(v.confidence), hub.label(v.plugin), v.reason) for v in votes]
+                _out(_table(rows, ("format", "confidence", "plugin", "reason")))
+            else:
+                _out("no plugin voted")
+        if error is not None:
+            _err(f"predport: error: {error}")
+    return EXIT_OK if winner is not None else EXIT_ERROR
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .api import make_context
+    from .context import Context
+    from .hub import get_hub
+    from .loss import format_loss_table
+    from .stream import PredictionStream
+
+    to = args.to_format or ("canonical-jsonl" if args.output.lower().endswith(".jsonl") else "canonical")
+    ctx = make_context(options=dict(args.options), policy=args.policy, class_map=args.class_map,
+                       image_sizes=args.sizes, images=args.images)
+    hub = get_hub()
+    stream = hub.read(args.input, format=args.from_format, context=ctx)
+    progress = Progress(enabled=not args.quiet and not args.json and sys.stderr.isatty())
+    shown = PredictionStream(progress.wrap(stream.frames), stream.categories, stream.source, stream.report)
+    wctx = Context(options=dict(args.write_options), policy=args.policy, categories=ctx.categories,
+                   image_sizes=ctx.sizes, report=ctx.report)
+    summary = hub.write(shown, args.output, format=to, context=wctx, overwrite=args.overwrite,
+                        allow_loss=args.allow_loss)
+    summary["from"] = stream.source.format if stream.source else args.from_format
+    summary["input"] = args.input
+    summary["report"] = ctx.report.to_dict()
+    if args.json:
+        _out(json.dumps(summary, indent=2, default=str))
+    elif not args.quiet:
+        rep = summary["report"]
+        _out(f"read    {summary['frames']} frames, {summary['predictions']} predictions "
+             f"from {args.input} [{summary['from']}]")
+        _out(f"wrote   {summary['files']} file(s) to {args.output} [{to}]")
+        if rep["skipped"]:
+            _out(f"skipped {rep['skipped']} bad record(s), e.g.:")
+            for e in rep["skipped_examples"][:5]:
+                _out(f"  - {e}")
+        for key, n in sorted(rep["counts"].items()):
+            _out(f"counted {key}: {n}")
+        for w in rep["warnings"]:
+            _out(f"warning {w}")
+        if summary.get("loss"):
+            _out("lost (allowed by --allow-loss):")
+            _out(format_loss_table(summary["loss"]))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    import orjson
+
+    from .errors import ParseError, PredportError
+    from .hub import get_hub
+    from .registry import PREDICTION_SET_ID
+
+    reg = get_hub().registry
+    try:
+        with open(args.file, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror}", file=args.file) from None
+    lines = args.file.lower().endswith(".jsonl")
+    try:
+        if lines:
+            docs = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
+        else:
+            docs = [orjson.loads(raw)]
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"invalid JSON: {exc}", file=args.file) from None
+    schema_id = args.schema
+    if schema_id is None:
+        head = docs[0] if docs else None
+        if isinstance(head, dict) and head.get("schema") == "predport/prediction-set/1":
+            schema_id = PREDICTION_SET_ID
+        else:
+            raise PredportError("cannot tell which schema applies; pass --schema ID (see predport schema --list)",
+                                file=args.file)
+    else:
+        matches = [s for s in reg.ids() if s == schema_id] or [s for s in reg.ids() if schema_id in s]
+        if len(matches) != 1:
+            raise PredportError(f"schema {schema_id!r} matches {len(matches)} registered ids",
+                                hint="see predport schema --list")
+        schema_id = matches[0]
+    count = 0
+    if lines and schema_id == PREDICTION_SET_ID:
+        from .registry import FRAME_REF
+
+        reg.validate(PREDICTION_SET_ID, docs[0], file=args.file)
+        for i, frame in enumerate(docs[1:], start=2):
+            try:
+                reg.validate(FRAME_REF, frame, file=args.file)
+            except PredportError as err:
+                err.line = i
+                raise
+            count += 1
+    else:
+        for doc in docs:
+            reg.validate(schema_id, doc, file=args.file)
+            count += 1
+    if args.json:
+        _out(json.dumps({"file": args.file, "schema": schema_id, "valid": True}))
+    else:
+        _out(f"{args.file}: valid against {schema_id}")
+    return EXIT_OK
+
+
+def cmd_formats(args: argparse.Namespace) -> int:
+    from .hub import get_hub
+
+    hub = get_hub()
+    fmts = hub.formats()
+    if args.json:
+        _out(json.dumps([{**f.to_dict(), "plugin": hub.label(f.plugin)} for f in fmts.values()], indent=2))
+        return EXIT_OK
+    rows = [
+        (f.id, f.title, ("r" if f.can_read else "-") + ("w" if f.can_write else "-"), hub.label(f.plugin),
+         ",".join(sorted(f.holds)) if f.can_write else "")
+        for f in fmts.values()
+    ]
+    _out(_table(rows, ("format", "title", "rw", "plugin", "writer holds")))
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .hub import get_hub
+
+    records = get_hub().plugins()
+    if args.json:
+        _out(json.dumps([r.to_dict() for r in records], indent=2))
+        return EXIT_OK
+    rows = [(r.name, r.version, r.origin, r.status, ",".join(r.formats) or "-", "; ".join(r.reasons))
+            for r in records]
+    _out(_table(rows, ("plugin", "version", "origin", "status", "formats", "reason")))
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .errors import PredportError
+    from .hub import get_hub
+    from .registry import PREDICTION_SET_ID
+
+    reg = get_hub().registry
+    if args.list:
+        for sid in reg.ids():
+            _out(f"{sid}  ({reg.owner(sid)})")
+        return EXIT_OK
+    wanted = args.id or PREDICTION_SET_ID
+    matches = [s for s in reg.ids() if s == wanted] or [s for s in reg.ids() if wanted in s]
+    if len(matches) != 1:
+        raise PredportError(f"{wanted!r} matches {len(matches)} schema ids", hint="see predport schema --list")
+    _out(json.dumps(reg.get(matches[0]), indent=2))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "detect": cmd_detect,
+    "convert": cmd_convert,
+    "validate": cmd_validate,
+    "formats": cmd_formats,
+    "plugins": cmd_plugins,
+    "schema": cmd_schema,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help, --version and usage errors
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from .errors import LossError, PredportError
+
+    try:
+        return COMMANDS[args.command](args)
+    except LossError as err:
+        from .loss import format_loss_table
+
+        _err(f"predport: error: {err}")
+        _err(format_loss_table(err.report or {}))
+        return EXIT_LOSS
+    except PredportError as err:
+        if os.environ.get("PREDPORT_DEBUG"):
+            raise
+        _err(f"predport: error: {err}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("predport: interrupted; nothing was written")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # a bug: short message, traceback only on request
+        if os.environ.get("PREDPORT_DEBUG"):
+            raise
+        _err(f"predport: internal error: {type(exc).__name__}: {exc} (rerun with PREDPORT_DEBUG=1 for details)")
+        return EXIT_INTERNAL
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
