@@ -215,9 +215,11 @@ class Hub:
         return rec.label if rec else plugin_name
 
     # -- isolated calls -----------------------------------------------------------------
-    def _impls(self, hook: str, owner: str | None = None) -> list[Any]:
+    def _impls(self, hook: str, owner: str | None = None, *, registration_order: bool = False) -> list[Any]:
         caller = getattr(self.pm.hook, hook)
-        impls = list(reversed(caller.get_hookimpls()))  # pluggy's own call order
+        impls = caller.get_hookimpls()
+        if not registration_order:
+            impls = list(reversed(impls))  # pluggy's own call order
         if owner is not None:
             impls.sort(key=lambda impl: impl.plugin_name != owner)  # the owner is asked first
         return [i for i in impls if self.records.get(i.plugin_name, PluginRecord("")).status in ("ok", "degraded")]
@@ -267,7 +269,8 @@ class Hub:
             found: dict[str, FormatInfo] = {}
             for rec in self.records.values():
                 rec.formats = []
-            for impl in self._impls("formats"):
+            # Registration order: the plugin that declared a format first keeps it.
+            for impl in self._impls("formats", registration_order=True):
                 name = impl.plugin_name
                 try:
                     declared = self._call(impl, {}) or []
