@@ -97,7 +97,7 @@ def _declare(head: dict[str, Any], context: Any, file: str) -> None:
         context.categories.declare(c["id"], c["name"], c.get("external_id"), c.get("attributes"))
 
 
-def _parse_document(path: Path, context: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+def _parse_document(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str, Any]]]:
     doc = _loads(path.read_bytes(), file=str(path))
     if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
         raise ParseError("not a predport prediction set (no 'frames' list)", file=str(path), json_path="$")
@@ -106,10 +106,10 @@ def _parse_document(path: Path, context: Any) -> Iterator[tuple[int, dict[str, A
     del doc
     for i in range(len(frames)):
         frame, frames[i] = frames[i], None  # release each frame once handed on
-        yield (i, frame)
+        yield (str(path), i, frame)
 
 
-def _parse_lines(path: Path, context: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+def _parse_lines(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str, Any]]]:
     with open(path, "rb") as fh:
         first = fh.readline()
         head = _loads(first, file=str(path), line=1)
@@ -118,7 +118,7 @@ def _parse_lines(path: Path, context: Any) -> Iterator[tuple[int, dict[str, Any]
         _declare(head, context, str(path))
         for lineno, raw in enumerate(fh, start=2):
             if raw.strip():
-                yield (lineno, _loads(raw, file=str(path), line=lineno))
+                yield (str(path), lineno, _loads(raw, file=str(path), line=lineno))
 
 
 @hookimpl
@@ -134,13 +134,10 @@ def _frames(records: Any, format: str, context: Any) -> Iterator[Any]:
     from .registry import FRAME_REF
 
     registry = get_hub().registry
-    for pos, rec in records:
-        if format == "canonical":
-            place = {"base_path": ("frames", pos)}
-        else:
-            place = {}
+    for file, pos, rec in records:
+        base = ("frames", pos) if format == "canonical" else ()
         try:
-            registry.validate(FRAME_REF, rec, **place)
+            registry.validate(FRAME_REF, rec, file=file, base_path=base)
         except Exception as err:
             if format == "canonical-jsonl":
                 err.line = pos  # type: ignore[attr-defined]

@@ -125,8 +125,10 @@ class SchemaRegistry:
         err = self._compile(ref).first_error(instance)
         if err is not None:
             path, message = err
+            field = next((p for p in reversed(path) if isinstance(p, str)), None)
             raise SchemaValidationError(
                 f"does not validate against {ref}: {message}",
                 file=file,
                 json_path=format_json_path(list(base_path) + path),
+                field=field,
             )

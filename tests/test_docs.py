@@ -1,0 +1,44 @@
+"""The documentation keeps up with the code: every hook documented, README and CI agree."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from predport import hookspecs
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOKS = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "predport_spec")]
+
+
+def test_docs__hookspecs_are_found():
+    assert set(HOOKS) == {"formats", "detect_format", "parse", "to_canonical", "from_canonical", "schemas"}
+
+
+def test_docs__every_hook_has_a_section_in_the_hook_reference():
+    text = (ROOT / "docs" / "hooks.md").read_text()
+    sections = set(re.findall(r"^## (\w+)\s*$", text, flags=re.M))
+    missing = [h for h in HOOKS if h not in sections]
+    assert not missing, f"hooks without a section in docs/hooks.md: {missing}"
+    stale = sections - set(HOOKS)
+    assert not stale, f"sections for hooks that no longer exist: {stale}"
+
+
+def test_docs__every_hook_has_a_docstring_saying_how_results_combine():
+    for name in HOOKS:
+        doc = getattr(hookspecs, name).__doc__ or ""
+        assert ("every plugin" in doc) or ("First result" in doc), name
+
+
+def _quick_start_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## Quick start.*?```(?:sh|bash)?\n(.*?)```", text, flags=re.S)
+    assert block, "README has no Quick start code block"
+    return [line.strip() for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_docs__readme_quick_start_is_exactly_two_commands_and_ci_runs_them():
+    cmds = _quick_start_commands()
+    assert len(cmds) == 2, cmds
+    ci = (ROOT / ".ci" / "run").read_text()
+    for cmd in cmds:
+        assert cmd in ci, f".ci/run does not run the README command: {cmd}"
