@@ -95,7 +95,7 @@ def convert(
                    image_sizes=ctx.sizes, report=ctx.report)
     summary = get_hub().write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
     summary["from"] = stream.source.format if stream.source else format
-    summary["report"] = ctx.report.to_dict()
+    summary["report"] = ctx.report.to_dict(ctx.categories)
     return summary
 
 

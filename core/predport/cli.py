@@ -177,7 +177,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
                         allow_loss=args.allow_loss)
     summary["from"] = stream.source.format if stream.source else args.from_format
     summary["input"] = args.input
-    summary["report"] = ctx.report.to_dict()
+    summary["report"] = ctx.report.to_dict(ctx.categories)
     if args.json:
         _out(json.dumps(summary, indent=2, default=str))
     elif not args.quiet:
@@ -189,6 +189,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
             _out(f"skipped {rep['skipped']} bad record(s), e.g.:")
             for e in rep["skipped_examples"][:5]:
                 _out(f"  - {e}")
+        for cls, n in sorted(rep["unmapped_classes"].items()):
+            _out(f"unmapped class {cls!r}: {n} prediction(s) left out (not in the class map)")
         for key, n in sorted(rep["counts"].items()):
             _out(f"counted {key}: {n}")
         for w in rep["warnings"]:

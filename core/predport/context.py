@@ -418,9 +418,11 @@ class Report:
         if self._warned[message] == 1:
             self.warnings.append(message)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, categories: "CategoryTable | None" = None) -> dict[str, Any]:
+        """Counts, skipped records (first 10 in full), warnings, and unmapped classes."""
         return {
             "counts": dict(self.counts),
+            "unmapped_classes": {} if categories is None else dict(categories.unmapped),
             "skipped": self.skipped_total,
             "skipped_examples": [str(e) for e in self.skipped[:10]],
             "warnings": [

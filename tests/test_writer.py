@@ -1,0 +1,53 @@
+"""predport.Writer: the prediction-loop writer, validated on close, nothing written on error."""
+from __future__ import annotations
+
+import numpy as np
+import orjson
+import pytest
+
+import predport
+
+
+def test_writer__collects_frames_and_writes_canonical(tmp_path, hub):
+    out = tmp_path / "preds.json"
+    with predport.Writer(out, categories=["car", "person"]) as w:
+        w.add(data_id="a.jpg", category="car", box=[10, 20, 50, 40], score=0.91)
+        w.add(data_id="a.jpg", category="person", box=[0, 0, 5, 10], box_format="xyxy", score=0.5)
+        w.add(data_id="clip.mp4", frame=7, category_id=1, keypoints=[[1, 2, 2], [3, 4]])
+        w.add_frame(data_id="empty.jpg", width=640, height=480)
+    ps = predport.load(out)
+    assert [f.key for f in ps.frames] == [("a.jpg", None), ("clip.mp4", 7), ("empty.jpg", None)]
+    recs = ps.frames[0].predictions.to_records()
+    assert recs[0] == {"category_id": 0, "score": 0.91, "box": [10.0, 20.0, 50.0, 40.0]}
+    assert recs[1]["box"] == [0.0, 0.0, 5.0, 10.0] and recs[1]["category_id"] == 1
+    assert ps.frames[1].predictions.to_records()[0]["keypoints"] == [[1, 2, 2], [3, 4, None]]
+    assert ps.frames[1].predictions.to_records()[0]["score"] is None
+    assert (ps.frames[2].width, ps.frames[2].height) == (640, 480)
+
+
+def test_writer__binary_mask_is_encoded_as_coco_rle(tmp_path, hub):
+    m = np.array([[0, 0, 1, 1], [0, 1, 1, 1], [0, 0, 0, 1]], dtype=np.uint8)
+    out = tmp_path / "m.json"
+    with predport.Writer(out, categories={3: "blob"}) as w:
+        w.add(data_id="x", category="blob", mask=m, score=1.0)
+    rec = orjson.loads(out.read_bytes())["frames"][0]["predictions"][0]
+    assert rec["mask"] == {"size": [3, 4], "counts": "411101"}  # FORMATS.md §3.4 worked example
+
+
+def test_writer__error_in_loop_writes_nothing(tmp_path, hub):
+    out = tmp_path / "preds.json"
+    with pytest.raises(RuntimeError):
+        with predport.Writer(out, categories=["car"]) as w:
+            w.add(data_id="a.jpg", category="car", box=[1, 2, 3, 4], score=0.5)
+            raise RuntimeError("model crashed")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_writer__bad_prediction_fails_at_add(tmp_path, hub):
+    w = predport.Writer(tmp_path / "p.json", categories=["car"], strict_categories=True)
+    with pytest.raises(predport.ConfigError, match="unknown category 'bus'"):
+        w.add(data_id="a", category="bus", box=[1, 2, 3, 4])
+    with pytest.raises(predport.ConfigError, match="4 numbers"):
+        w.add(data_id="a", category="car", box=[1, 2, 3])
+    with pytest.raises(Exception):
+        w.add(data_id="a", category="car", box=[1, 2, -3, 4])
