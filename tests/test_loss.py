@@ -78,3 +78,32 @@ def test_loss__nothing_lost_when_target_holds_everything(tmp_path, boxes_only):
         predport.Frame(data_id="a", predictions=predport.Detections([1], [0.5], [[1, 2, 3, 4]]))])
     summary = predport.save(ps, tmp_path / "o.json", "boxes-only")
     assert summary["loss"] == {}
+
+
+def test_loss__partial_loss_reported_by_a_writer_is_refused_like_a_missing_field(tmp_path, hub):
+    mod = types.ModuleType("one_ring")
+
+    @predport.hookimpl
+    def formats():
+        return [predport.FormatInfo(id="one-ring", title="One ring", can_read=False, can_write=True,
+                                    holds=frozenset({"polygon", "score"}))]
+
+    @predport.hookimpl
+    def from_canonical(stream, format, target, context):
+        if format != "one-ring":
+            return None
+        for f in stream.frames:
+            for r in f.predictions.to_records():
+                context.report.loss("predictions.polygon (rings after the first)", len(r["polygon"]) - 1)
+        target.write_bytes(None, b"{}")
+        return True
+
+    mod.formats, mod.from_canonical = formats, from_canonical
+    hub.register(mod, name="one-ring")
+    ps = predport.PredictionSet(categories=[predport.Category(id=1, name="car")], frames=[
+        predport.Frame(data_id="a", predictions=predport.Detections(
+            [1], [0.5], polygon=[[[0, 0, 1, 0, 1, 1], [0, 0, 2, 0, 2, 2], [5, 5, 6, 5, 6, 6]]]))])
+    with pytest.raises(predport.LossError) as info:
+        predport.save(ps, tmp_path / "o.json", "one-ring")
+    assert info.value.report == {"predictions.polygon (rings after the first)": 2}
+    assert not (tmp_path / "o.json").exists()

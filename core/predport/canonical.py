@@ -163,22 +163,74 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
     from .model import SCHEMA_NAME
     from .registry import FRAME_REF, PREDICTION_SET_ID
 
+    import numpy as np
+
+    numpy_option = orjson.OPT_SERIALIZE_NUMPY
+    object_columns = ("polygon", "mask", "keypoints", "probabilities", "box3d", "attributes")
+    empty_predictions = b'"predictions":[]'
+
+    def boxes_json(dets: Any) -> bytes | None:
+        """The JSON of a boxes-only prediction list, straight from the columns, or ``None``.
+
+        Only for rows of category, score and a box: the checks below are exactly what
+        the schema's Prediction asks of such rows (category_id is an integer by its
+        dtype; score a number or null; box 4 numbers, width and height >= 0), so the
+        rows need no per-record validation. orjson writes numpy float64 and int64
+        exactly as Python floats and ints (shortest round-trip form), so the bytes
+        equal ``orjson.dumps(dets.to_records())``. Anything else returns ``None`` and
+        takes the general path (per-record dicts, validated against the schema).
+        """
+        box = dets.box
+        n = len(dets)
+        if n == 0 or box is None or any(getattr(dets, name) is not None for name in object_columns):
+            return None
+        score = dets.score
+        if not (np.isfinite(box).all() and (box[:, 2:] >= 0).all()) or np.isinf(score).any():
+            return None
+        parts: list[bytes] = [b""] * (6 * n)
+        parts[0::6] = orjson.dumps(np.ascontiguousarray(dets.category_id), option=numpy_option)[1:-1].split(b",")
+        parts[1::6] = [b',"score":'] * n
+        parts[2::6] = orjson.dumps(np.ascontiguousarray(score), option=numpy_option)[1:-1].split(b",")  # NaN -> null
+        parts[3::6] = [b',"box":['] * n
+        parts[4::6] = orjson.dumps(np.ascontiguousarray(box), option=numpy_option)[2:-2].split(b"],[")
+        parts[5::6] = [b']},{"category_id":'] * n
+        parts[-1] = b"]}]"
+        return b'[{"category_id":' + b"".join(parts)
+
     jsonl = format == "canonical-jsonl"
-    spool = target.scratch()
+    # Frames are held in memory up to this many bytes, then spilled to a scratch file:
+    # writing them once (not to a spool and again to the output) saves a pass over the
+    # output, while memory stays bounded for any stream length.
+    memory_limit = 256 << 20
+    held: list[bytes] = []
+    held_bytes = 0
+    spool = None
     first = True
     for i, frame in enumerate(stream.frames):
-        obj = frame.to_json_dict()
+        body = boxes_json(frame.predictions)
+        obj = frame.to_json_dict(with_predictions=body is None)
         target.validate(FRAME_REF, obj, base_path=() if jsonl else ("frames", i))
         try:
             blob = orjson.dumps(obj)
         except TypeError as exc:  # e.g. an attribute value JSON cannot hold
             raise OutputError(f"cannot serialise frame {frame.data_id!r} to JSON: {exc}",
                               file=str(target.dest), json_path=() if jsonl else ("frames", i)) from None
-        if jsonl:
-            spool.write(blob + b"\n")
-        else:
-            spool.write(blob if first else b"," + blob)
+        if body is not None:
+            # The first '"predictions":[]' is the frame's own key: it precedes "attributes",
+            # and inside JSON strings every quote is escaped.
+            at = blob.index(empty_predictions) + len(empty_predictions) - 2
+            blob = blob[:at] + body + blob[at + 2:]
+        piece = blob + b"\n" if jsonl else (blob if first else b"," + blob)
         first = False
+        if spool is not None:
+            spool.write(piece)
+            continue
+        held.append(piece)
+        held_bytes += len(piece)
+        if held_bytes > memory_limit:
+            spool = target.scratch()
+            spool.writelines(held)
+            held = []
     head = {
         "schema": SCHEMA_NAME,
         "source": None if stream.source is None else stream.source.model_dump(),
@@ -193,8 +245,11 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
     else:
         # The head ends in '"frames":[]}'; open the list, copy the frames, close it.
         out.write(head_bytes[:-2])
-    spool.seek(0)
-    shutil.copyfileobj(spool, out, 1 << 20)
+    if spool is None:
+        out.writelines(held)
+    else:
+        spool.seek(0)
+        shutil.copyfileobj(spool, out, 1 << 20)
     if not jsonl:
         out.write(b"]}")
     out.close()

@@ -200,7 +200,9 @@ class CategoryTable:
     def _next_id(self) -> int:
         return max(self._cats, default=-1) + 1
 
-    def resolve(self, *, name: str | None = None, id: int | None = None) -> int | None:
+    def resolve(
+        self, *, name: str | None = None, id: int | None = None, external_id: str | None = None
+    ) -> int | None:
         """The canonical id of a source class given by name and/or id.
 
         Without a class map: a known id or name is returned; an unknown one is
@@ -214,13 +216,13 @@ class CategoryTable:
             if cid is None:
                 self.unmapped[str(name if name is not None else id)] += 1
             return cid
-        cid = self._resolve(name, id)
+        cid = self._resolve(name, id, external_id)
         self._memo[memo_key] = cid
         if cid is None:
             self.unmapped[str(name if name is not None else id)] += 1
         return cid
 
-    def _resolve(self, name: str | None, id: int | None) -> int | None:
+    def _resolve(self, name: str | None, id: int | None, external_id: str | None = None) -> int | None:
         if self.class_map is not None:
             target = None
             if name is not None and name in self.class_map:
@@ -237,12 +239,12 @@ class CategoryTable:
             else:
                 cid = self._next_id()
             if cid not in self._cats:
-                self._cats[cid] = self._make(cid, tname or str(cid), target.external_id, None)
+                self._cats[cid] = self._make(cid, tname or str(cid), target.external_id or external_id, None)
                 self._by_name.setdefault(self._cats[cid].name, cid)
             return cid
         if id is not None:
             if id not in self._cats:
-                self._cats[id] = self._make(id, name or str(id), None, None)
+                self._cats[id] = self._make(id, name or str(id), external_id, None)
                 self._by_name.setdefault(self._cats[id].name, id)
             return id
         if name is None:
@@ -250,7 +252,7 @@ class CategoryTable:
         if name in self._by_name:
             return self._by_name[name]
         cid = self._next_id()
-        self._cats[cid] = self._make(cid, name, None, None)
+        self._cats[cid] = self._make(cid, name, external_id, None)
         self._by_name[name] = cid
         return cid
 
@@ -403,6 +405,16 @@ class Report:
         self.skipped_total = 0
         self.warnings: list[str] = []
         self._warned: Counter[str] = Counter()
+        self.lost: Counter[str] = Counter()
+
+    def loss(self, field: str, n: int = 1) -> None:
+        """A writer could not hold ``n`` values of ``field`` (e.g. ``"predictions.polygon (extra rings)"``).
+
+        The hub adds these to its loss table: the conversion is refused unless the
+        user allows loss, exactly as for fields the format does not hold at all.
+        """
+        if n:
+            self.lost[field] += n
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] += n
@@ -425,6 +437,7 @@ class Report:
             "unmapped_classes": {} if categories is None else dict(categories.unmapped),
             "skipped": self.skipped_total,
             "skipped_examples": [str(e) for e in self.skipped[:10]],
+            "lost": dict(self.lost),
             "warnings": [
                 m if self._warned[m] == 1 else f"{m} (x{self._warned[m]})" for m in self.warnings
             ],

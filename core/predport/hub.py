@@ -441,6 +441,9 @@ class Hub:
             if result is None:
                 raise PluginError(f"no plugin writes format {info.id!r}", plugin=self.label(info.plugin))
             loss = tracker.report(stream.categories)
+            for key, n in ctx.report.lost.items():  # partial losses the writer reported
+                loss[key] = loss.get(key, 0) + n
+            loss = dict(sorted(loss.items()))
             if loss and not allow_loss:
                 raise LossError(
                     f"format {info.id!r} cannot hold everything in this data; nothing was written",

@@ -397,14 +397,19 @@ class Frame(BaseModel):
     predictions: Detections = Field(default_factory=Detections.empty)
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """The frame as a canonical JSON dict (fast path: no pydantic serialisation)."""
+    def to_json_dict(self, *, with_predictions: bool = True) -> dict[str, Any]:
+        """The frame as a canonical JSON dict (fast path: no pydantic serialisation).
+
+        ``with_predictions=False`` leaves ``predictions`` an empty list, for writers
+        that serialise the prediction columns themselves (the canonical writer does
+        for boxes-only frames).
+        """
         out: dict[str, Any] = {
             "data_id": self.data_id,
             "frame_index": self.frame_index,
             "width": self.width,
             "height": self.height,
-            "predictions": self.predictions.to_records(),
+            "predictions": self.predictions.to_records() if with_predictions else [],
         }
         if self.attributes:
             out["attributes"] = self.attributes

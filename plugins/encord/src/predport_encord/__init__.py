@@ -1,0 +1,7 @@
+"""predport plugin for Encord Active prediction records (JSON and JSON Lines).
+
+The records follow Encord Active's ``Prediction`` model (``data_hash``, ``frame``,
+``confidence``, and one ``object`` or ``classification``); coordinates in the file
+are normalised to [0, 1], in predport they are pixels. Pickles are never loaded.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,116 @@
+"""Shared constants and option handling of the Encord plugin (no numpy here: imported by hooks)."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import predport
+
+FORMAT = "encord"
+RECORD_SCHEMA = "urn:predport:schema:encord:record:1"
+#: A whole JSON file: a list of records.
+LIST_SCHEMA = RECORD_SCHEMA + "#/$defs/List"
+
+#: Encord Active's ``Format`` enum values (``encord_active.lib.db.predictions``).
+BOX = "bounding-box"
+POLYGON = "polygon"
+MASK = "mask"
+
+#: Normalised coordinates may overshoot [0, 1] by this much (float noise of
+#: ``pixels / size``) and still count as inside the image. 1e-9 of a 10 000 px
+#: image is 1e-5 px.
+EPS = 1e-9
+
+PICKLE_REASON = (
+    "Python pickle: predport never loads pickles (unpickling runs arbitrary code); "
+    "export the predictions from Encord Active as JSON or JSON Lines instead"
+)
+SUFFIXES_LINES = (".jsonl", ".ndjson")
+SUFFIXES_PICKLE = (".pkl", ".pickle")
+
+READ_OPTIONS = ("lines", "ontology", "data_mapping", "frame0")
+WRITE_OPTIONS = ("lines", "sizes", "default_confidence", "data_mapping")
+
+
+def looks_like_pickle(head: bytes, suffix: str) -> bool:
+    """A pickle by name, or by the protocol 2-5 opcode that starts every such pickle."""
+    if suffix in SUFFIXES_PICKLE:
+        return True
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def check_options(options: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise predport.ConfigError(
+            f"unknown {what} option(s) {', '.join(unknown)} for format 'encord'",
+            hint=f"known: {', '.join(known)}",
+        )
+
+
+def bool_option(options: Mapping[str, Any], name: str, default: bool | None) -> bool | None:
+    """A boolean option given as a bool or as text (``-o lines=true`` on the command line)."""
+    value = options.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise predport.ConfigError(f"option {name}={value!r} is not a boolean", hint="use true or false")
+
+
+def load_data_mapping(path: Any) -> dict[str, str]:
+    """``{data_hash: file_name}``, as ``encord-active print --json data-mapping`` writes it."""
+    obj = predport.load_mapping_file(path)
+    if not isinstance(obj, Mapping) or not all(isinstance(v, str) for v in obj.values()):
+        raise predport.ConfigError(
+            "a data mapping is a JSON object {data_hash: file_name}", file=str(path), json_path="$"
+        )
+    return {str(k): v for k, v in obj.items()}
+
+
+def load_ontology(path: Any) -> dict[str, str]:
+    """Names of feature hashes, ``{featureNodeHash: name}``, from one of three shapes.
+
+    * ``{featureNodeHash: name}`` (the map Encord's importers document);
+    * ``encord-active print --json ontology`` output: ``{"objects": {name: featureNodeHash},
+      "classifications": {...}}`` (object names only: its classification entries name
+      options, not the classification);
+    * an Encord ontology structure (``objects`` / ``classifications`` lists whose nodes
+      carry ``featureNodeHash`` and ``name``; a classification is named by its first
+      attribute, as the Encord editor shows it).
+    """
+    obj = predport.load_mapping_file(path)
+    if not isinstance(obj, Mapping):
+        raise predport.ConfigError("an ontology is a JSON object", file=str(path), json_path="$")
+    names: dict[str, str] = {}
+    objects = obj.get("objects")
+    if isinstance(objects, Mapping):
+        for name, fh in objects.items():
+            if isinstance(fh, str):
+                names[fh] = str(name)
+        return names
+    if isinstance(objects, list) or isinstance(obj.get("classifications"), list):
+        for node in list(obj.get("objects") or []) + list(obj.get("classifications") or []):
+            if not isinstance(node, Mapping) or not isinstance(node.get("featureNodeHash"), str):
+                continue
+            name = node.get("name")
+            attrs = node.get("attributes")
+            if not name and isinstance(attrs, list) and attrs and isinstance(attrs[0], Mapping):
+                name = attrs[0].get("name")
+            if name:
+                names[node["featureNodeHash"]] = str(name)
+        return names
+    for fh, name in obj.items():
+        if not isinstance(name, str) or not name:
+            raise predport.ConfigError(
+                "expected {featureNodeHash: name}, an 'encord-active print ontology' output "
+                "or an Encord ontology structure",
+                file=str(path),
+                json_path=f"$[{str(fh)!r}]",
+            )
+        names[str(fh)] = name
+    return names
