@@ -70,10 +70,12 @@ class OutputTarget:
             registry = get_hub().registry
         self.registry = registry
         self.written: list[str] = []
+        self._written_set: set[str] = set()
         self._open: list[IO[bytes]] = []
         self._staging: Path | None = None
         self._done = False
         self._created_dest = False
+        self._dirs: set[Path] = set()
         self._check_dest()
 
     # -- set-up -----------------------------------------------------------------------
@@ -120,11 +122,15 @@ class OutputTarget:
             rel = self.dest.name
         else:
             rel = str(safe_relpath(relpath or ""))
-        if rel in self.written:
+        if rel in self._written_set:
             raise OutputError(f"two outputs map to the same file {rel!r}", file=str(self.dest / rel))
         path = self._stage_root() / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        parent = path.parent
+        if parent not in self._dirs:  # one mkdir per folder, not per file
+            parent.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(parent)
         self.written.append(rel)
+        self._written_set.add(rel)
         return rel, path
 
     # -- writing ------------------------------------------------------------------------
@@ -197,14 +203,18 @@ class OutputTarget:
                 os.replace(staging / self.dest.name, self.dest)
             else:
                 dest_real = self.dest.resolve()
+                checked: set[Path] = set()
                 for rel in self.written:
                     final = self.dest / rel
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    if not final.parent.resolve().is_relative_to(dest_real):
-                        raise OutputError(
-                            "refusing to write through a link that leaves the output folder",
-                            file=str(final),
-                        )
+                    parent = final.parent
+                    if parent not in checked:
+                        parent.mkdir(parents=True, exist_ok=True)
+                        if not parent.resolve().is_relative_to(dest_real):
+                            raise OutputError(
+                                "refusing to write through a link that leaves the output folder",
+                                file=str(final),
+                            )
+                        checked.add(parent)
                     os.replace(staging / rel, final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -495,6 +495,7 @@ def check_plugin(
     name: str | None = None,
     workdir: str | os.PathLike[str] | None = None,
     tolerance: float = 1e-6,
+    require_samples: bool = True,
     raise_on_failure: bool = True,
 ) -> ConformanceReport:
     """Check ``plugin`` (a hooks module or object) against the plugin contract.
@@ -510,6 +511,9 @@ def check_plugin(
       plugin's own module; in-process plugins that cannot be imported by name
       are skipped for that rule).
     * ``workdir`` — where to put samples and round-trip outputs (default: a temp dir).
+    * ``tolerance`` — pixels two coordinates may differ by in the round trip.
+    * ``require_samples`` — a readable format without samples fails ``detect-own``
+      (``False``: it is skipped, for a partial check).
 
     The plugin is registered on an isolated :class:`~predport.Hub` (no entry
     points, only the built-in canonical plugin beside it), which is installed as
@@ -524,7 +528,7 @@ def check_plugin(
             return check_plugin(
                 plugin, samples=samples, malformed=malformed, foreign=foreign, roundtrip=roundtrip,
                 builtin_foreign=builtin_foreign, hooks_module=hooks_module, name=name, workdir=tmp,
-                tolerance=tolerance, raise_on_failure=raise_on_failure,
+                tolerance=tolerance, require_samples=require_samples, raise_on_failure=raise_on_failure,
             )
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -545,6 +549,7 @@ def check_plugin(
             samples=_samples_by_format(samples), malformed=_samples_by_format(malformed),
             foreign=foreign, roundtrip=roundtrip, builtin_foreign=builtin_foreign,
             explicit_module=hooks_module is not None, work=work, tolerance=tolerance,
+            require_samples=require_samples,
         )
     finally:
         reset_hub(previous)  # None: the process-wide hub is rebuilt on next use
@@ -568,6 +573,7 @@ def _run_checks(
     explicit_module: bool,
     work: Path,
     tolerance: float,
+    require_samples: bool,
 ) -> None:
     from .detection import Confidence
     from .errors import PredportError
@@ -583,6 +589,7 @@ def _run_checks(
     except PredportError as err:
         report.fail("register", name, _where(err))
         return
+    hub.registry  # build the schema registry now: a failing schemas() hook is a registration problem
     record = hub.records[name]
     own = {fid: info for fid, info in all_formats.items() if info.plugin == name}
     report.formats = sorted(own)
@@ -603,7 +610,11 @@ def _run_checks(
         if not info.can_read:
             continue
         if not samples.get(fid):
-            report.fail("detect-own", fid, f"no sample given for readable format {fid!r} (samples={{{fid!r}: [...]}})")
+            text = f"no sample given for readable format {fid!r} (samples={{{fid!r}: [...]}})"
+            if require_samples:
+                report.fail("detect-own", fid, text)
+            else:
+                report.skip("detect-own", fid, text)
         for sample in samples.get(fid, []):
             subject = f"{fid}: {sample.path}"
             try:

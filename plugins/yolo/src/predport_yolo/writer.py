@@ -1,0 +1,220 @@
+"""Writing canonical frames as a YOLO folder.
+
+Output (a folder)::
+
+    labels/<data id without its image suffix>.txt   one line per prediction, normalised
+    data.yaml                                      names: {index: name}   (or classes.txt)
+    sizes.json                                     {data_id: [width, height]}
+
+* The class index of a line is the canonical category id (ids are kept, so a
+  YOLO -> canonical -> YOLO round trip keeps the indices; COCO's 1..90 stay 1..90).
+* A prediction with a polygon is written as a polygon line, else one with a box as
+  a box line; a score is the last value. A prediction with both keeps the polygon
+  (option ``geometry="box"`` keeps the box instead) and the count is reported.
+* Normalising needs each frame's size: the frame's ``width``/``height``, else the
+  user's sizes (``images=``/``image_sizes=``). ``sizes.json`` records the sizes used,
+  so that the folder reads back to the same pixels without the images.
+* Coordinates are written with 12 significant digits (option ``decimals=N``: N fixed
+  decimals, as Ultralytics' own files have 6); scores exactly (the shortest text that
+  reads back to the same float).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import predport
+
+from . import lines as L
+from .layout import strip_image_suffix
+
+LABELS_SCHEMA = "urn:predport:schema:yolo:labels:1"
+NAMES_SCHEMA = "urn:predport:schema:yolo:names:1"
+SIZES_SCHEMA = "urn:predport:schema:yolo:sizes:1"
+NAMES_CHOICES = ("data.yaml", "classes.txt")
+GEOMETRY_CHOICES = ("auto", "box")
+
+
+def _bridge(rings: list[list[float]]) -> list[float]:
+    """Several rings as one polygon joined by zero-width bridges (what YOLO can hold).
+
+    Each ring is closed back to its first point; the path then returns through the
+    first points of the earlier rings (the approach of Ultralytics and labelformat).
+    """
+    out: list[float] = []
+    for ring in rings:
+        out += ring + ring[:2]
+    for ring in reversed(rings[:-1]):
+        out += ring[:2]
+    return out
+
+
+def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
+    names_file = str(context.option("names", "data.yaml"))
+    if names_file not in NAMES_CHOICES:
+        raise predport.ConfigError(f"names must be one of {', '.join(NAMES_CHOICES)}", field="names")
+    geometry = str(context.option("geometry", "auto"))
+    if geometry not in GEOMETRY_CHOICES:
+        raise predport.ConfigError(f"geometry must be one of {', '.join(GEOMETRY_CHOICES)}", field="geometry")
+    decimals = context.option("decimals")
+    if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0):
+        raise predport.ConfigError("decimals must be a non-negative integer", field="decimals")
+    # Coordinates: 12 significant digits (at most 5e-13 of the image size, far below 1e-6 px)
+    # keep files readable (0.2, not 0.20000000000000004); scores are written exactly as held.
+    coord = "%.12g" if decimals is None else f"%.{decimals}f"
+    clamp = context.policy == "clamp"
+    stats = {"labels": 0, "lines": 0}
+    counts: dict[str, int] = {}
+
+    def count(key: str, n: int = 1) -> None:
+        if n:
+            counts[key] = counts.get(key, 0) + n
+
+    sizes: dict[str, list[int]] = {}
+    for frame in stream.frames:
+        data_id = frame.data_id.replace("\\", "/")
+        base = strip_image_suffix(data_id)
+        if frame.frame_index is not None:
+            base = f"{base}__{frame.frame_index}"
+        rel = f"labels/{base}.txt"
+        size = (frame.width, frame.height) if frame.width and frame.height else context.image_size(frame.data_id)
+        if size:
+            sizes[data_id if frame.frame_index is None else base] = [int(size[0]), int(size[1])]
+        if len(frame.predictions) and not size:
+            context.problem(predport.ConfigError(
+                f"no image size for {frame.data_id!r}: YOLO coordinates are normalised by the image size",
+                file=rel, hint="pass images=DIR (--images) or image_sizes=FILE (--sizes)",
+            ))
+            continue
+        rows = _rows(frame, size, rel=rel, geometry=geometry, clamp=clamp, context=context, count=count)
+        target.validate(LABELS_SCHEMA, rows, relpath=rel)  # before anything is staged
+        text = "".join(_line(r, coord) for r in rows)
+        target.write_bytes(rel, text.encode("ascii"))
+        stats["labels"] += 1
+        stats["lines"] += len(rows)
+    _write_names(stream, target, names_file)
+    if sizes:
+        target.write_json("sizes.json", sizes, schema=SIZES_SCHEMA)
+    for key, n in counts.items():
+        context.report.count(f"yolo: {key}", n)
+        lost = _LOSSES.get(key)
+        if lost:
+            # Partial losses join the hub's loss table: refused unless the user allows loss.
+            context.report.loss(lost, n)
+    return {**stats, **counts}
+
+
+#: Counted cases in which a value the format holds in general is not written.
+_LOSSES = {
+    "boxes not written (the polygon was)": "predictions.box (beside a polygon)",
+    "predictions without a box or polygon (not written)": "predictions (no box or polygon)",
+    "polygons with several rings joined into one": "predictions.polygon (rings joined into one)",
+}
+
+
+def _rows(frame: Any, size: Any, *, rel: str, geometry: str, clamp: bool, context: Any,
+          count: Any) -> list[list[Any]]:
+    """The label rows of one frame: ``[class, normalised values..., score?]``, in prediction order."""
+    dets = frame.predictions
+    n = len(dets)
+    if not n:
+        return []
+    width, height = float(size[0]), float(size[1])
+    polys = dets.polygon if geometry == "auto" else None
+    has_poly = np.array([bool(p) for p in polys], dtype=bool) if polys is not None else np.zeros(n, dtype=bool)
+    has_box = ~np.isnan(dets.box[:, 0]) if dets.box is not None else np.zeros(n, dtype=bool)
+    count("boxes not written (the polygon was)", int(np.count_nonzero(has_poly & has_box)))
+    count("predictions without a box or polygon (not written)", int(np.count_nonzero(~has_poly & ~has_box)))
+    box_rows = has_box & ~has_poly
+    values = np.full((n, 4), np.nan)
+    if box_rows.any():
+        x, y, w, h = dets.box[box_rows].T
+        if clamp:  # the corners, to the image
+            x1, y1 = np.clip(x, 0.0, width), np.clip(y, 0.0, height)
+            x2, y2 = np.clip(x + w, 0.0, width), np.clip(y + h, 0.0, height)
+            count("boxes clamped to the image", int(np.count_nonzero(
+                (x1 != x) | (y1 != y) | (x2 != x + w) | (y2 != y + h))))
+            x, y, w, h = x1, y1, x2 - x1, y2 - y1
+        # Top-left corner and size in pixels -> centre and size, normalised.
+        values[box_rows] = np.column_stack(((x + w / 2) / width, (y + h / 2) / height, w / width, h / height))
+    inside = ((values >= -L.EPS) & (values <= 1 + L.EPS)).all(axis=1)
+    cid, score, vals = dets.category_id.tolist(), dets.score.tolist(), values.tolist()
+    rows: list[list[Any]] = []
+    for i in range(n):
+        if cid[i] < 0:
+            context.problem(predport.OutputError(f"category id {cid[i]} is negative: not a YOLO class index",
+                                                 file=rel, field="class"))
+            continue
+        if has_poly[i]:
+            row = _polygon_row(polys[i], width, height, i=i, frame=frame, rel=rel, clamp=clamp,
+                               context=context, count=count)
+            if row is None:
+                continue
+        elif box_rows[i]:
+            if not inside[i]:
+                bad = next(j for j, v in enumerate(vals[i]) if not L.in_unit(v))
+                _outside(vals[i][bad], L.BOX_FIELDS[bad], i=i, frame=frame, size=size, rel=rel, context=context)
+                continue
+            row = vals[i]
+        else:
+            continue
+        row = [cid[i], *row]
+        if score[i] == score[i]:  # not NaN: the model gave a score
+            row.append(score[i])
+        rows.append(row)
+    return rows
+
+
+def _polygon_row(rings: Any, width: float, height: float, *, i: int, frame: Any, rel: str, clamp: bool,
+                 context: Any, count: Any) -> list[float] | None:
+    if len(rings) > 1:
+        count("polygons with several rings joined into one")
+    flat = _bridge([list(r) for r in rings]) if len(rings) > 1 else list(rings[0])
+    if len(flat) % 2:
+        context.problem(predport.OutputError(
+            f"prediction {i} of {frame.data_id!r}: a polygon ring has an odd number of values",
+            file=rel, field="polygon"))
+        return None
+    values = np.asarray(flat, dtype=np.float64) / np.tile(np.array([width, height]), len(flat) // 2)
+    inside = (values >= -L.EPS) & (values <= 1 + L.EPS)
+    if not inside.all():
+        if not clamp:
+            bad = int(np.flatnonzero(~inside)[0])
+            _outside(float(values[bad]), L.field_name(L.POLYGON, bad + 1, len(flat) + 1), i=i, frame=frame,
+                     size=(width, height), rel=rel, context=context)
+            return None
+        values = np.clip(values, 0.0, 1.0)
+        count("polygon points clamped to the image")
+    return values.tolist()
+
+
+def _outside(value: float, field: str, *, i: int, frame: Any, size: Any, rel: str, context: Any) -> None:
+    context.problem(predport.OutputError(
+        f"prediction {i} of {frame.data_id!r}: {field} {value!r} is outside [0, 1] "
+        f"for a {size[0]:g}x{size[1]:g} image",
+        file=rel, field=field, hint="policy='clamp' clamps it to the image",
+    ))
+
+
+def _line(row: list[Any], coord: str) -> str:
+    # An even length means the row ends with its score (see lines.py): written exactly (repr).
+    if len(row) % 2 == 0:
+        return f"{row[0]} {' '.join([coord] * (len(row) - 2)) % tuple(row[1:-1])} {row[-1]!r}\n"
+    return f"{row[0]} {' '.join([coord] * (len(row) - 1)) % tuple(row[1:])}\n"
+
+
+def _write_names(stream: Any, target: Any, names_file: str) -> None:
+    cats = [c for c in stream.categories if c.id >= 0]  # complete now that the frames were read
+    names = {c.id: c.name for c in cats}
+    target.validate(NAMES_SCHEMA, {"names": {str(k): v for k, v in names.items()}}, relpath=names_file)
+    if names_file == "classes.txt":
+        top = max(names, default=-1)
+        # The line number is the class index: gaps in the ids are empty lines.
+        text = "".join(names.get(i, "").replace("\n", " ") + "\n" for i in range(top + 1))
+        target.write_bytes("classes.txt", text.encode("utf-8"))
+        return
+    import yaml
+
+    doc = yaml.safe_dump({"names": names}, sort_keys=False, allow_unicode=True)
+    target.write_bytes("data.yaml", doc.encode("utf-8"))
