@@ -163,3 +163,19 @@ def test_context__id_lookup_errors_name_the_file(tmp_path):
     assert "a.txt" in str(info.value) and "ZeroDivisionError" in str(info.value)
     ok = predport.Context(id_lookup=lambda p: (p.stem.upper(), 4))
     assert ok.data_id_for(tmp_path / "a.txt", ("a", None)) == ("A", 4)
+
+
+def test_category_table__names_only_map_keeps_source_ids_where_free():
+    t = CategoryTable(ClassMap.from_obj({"15": "person", "7": "car"}))
+    assert t.resolve(id=15) == 15 and t.resolve(id=7) == 7
+    assert [(c.id, c.name) for c in t] == [(7, "car"), (15, "person")]
+
+
+def test_source__size_and_complete_head(tmp_path):
+    small = tmp_path / "s.bin"
+    small.write_bytes(b"x" * 10)
+    big = tmp_path / "b.bin"
+    big.write_bytes(b"x" * (predport.detection.HEAD_BYTES + 1))
+    assert predport.Source(small).size() == 10 and predport.Source(small).head_is_complete()
+    assert not predport.Source(big).head_is_complete()
+    assert predport.Source(tmp_path / "missing").size() == -1

@@ -236,6 +236,8 @@ class CategoryTable:
                 cid = target.id
             elif tname in self._by_name:
                 cid = self._by_name[tname]
+            elif id is not None and id not in self._cats:
+                cid = id  # a names-only map renames; the source id is kept where it is free
             else:
                 cid = self._next_id()
             if cid not in self._cats:

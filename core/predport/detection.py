@@ -5,6 +5,7 @@ detect`` stay cheap.
 """
 from __future__ import annotations
 
+import heapq
 import os
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -177,6 +178,18 @@ class Source:
         """:meth:`head` decoded as UTF-8 (undecodable bytes replaced)."""
         return self.head(relpath, size).decode("utf-8", errors="replace")
 
+    def size(self, relpath: str | os.PathLike[str] | None = None) -> int:
+        """Size in bytes of the file (or of a file below the folder); -1 when it cannot be read."""
+        p = self.path if relpath is None else self.path / relpath
+        try:
+            return p.stat().st_size
+        except OSError:
+            return -1
+
+    def head_is_complete(self, relpath: str | os.PathLike[str] | None = None) -> bool:
+        """Whether :meth:`head` holds the whole file (it is at most :data:`HEAD_BYTES` long)."""
+        return 0 <= self.size(relpath) <= HEAD_BYTES
+
     def listing(self) -> list[Path]:
         """Paths below a folder (relative, sorted per directory, breadth-first), at most :data:`LISTING_LIMIT`."""
         if self._listing is not None:
@@ -187,7 +200,10 @@ class Source:
             while queue and len(out) < LISTING_LIMIT:
                 rel = queue.pop(0)
                 try:
-                    entries = sorted(os.scandir(self.path / rel), key=lambda e: e.name)
+                    with os.scandir(self.path / rel) as it:
+                        # The first names in order, without sorting (or holding) a folder of
+                        # 50,000 entries: detection memory must not grow with the folder.
+                        entries = heapq.nsmallest(LISTING_LIMIT - len(out), it, key=lambda e: e.name)
                 except OSError:
                     continue
                 for e in entries:

@@ -1,0 +1,84 @@
+"""predport hooks for PNG class-index masks (format id ``masks``).
+
+Cheap to import: numpy, OpenCV, Pillow and pycocotools are imported inside the
+functions that need them.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any, Iterator, Mapping
+
+import predport
+
+FORMAT = "masks"
+_SCHEMA_FILES = (
+    "masks-frame-1.schema.json",
+    "masks-class-map-1.schema.json",
+    "masks-ontology-mapping-1.schema.json",
+)
+
+
+@predport.hookimpl
+def formats() -> list[Any]:
+    return [
+        predport.FormatInfo(
+            id=FORMAT,
+            title="PNG class-index masks",
+            can_read=True,
+            can_write=True,
+            target="folder",
+            # A class-index PNG stores pixels per class: masks and polygons are
+            # painted, the frame's size and frame index are kept in the file name
+            # and image size. Boxes are re-derived on reading from what is painted,
+            # and the "holes" attribute is what the painting honours; the writer
+            # reports as loss the rows it cannot paint and every other attribute.
+            # Scores are not stored.
+            holds=frozenset({"mask", "polygon", "box", "attributes", "size", "frame_index"}),
+            patterns=("*.png", "<title>__<frame>.png", "<data_hash>/<frame>.png", "ontology_mapping.json"),
+            tasks=("segmentation",),
+            description="one PNG per image whose pixel values are class ids (Encord Active mask predictions)",
+        )
+    ]
+
+
+@predport.hookimpl
+def schemas() -> list[Mapping[str, Any]]:
+    pkg = resources.files("predport_masks") / "schemas"
+    return [json.loads((pkg / name).read_text(encoding="utf-8")) for name in _SCHEMA_FILES]
+
+
+@predport.hookimpl
+def detect_format(source: Any) -> Any:
+    from .detect import detect
+
+    return detect(source)
+
+
+@predport.hookimpl
+def parse(source: Any, format: str, context: Any) -> Iterator[Any] | None:
+    if format != FORMAT:
+        return None
+    from .options import ReadOptions
+    from .reader import parse_masks
+
+    opts = ReadOptions.from_context(context)  # option errors surface before any file is read
+    return parse_masks(source, opts, context)
+
+
+@predport.hookimpl
+def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
+    if format != FORMAT:
+        return None
+    from .reader import frames_from_records
+
+    return frames_from_records(records, context)
+
+
+@predport.hookimpl
+def from_canonical(stream: Any, format: str, target: Any, context: Any) -> dict[str, Any] | None:
+    if format != FORMAT:
+        return None
+    from .writer import write_masks
+
+    return write_masks(stream, target, context)
