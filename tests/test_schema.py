@@ -62,3 +62,42 @@ def test_registry__plugin_schema_id_conflict_is_refused(hub):
     reg.register({"$id": "urn:test:a", "type": "object"}, owner="one")
     with pytest.raises(predport.ConfigError, match="already registered by one"):
         reg.register({"$id": "urn:test:a", "type": "object"}, owner="two")
+
+
+def test_canonical_writer__fast_box_path_equals_schema_validated_path(tmp_path, hub):
+    """Boxes-only frames skip per-record dicts; the bytes and the verdict must equal the schema path."""
+    import numpy as np
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    values = st.one_of(st.floats(-1e9, 1e9), st.sampled_from([0.0, -0.0, 1e-300, -1.5, float("inf"),
+                                                              float("-inf"), float("nan")]))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(rows=st.lists(st.tuples(st.integers(-5, 2**40), st.one_of(st.none(), values),
+                                   st.tuples(values, values, values, values)), min_size=1, max_size=5))
+    def check(rows):
+        dets = predport.Detections([r[0] for r in rows], [r[1] for r in rows], [list(r[2]) for r in rows])
+        frame = predport.Frame(data_id="f", predictions=dets)
+        ps = predport.PredictionSet(frames=[frame])
+        doc = frame.to_json_dict()
+        boxes = np.array([r[2] for r in rows], dtype=float)
+        scores = np.array([np.nan if r[1] is None else r[1] for r in rows], dtype=float)
+        # A row whose x is NaN has no box (the column's convention); other rows need a valid box.
+        with_box = boxes[~np.isnan(boxes[:, 0])]
+        schema_ok = bool(np.isfinite(with_box).all() and (with_box[:, 2:] >= 0).all()
+                         and not np.isinf(scores).any())
+        assert hub.registry.is_valid(predport.FRAME_REF, doc) == schema_ok
+        out = tmp_path / "o.json"
+        if out.exists():
+            out.unlink()
+        if schema_ok:
+            predport.save(ps, out)
+            written = orjson.loads(out.read_bytes())["frames"][0]
+            assert written == orjson.loads(orjson.dumps(doc))
+        else:
+            with pytest.raises(predport.PredportError):
+                predport.save(ps, out)
+            assert not out.exists()
+
+    check()

@@ -1,0 +1,144 @@
+"""predport hooks for COCO results (format id ``coco``).
+
+Cheap to import: numpy, orjson and pycocotools are imported by the modules that
+need them, when a file is actually read or written.
+
+Reader options (``options={...}`` / ``-o KEY=VALUE``):
+
+* ``gt`` — path of the COCO ground-truth file: frames are named by the images'
+  ``file_name`` and get their ``width``/``height``; categories get their names
+  (and ``supercategory``/``keypoints``/``skeleton`` in their attributes).
+
+Writer options (``write_options={...}`` / ``-w KEY=VALUE``):
+
+* ``gt`` — ground truth used to turn data ids (file names) into COCO image ids
+  for frames that do not carry their original ``image_id``.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any, Iterable, Iterator
+
+import predport
+
+FORMAT_ID = "coco"
+SCHEMA_FILE = "coco-results-1.schema.json"
+
+
+@predport.hookimpl
+def formats() -> list[predport.FormatInfo]:
+    return [
+        predport.FormatInfo(
+            id=FORMAT_ID,
+            title="COCO results",
+            can_read=True,
+            can_write=True,
+            target="file",
+            holds=frozenset({"score", "box", "polygon", "mask", "keypoints", "attributes"}),
+            patterns=("*results*.json", "bbox.json", "segm.json", "coco_instances_results.json"),
+            tasks=("detection", "segmentation", "keypoints"),
+            description="COCO results list (bbox, RLE or polygon segmentation, keypoints), "
+            "or results stored as a dataset dict; optional ground truth with -o gt=PATH",
+        )
+    ]
+
+
+_VERDICTS = {
+    "results_unparsed": (predport.Confidence.MEDIUM,
+                         "a JSON array whose first record (larger than the head) names image_id and a geometry"),
+    "dataset_results": (predport.Confidence.HIGH,
+                        "a COCO dataset dict whose annotations carry a score (results stored as a dataset)"),
+    "empty": (predport.Confidence.LOW, "an empty JSON array: an empty COCO results list, or any empty list"),
+    "captions": (predport.Confidence.NO, "COCO caption results: captions are not predictions"),
+    "ground_truth": (predport.Confidence.NO,
+                     "COCO ground truth, not results: its annotations carry no score (give it with -o gt=PATH)"),
+    "image_info": (predport.Confidence.NO, "a COCO dataset dict without annotations (image info), not results"),
+}
+#: Words in a file name that make a COCO dataset dict more likely results than ground truth.
+RESULT_NAME_HINTS = ("result", "det", "pred")
+
+
+@predport.hookimpl
+def detect_format(source: predport.Source) -> predport.FormatMatch | None:
+    if not source.is_file:
+        return None
+    head = source.head()
+    if not head:
+        return None
+    try:
+        complete = len(head) >= source.path.stat().st_size
+    except OSError:
+        complete = False
+    from .sniff import sniff
+
+    found = sniff(head, complete=complete)
+    if found is None:
+        return None
+    if found.kind == "results":
+        keys = [k for k in ("bbox", "segmentation", "keypoints") if k in found.first]
+        what = "+".join(keys) or "category_id"
+        if "score" in found.first:
+            return predport.FormatMatch(FORMAT_ID, predport.Confidence.HIGH,
+                                        f"a JSON array of results with image_id, {what} and score")
+        return predport.FormatMatch(FORMAT_ID, predport.Confidence.MEDIUM,
+                                    f"a JSON array of records with image_id and {what} but no score "
+                                    "(stuff segmentation, or ground-truth annotations)")
+    if found.kind == "dict_unknown":
+        # Only the name can tell: ground truth is far more common than results in a dataset dict.
+        if any(hint in source.name.lower() for hint in RESULT_NAME_HINTS):
+            return predport.FormatMatch(FORMAT_ID, predport.Confidence.LOW,
+                                        "a COCO dataset dict whose annotations lie beyond the head, "
+                                        "named like results")
+        return predport.FormatMatch(FORMAT_ID, predport.Confidence.EXTENSION,
+                                    "a COCO dataset dict whose annotations lie beyond the head: results or "
+                                    "ground truth? (name format='coco' if it holds results)")
+    confidence, reason = _VERDICTS[found.kind]
+    return predport.FormatMatch(FORMAT_ID, confidence, reason)
+
+
+@predport.hookimpl
+def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
+    if format != FORMAT_ID:
+        return None
+    return _chunks(source, context)
+
+
+def _chunks(source: predport.Source, context: predport.Context) -> Iterator[Any]:
+    from .reader import prepare
+
+    yield from prepare(source.path, context).chunks(context)
+
+
+@predport.hookimpl
+def to_canonical(records: Iterable[Any], format: str) -> Iterator[predport.Frame] | None:
+    if format != FORMAT_ID:
+        return None
+    return _frames(records)
+
+
+def _frames(records: Iterable[Any]) -> Iterator[predport.Frame]:
+    Frame, Detections = predport.Frame, predport.Detections
+    for chunk in records:
+        yield Frame.model_construct(
+            data_id=chunk.data_id,
+            width=chunk.width,
+            height=chunk.height,
+            predictions=Detections(chunk.category_id, chunk.score, chunk.box, **chunk.objects),
+            attributes=chunk.attributes,
+        )
+
+
+@predport.hookimpl
+def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
+    if format != FORMAT_ID:
+        return None
+    from .writer import write
+
+    return write(stream, target, context)
+
+
+@predport.hookimpl
+def schemas() -> list[dict[str, Any]]:
+    text = (resources.files("predport_coco") / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
+    return [json.loads(text)]
