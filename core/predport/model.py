@@ -176,27 +176,36 @@ class Detections:
         box3d: Sequence[Any] | None = None,
         attributes: Sequence[Any] | None = None,
     ) -> None:
-        cid = np.asarray(category_id, dtype=np.int64).reshape(-1)
+        # Readers hand in arrays of the right dtype already: check them cheaply (this
+        # runs once per frame, 50,000 times for a Lightly folder).
+        if type(category_id) is np.ndarray and category_id.dtype == np.int64 and category_id.ndim == 1:
+            cid = category_id
+        else:
+            cid = np.asarray(category_id, dtype=np.int64).reshape(-1)
         n = cid.shape[0]
         if score is None:
             sc = np.full(n, np.nan)
-        elif isinstance(score, np.ndarray):
-            sc = score.astype(np.float64, copy=False).reshape(-1)
+        elif type(score) is np.ndarray:
+            sc = score if score.dtype == np.float64 and score.ndim == 1 else score.astype(np.float64).reshape(-1)
         else:
             sc = np.array([np.nan if s is None else s for s in score], dtype=np.float64).reshape(-1)
         if sc.shape[0] != n:
             raise ValueError(f"score has {sc.shape[0]} rows, category_id has {n}")
         if box is not None:
-            bx = np.asarray(box, dtype=np.float64)
+            bx = box if type(box) is np.ndarray and box.dtype == np.float64 else np.asarray(box, dtype=np.float64)
             if bx.size == 0:
                 bx = bx.reshape(0, 4)
-            if bx.ndim != 2 or bx.shape != (n, 4):
+            if bx.shape != (n, 4):
                 raise ValueError(f"box must have shape ({n}, 4), got {bx.shape}")
         else:
             bx = None
         self.category_id = cid
         self.score = sc
         self.box = bx
+        self.polygon = self.mask = self.keypoints = self.probabilities = self.box3d = self.attributes = None
+        if polygon is None and mask is None and keypoints is None and probabilities is None \
+                and box3d is None and attributes is None:
+            return
         for name, col in (
             ("polygon", polygon),
             ("mask", mask),
@@ -211,7 +220,7 @@ class Detections:
                     raise ValueError(f"{name} has {len(col)} rows, category_id has {n}")
                 if all(v is None or (name == "attributes" and not v) for v in col):
                     col = None
-            setattr(self, name, col)
+                setattr(self, name, col)
 
     # -- construction -------------------------------------------------------------
     @classmethod
