@@ -1,0 +1,114 @@
+"""predport hooks for Aquarium inference frames (format id ``aquarium``).
+
+Cheap to import: numpy, orjson, Pillow and pycocotools are imported by ``reader``,
+``writer`` and ``masks`` when a file is actually read or written.
+
+Reader options (``options={...}`` / ``-o KEY=VALUE``):
+
+* ``classes`` — the Aquarium project class map (JSON/YAML path or object:
+  ``[{"name": "car", "class_id": 1}, ...]`` or ``{"car": 1}``): names semantic-mask
+  pixel values and gives 0.0.x labels their project class ids.
+* ``mask_root`` — the folder relative mask URLs are relative to (default: the file's folder).
+* ``resolve_masks`` — ``false`` keeps every mask row unresolved without reading PNGs.
+
+Writer options: see :mod:`predport_aquarium.writer` (``generation``, ``scores``,
+``score_range``, ``default_confidence``, ``masks``, ``classes``).
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any, Iterable, Iterator
+
+import predport
+
+from .spec import FORMAT_ID, SCHEMA_FILE
+
+_GROUND_TRUTH = "Aquarium ground-truth (label_data) rows, not inferences"
+
+
+@predport.hookimpl
+def formats() -> list[predport.FormatInfo]:
+    return [
+        predport.FormatInfo(
+            id=FORMAT_ID,
+            title="Aquarium inference frames",
+            can_read=True,
+            can_write=True,
+            target="file",
+            holds=frozenset({"score", "box", "polygon", "mask", "keypoints", "box3d", "attributes"}),
+            patterns=("*.jsonl", "*.json"),
+            tasks=("detection", "segmentation", "keypoints", "classification", "3d"),
+            description="aquariumlearning inference frames, one per line (or a JSON array): legacy 0.0.x "
+            "InferencesFrame rows and 1.0.x InferenceFrame rows; masks from local PNGs",
+        )
+    ]
+
+
+@predport.hookimpl
+def detect_format(source: predport.Source) -> predport.FormatMatch | None:
+    if not source.is_file:
+        return None
+    head = source.head()
+    if not head:
+        return None
+    try:
+        complete = len(head) >= source.path.stat().st_size
+    except OSError:
+        complete = False
+    from .sniff import sniff
+
+    found = sniff(head, complete=complete)
+    if found is None:
+        return None
+    where = "first line" if found.container == "lines" else "first element of a JSON array"
+    if found.kind == "ground_truth":
+        return predport.FormatMatch(FORMAT_ID, predport.Confidence.NO, _GROUND_TRUTH)
+    if found.kind == "weak":
+        return predport.FormatMatch(FORMAT_ID, predport.Confidence.MEDIUM,
+                                    f"{where} has task_id and inference_data, but its entries are not "
+                                    "Aquarium inference entries (uuid, label_type, label, attributes)")
+    gen = {"v1": "1.0.x", "legacy": "0.0.x", "oldest": "0.0.x (<= 0.0.25)"}.get(found.generation or "", "")
+    if found.kind == "partial":
+        return predport.FormatMatch(FORMAT_ID, predport.Confidence.HIGH,
+                                    f"{where} (longer than the head) names task_id, inference_data and Aquarium "
+                                    f"label types {gen}".rstrip())
+    return predport.FormatMatch(FORMAT_ID, predport.Confidence.HIGH,
+                                f"{where} is an Aquarium {gen} inference frame (task_id, inference_data with "
+                                "uuid/label_type/label/attributes)")
+
+
+@predport.hookimpl
+def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
+    if format != FORMAT_ID:
+        return None
+    if not source.is_file:
+        raise predport.ParseError("an Aquarium inference file is a .jsonl or .json file, not a folder",
+                                  file=str(source.path))
+    from .reader import iter_records
+
+    return iter_records(source.path, context)
+
+
+@predport.hookimpl
+def to_canonical(records: Iterable[Any], format: str, context: predport.Context) -> Iterator[Any] | None:
+    if format != FORMAT_ID:
+        return None
+    from .reader import frames
+
+    return frames(iter(records), context)
+
+
+@predport.hookimpl
+def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
+    if format != FORMAT_ID:
+        return None
+    from .writer import write
+
+    return write(stream, target, context)
+
+
+@predport.hookimpl
+def schemas() -> list[dict[str, Any]]:
+    text = (resources.files("predport_aquarium") / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
+    return [json.loads(text)]
