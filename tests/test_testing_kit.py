@@ -404,3 +404,16 @@ def test_fresh_venv__core_and_template_install_and_pass(tmp_path: Path) -> None:
     assert listing.returncode == 0 and "csvboxes" in listing.stdout, listing.stdout + listing.stderr
     run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(REPO / "docs" / "template" / "tests"),
         cwd=REPO / "docs" / "template")
+
+
+def test_private_api_uses__flags_private_modules_and_names(tmp_path):
+    (tmp_path / "a.py").write_text(
+        "import predport\nfrom predport.hub import Hub\nfrom predport import (load,\n    _LAZY)\n"
+        "x = predport._schema_gen\nfrom predport import Frame, ParseError as PE\nimport predport.testing\n"
+    )
+    assert predport.testing.private_api_uses(tmp_path) == [
+        "a.py: imports predport.hub",
+        "a.py: imports predport._LAZY",
+        "a.py: uses predport.hub",
+        "a.py: uses predport._schema_gen",
+    ]

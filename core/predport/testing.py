@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 __all__ = [
+    "private_api_uses",
     "corpus_dir",
     "require_corpus",
     "RULES",
@@ -870,3 +871,36 @@ if _pytest is not None:
         return run
 
     __all__ += ["predport_hub", "predport_foreign_samples", "predport_conformance"]
+
+
+_IMPORT = re.compile(
+    r"^\s*(?:from\s+(predport[\w.]*)\s+import\s+(?:\(([^)]*)\)|([\w, ]+))|import\s+(predport[\w.]*))", re.M
+)
+
+
+def private_api_uses(package: str | os.PathLike[str]) -> list[str]:
+    """Every use of a private predport name in a plugin's source folder (empty: public API only).
+
+    Allowed: ``import predport``, ``import predport.testing``, ``from predport import X``
+    with ``X`` in ``predport.__all__``, and ``predport.X`` attribute uses of public names.
+    """
+    import predport
+
+    public = set(predport.__all__) | {"testing"}
+    found: list[str] = []
+    for path in sorted(Path(package).rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for m in _IMPORT.finditer(text):
+            module = m.group(1) or m.group(4)
+            names = m.group(2) or m.group(3)
+            if module not in ("predport", "predport.testing"):
+                found.append(f"{path.name}: imports {module}")
+            elif names and module == "predport":
+                for name in names.replace("\n", " ").split(","):
+                    name = name.strip().split(" as ")[0].strip()
+                    if name and name not in public:
+                        found.append(f"{path.name}: imports predport.{name}")
+        for attr in re.findall(r"\bpredport\.(\w+)", text):
+            if attr not in public:
+                found.append(f"{path.name}: uses predport.{attr}")
+    return found

@@ -33,10 +33,6 @@ def test_conformance__the_kit_passes_predport_coco(tmp_path: Path) -> None:
 
 
 def test_public_api_only__no_private_core_module_is_imported() -> None:
-    pattern = re.compile(r"^\s*(?:from\s+(predport[\w.]*)\s+import|import\s+(predport[\w.]*))", re.M)
-    found = set()
-    for path in SRC.rglob("*.py"):
-        text = path.read_text()
-        found |= {m.group(1) or m.group(2) for m in pattern.finditer(text)}
-        assert not re.findall(r"predport\.(_\w+)", text), path.name
-    assert found <= {"predport"}, found
+    assert predport.testing.private_api_uses(SRC) == []
+
+

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import predport
+import predport.testing
 import predport_yolo.hooks as hooks
 from predport.testing import Sample, check_plugin
 
@@ -374,13 +375,6 @@ def test_conformance__the_kit_passes_predport_yolo(dataset: Path, tmp_path: Path
 
 
 def test_public_api_only__no_private_core_module_is_imported() -> None:
-    allowed = {"predport", "predport.testing"}
-    pattern = re.compile(r"^\s*(?:from\s+(predport[\w.]*)\s+import|import\s+(predport[\w.]*))", re.M)
-    found = {}
-    for path in SRC.rglob("*.py"):
-        for m in pattern.finditer(path.read_text()):
-            found.setdefault(m.group(1) or m.group(2), []).append(path.name)
-    assert found and set(found) <= allowed, found
-    for path in SRC.rglob("*.py"):  # and no private names reached through the package
-        for name in re.findall(r"predport\.(_\w+)", path.read_text()):
-            pytest.fail(f"{path.name} uses predport.{name}")
+    assert predport.testing.private_api_uses(SRC) == []
+
+
