@@ -101,3 +101,15 @@ def test_canonical_writer__fast_box_path_equals_schema_validated_path(tmp_path, 
             assert not out.exists()
 
     check()
+
+
+def test_canonical_writer__fast_path_with_attributes_writes_the_general_bytes(tmp_path, hub):
+    attrs = [{"uuid": "f_inf_0", "sensor": "cam"}, None, {}, {"nested": {"a": [1, 2.5, None]}, "s": "x},{y"}]
+    dets = predport.Detections([1, 2, 3, 4], [0.5, None, 1e-7, 97.85],
+                               [[1, 2, 3, 4], [0, 0, 0, 0], [1.5, 2.5, 3.5, 4.5], [9, 9, 1, 1]], attributes=attrs)
+    frame = predport.Frame(data_id="f", predictions=dets)
+    out = tmp_path / "o.json"
+    predport.save(predport.PredictionSet(frames=[frame]), out)
+    written = orjson.loads(out.read_bytes())["frames"][0]
+    assert written == orjson.loads(orjson.dumps(frame.to_json_dict()))
+    assert out.read_bytes().count(orjson.dumps(frame.to_json_dict()["predictions"])) == 1

@@ -172,7 +172,8 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
     def boxes_json(dets: Any) -> bytes | None:
         """The JSON of a boxes-only prediction list, straight from the columns, or ``None``.
 
-        Only for rows of category, score and a box: the checks below are exactly what
+        Only for rows of category, score, a box and optional attributes (any JSON object):
+        the checks below are exactly what
         the schema's Prediction asks of such rows (category_id is an integer by its
         dtype; score a number or null; box 4 numbers, width and height >= 0), so the
         rows need no per-record validation. orjson writes numpy float64 and int64
@@ -182,7 +183,10 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
         """
         box = dets.box
         n = len(dets)
-        if n == 0 or box is None or any(getattr(dets, name) is not None for name in object_columns):
+        if n == 0 or box is None or any(getattr(dets, name) is not None for name in object_columns[:-1]):
+            return None
+        attrs = dets.attributes
+        if attrs is not None and not all(a is None or type(a) is dict for a in attrs):
             return None
         score = dets.score
         if not (np.isfinite(box).all() and (box[:, 2:] >= 0).all()) or np.isinf(score).any():
@@ -193,8 +197,20 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
         parts[2::6] = orjson.dumps(np.ascontiguousarray(score), option=numpy_option)[1:-1].split(b",")  # NaN -> null
         parts[3::6] = [b',"box":['] * n
         parts[4::6] = orjson.dumps(np.ascontiguousarray(box), option=numpy_option)[2:-2].split(b"],[")
-        parts[5::6] = [b']},{"category_id":'] * n
-        parts[-1] = b"]}]"
+        if attrs is None:
+            parts[5::6] = [b']},{"category_id":'] * n
+            parts[-1] = b"]}]"
+        else:
+            # Per-row attributes (label ids, sensors...) are any JSON object: the schema
+            # asks nothing more of them, so each is dumped as is, after the box, where the
+            # general path puts it. Empty dicts are left out there too.
+            try:
+                tails = [b'],"attributes":' + orjson.dumps(a) + b'},{"category_id":' if a else b']},{"category_id":'
+                         for a in attrs]
+            except TypeError:
+                return None  # not serialisable: the general path raises the located error
+            tails[-1] = tails[-1][: -len(b',{"category_id":')] + b"]"
+            parts[5::6] = tails
         return b'[{"category_id":' + b"".join(parts)
 
     jsonl = format == "canonical-jsonl"
