@@ -91,3 +91,14 @@ def test_output__user_made_empty_folder_survives_abort(tmp_path, hub):
     t.write_bytes("a.txt", b"1")
     t.abort()
     assert out.is_dir() and list(out.iterdir()) == []
+
+
+def test_output__missing_parent_folders_are_created_and_removed_on_abort(tmp_path, hub):
+    out = tmp_path / "a" / "b" / "out.json"
+    t = OutputTarget(out, kind="file", registry=hub.registry)
+    t.write_bytes(None, b"{}")
+    t.abort()
+    assert list(tmp_path.iterdir()) == []
+    with OutputTarget(tmp_path / "x" / "y", kind="folder", registry=hub.registry) as t:
+        t.write_bytes("f.txt", b"1")
+    assert (tmp_path / "x" / "y" / "f.txt").read_bytes() == b"1"

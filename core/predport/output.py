@@ -76,6 +76,7 @@ class OutputTarget:
         self._done = False
         self._created_dest = False
         self._dirs: set[Path] = set()
+        self._created_parents: list[Path] = []
         self._check_dest()
 
     # -- set-up -----------------------------------------------------------------------
@@ -86,8 +87,7 @@ class OutputTarget:
                 raise OutputError(f"{d} is a folder; this format writes one file", file=str(d))
             if d.exists() and not self.overwrite:
                 raise OutputError("output file exists", file=str(d), hint="pass --overwrite to replace it")
-            if not d.parent.exists():
-                raise OutputError(f"folder {d.parent} does not exist", file=str(d))
+            self._make_parents(d.parent)
         else:
             if d.exists() and not d.is_dir():
                 raise OutputError(f"{d} is a file; this format writes a folder", file=str(d))
@@ -95,8 +95,24 @@ class OutputTarget:
                 raise OutputError(
                     "output folder is not empty", file=str(d), hint="pass --overwrite to write into it"
                 )
-            if not d.exists() and not d.parent.exists():
-                raise OutputError(f"folder {d.parent} does not exist", file=str(d))
+            if not d.exists():
+                self._make_parents(d.parent)
+
+    def _make_parents(self, folder: Path) -> None:
+        """Create the missing folders above the output (like ``mkdir -p``); abort removes them again."""
+        missing = []
+        p = folder
+        while not p.exists():
+            missing.append(p)
+            if p.parent == p:
+                break
+            p = p.parent
+        for p in reversed(missing):
+            try:
+                p.mkdir()
+            except OSError as exc:
+                raise OutputError(f"cannot create folder {p}: {exc.strerror}", file=str(self.dest)) from None
+            self._created_parents.append(p)
 
     def _stage_root(self) -> Path:
         if self._staging is None:
@@ -232,6 +248,11 @@ class OutputTarget:
                 self.dest.rmdir()
             except OSError:
                 pass
+        for p in reversed(self._created_parents):
+            try:
+                p.rmdir()  # only when still empty
+            except OSError:
+                break
 
     def __enter__(self) -> "OutputTarget":
         return self
