@@ -244,3 +244,24 @@ def test_cli__plugins_lists_failed_plugin_and_other_commands_work(site, toy_file
     assert converted.returncode == 0, converted.stderr
     assert "Traceback" not in converted.stderr
     assert run("formats").returncode == 0
+
+
+def test_hub__rejected_namesake_never_disables_the_working_plugin(hub):
+    good = _module("first_toy", GOOD)
+    assert hub.register(good, name="toy").status == "ok"
+    dup = hub.register(_module("second_toy", GOOD), name="toy")
+    assert dup.status == "failed" and "already registered" in dup.reasons[0]
+    assert hub.records["toy"].status == "ok" and "toy" in hub.formats()
+    assert any(r.status == "failed" and r.name == "toy" for r in hub.plugins())
+
+
+def test_hub__hook_wrappers_are_refused_with_a_reason(hub):
+    mod = types.ModuleType("wrapping")
+
+    @predport.hookimpl(wrapper=True)
+    def parse(source, format):
+        return (yield)
+
+    mod.parse = parse
+    rec = hub.register(mod, name="wrapping")
+    assert rec.status == "failed" and "wrappers are not supported" in rec.reasons[0]

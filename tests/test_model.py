@@ -126,3 +126,52 @@ def test_canonical__property_round_trip_is_exact(tmp_path_factory, hub, frames):
         predport.save(ps, out, fmt)
         back = predport.load(out)
         assert [f.to_json_dict() for f in back.frames] == [f.to_json_dict() for f in frames]
+
+
+def _doc_with_two_classes(path):
+    ps = PredictionSet(
+        categories=[predport.Category(id=1, name="car"), predport.Category(id=2, name="person")],
+        frames=[Frame(data_id="a", predictions=Detections([1, 2, 1], [0.9, 0.8, 0.7], [[1, 2, 3, 4]] * 3))],
+    )
+    predport.save(ps, path)
+    return path
+
+
+def test_canonical__class_map_remaps_prediction_ids_and_drops_unmapped_rows(tmp_path, hub):
+    src = _doc_with_two_classes(tmp_path / "in.json")
+    stream = predport.open_stream(src, class_map={"car": 7})
+    ps = stream.collect()
+    assert [(c.id, c.name) for c in ps.categories] == [(7, "car")]
+    assert ps.frames[0].predictions.category_id.tolist() == [7, 7]
+    assert dict(stream.categories.unmapped) == {"person": 1}
+
+
+def test_canonical__prediction_with_undeclared_category_is_a_located_error(tmp_path, hub):
+    src = _doc_with_two_classes(tmp_path / "in.json")
+    doc = orjson.loads(src.read_bytes())
+    doc["frames"][0]["predictions"][2]["category_id"] = 99
+    src.write_bytes(orjson.dumps(doc))
+    with pytest.raises(predport.ParseError) as info:
+        predport.load(src)
+    assert "$.frames[0].predictions[2].category_id" in str(info.value) and "99" in str(info.value)
+    assert len(predport.load(src, policy="skip").frames) == 0
+
+
+def test_canonical__document_saved_with_jsonl_name_is_read_as_a_document(tmp_path, hub):
+    src = _doc_with_two_classes(tmp_path / "in.json")
+    renamed = tmp_path / "doc.jsonl"
+    renamed.write_bytes(src.read_bytes())
+    assert predport.get_hub().pick(renamed).id == "canonical"
+    assert len(predport.load(renamed).frames[0].predictions) == 3
+    with pytest.raises(predport.ParseError, match="not JSON Lines"):
+        predport.load(renamed, format="canonical-jsonl")
+
+
+def test_canonical__schema_key_after_4_kib_is_still_detected(tmp_path, hub):
+    cats = [predport.Category(id=i, name=f"class_{i:04d}") for i in range(300)]
+    doc = PredictionSet(categories=cats, frames=[]).to_json_dict()
+    p = tmp_path / "sorted.json"
+    p.write_bytes(orjson.dumps({"categories": doc["categories"], "frames": [], "schema": doc["schema"],
+                                "source": None}))
+    assert p.read_bytes().index(b'"schema"') > 4096
+    assert predport.get_hub().pick(p).id == "canonical"

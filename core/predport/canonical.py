@@ -57,16 +57,27 @@ def formats() -> list[FormatInfo]:
 def detect_format(source: Source) -> FormatMatch | None:
     if not source.is_file:
         return None
-    head = source.head(size=4096).lstrip()
+    head = source.head().lstrip()
     if not head.startswith(b"{") or SCHEMA_KEY not in head:
         return None
     if b'"predport/prediction-set/1"' not in head:
         return FormatMatch("canonical", Confidence.NO, "a JSON object with 'schema', but not predport's")
-    first_line = head.split(b"\n", 1)[0]
-    if b'"frames":[]' in first_line.replace(b" ", b"") and head.count(b"\n") >= 1 and source.suffix == ".jsonl":
-        return FormatMatch("canonical-jsonl", Confidence.CERTAIN, "head line with schema predport/prediction-set/1, .jsonl")
-    if source.suffix == ".jsonl":
-        return FormatMatch("canonical-jsonl", Confidence.CERTAIN, "schema predport/prediction-set/1 in a .jsonl file")
+    # Content decides, not the extension: a JSON Lines file starts with a head line
+    # whose "frames" is empty and has more lines after it.
+    first, newline, rest = head.partition(b"\n")
+    if newline and rest.strip():
+        import orjson
+
+        try:
+            line = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            line = None
+        if isinstance(line, dict) and line.get("frames") == []:
+            return FormatMatch("canonical-jsonl", Confidence.CERTAIN,
+                               "head line with schema predport/prediction-set/1, then one frame per line")
+    if source.suffix == ".jsonl" and not newline and not source.head_is_complete():
+        return FormatMatch("canonical-jsonl", Confidence.HIGH,
+                           "schema predport/prediction-set/1 in a .jsonl file whose first line is long")
     return FormatMatch("canonical", Confidence.CERTAIN, "'schema': 'predport/prediction-set/1'")
 
 
@@ -88,37 +99,59 @@ def _loads(raw: bytes, *, file: str, line: int | None = None) -> Any:
         raise ParseError(f"invalid JSON: {exc}", file=file, line=line) from None
 
 
-def _declare(head: dict[str, Any], context: Any, file: str) -> None:
-    from .hub import get_hub
+def _registry(context: Any) -> Any:
+    reg = getattr(context, "registry", None)
+    if reg is None:
+        from .hub import get_hub
+
+        reg = get_hub().registry
+    return reg
+
+
+def _declare(head: dict[str, Any], context: Any, file: str, line: int | None = None) -> dict[int, tuple[int, str]]:
+    """Validate the head, declare its categories; return source id -> (canonical id or -1 if unmapped, name)."""
+    from .errors import SchemaValidationError
     from .registry import PREDICTION_SET_ID
 
-    get_hub().registry.validate(PREDICTION_SET_ID, {**head, "frames": []}, file=file)
-    for c in head.get("categories", []):
-        context.categories.declare(c["id"], c["name"], c.get("external_id"), c.get("attributes"))
+    try:
+        _registry(context).validate(PREDICTION_SET_ID, {**head, "frames": []}, file=file)
+    except SchemaValidationError as err:
+        err.line = line
+        raise
+    return {
+        c["id"]: (context.categories.declare(c["id"], c["name"], c.get("external_id"), c.get("attributes")),
+                  c["name"])
+        for c in head.get("categories", [])
+    }
 
 
-def _parse_document(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def _parse_document(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str, Any], dict[int, tuple[int, str]]]]:
     doc = _loads(path.read_bytes(), file=str(path))
     if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
         raise ParseError("not a predport prediction set (no 'frames' list)", file=str(path), json_path="$")
     frames = doc.pop("frames")
-    _declare(doc, context, str(path))
+    ids = _declare(doc, context, str(path))
     del doc
     for i in range(len(frames)):
         frame, frames[i] = frames[i], None  # release each frame once handed on
-        yield (str(path), i, frame)
+        yield (str(path), i, frame, ids)
 
 
-def _parse_lines(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str, Any]]]:
+def _parse_lines(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str, Any], dict[int, tuple[int, str]]]]:
     with open(path, "rb") as fh:
         first = fh.readline()
         head = _loads(first, file=str(path), line=1)
         if not isinstance(head, dict):
             raise ParseError("first line must be the document head", file=str(path), line=1)
-        _declare(head, context, str(path))
+        if head.get("frames"):
+            raise ParseError(
+                "the first line holds frames: this is a canonical JSON document, not JSON Lines",
+                file=str(path), line=1, field="frames", hint="read it with format='canonical' (--from canonical)",
+            )
+        ids = _declare(head, context, str(path), line=1)
         for lineno, raw in enumerate(fh, start=2):
             if raw.strip():
-                yield (str(path), lineno, _loads(raw, file=str(path), line=lineno))
+                yield (str(path), lineno, _loads(raw, file=str(path), line=lineno), ids)
 
 
 @hookimpl
@@ -129,27 +162,52 @@ def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | Non
 
 
 def _frames(records: Any, format: str, context: Any) -> Iterator[Any]:
-    from .hub import get_hub
+    import numpy as np
+
     from .model import Detections, Frame
     from .registry import FRAME_REF
 
-    registry = get_hub().registry
-    for file, pos, rec in records:
+    registry = _registry(context)
+    lookup: tuple[Any, Any] | None = None
+    for file, pos, rec, ids in records:
         base = ("frames", pos) if format == "canonical" else ()
+        line = pos if format == "canonical-jsonl" else None
         try:
             registry.validate(FRAME_REF, rec, file=file, base_path=base)
         except Exception as err:
-            if format == "canonical-jsonl":
-                err.line = pos  # type: ignore[attr-defined]
+            err.line = line  # type: ignore[attr-defined]
             context.problem(err)  # type: ignore[arg-type]
             continue
-        preds = rec.get("predictions", [])
+        dets = Detections.from_records(rec.get("predictions", []))
+        if len(dets):
+            if lookup is None:
+                keys = np.array(sorted(ids), dtype=np.int64)
+                lookup = (keys, np.array([ids[k][0] for k in keys.tolist()], dtype=np.int64))
+            keys, values = lookup
+            at = np.searchsorted(keys, dets.category_id).clip(0, max(len(keys) - 1, 0))
+            known = (keys[at] == dets.category_id) if len(keys) else np.zeros(len(dets), bool)
+            if not known.all():
+                j = int(np.flatnonzero(~known)[0])
+                context.problem(ParseError(
+                    f"category_id {int(dets.category_id[j])} is not among the document's categories",
+                    file=file, line=line, json_path=base + ("predictions", j, "category_id"), field="category_id",
+                ))
+                continue
+            mapped = values[at]
+            source_ids = dets.category_id
+            if (mapped != source_ids).any():
+                dets = Detections(mapped, dets.score, dets.box, dets.polygon, dets.mask, dets.keypoints,
+                                  dets.probabilities, dets.box3d, dets.attributes)
+                if (mapped < 0).any():  # classes the user's class map leaves out: counted per row
+                    for cid in source_ids[mapped < 0].tolist():
+                        context.categories.unmapped[ids[cid][1]] += 1
+                    dets = dets.take(mapped >= 0)
         yield Frame.model_construct(
             data_id=rec["data_id"],
             frame_index=rec.get("frame_index"),
             width=rec.get("width"),
             height=rec.get("height"),
-            predictions=Detections.from_records(preds),
+            predictions=dets,
             attributes=rec.get("attributes") or {},
         )
 

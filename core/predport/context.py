@@ -188,7 +188,9 @@ class CategoryTable:
         (by name first, then by id); an unmapped declared category is not added.
         """
         if self.class_map is not None:
-            resolved = self.resolve(name=name, id=id)
+            # Declaring is not meeting a prediction: an unmapped declared class is not counted.
+            resolved = self._resolve(name, id, external_id)
+            self._memo[(name or "", id)] = resolved
             return -1 if resolved is None else resolved
         existing = self._cats.get(id)
         if existing is not None and existing.name != name:
@@ -201,7 +203,7 @@ class CategoryTable:
         return max(self._cats, default=-1) + 1
 
     def resolve(
-        self, *, name: str | None = None, id: int | None = None, external_id: str | None = None
+        self, *, name: str | None = None, id: int | None = None, external_id: str | None = None, rows: int = 1
     ) -> int | None:
         """The canonical id of a source class given by name and/or id.
 
@@ -213,13 +215,11 @@ class CategoryTable:
         memo_key = (name or "", id)
         if memo_key in self._memo:
             cid = self._memo[memo_key]
-            if cid is None:
-                self.unmapped[str(name if name is not None else id)] += 1
-            return cid
-        cid = self._resolve(name, id, external_id)
-        self._memo[memo_key] = cid
+        else:
+            cid = self._resolve(name, id, external_id)
+            self._memo[memo_key] = cid
         if cid is None:
-            self.unmapped[str(name if name is not None else id)] += 1
+            self.unmapped[str(name if name is not None else id)] += rows
         return cid
 
     def _resolve(self, name: str | None, id: int | None, external_id: str | None = None) -> int | None:
@@ -264,16 +264,13 @@ class CategoryTable:
 
         arr = np.asarray(ids, dtype=np.int64)
         uniq, inverse = np.unique(arr, return_inverse=True)
-        mapped = np.array(
-            [(-1 if (c := self.resolve(id=int(u))) is None else c) for u in uniq.tolist()],
-            dtype=np.int64,
-        )
         if not len(uniq):
             return arr
-        # Counts of unmapped ids must reflect rows, not distinct values.
-        for u, m, n in zip(uniq.tolist(), mapped.tolist(), np.bincount(inverse).tolist()):
-            if m == -1 and n > 1:
-                self.unmapped[str(u)] += n - 1
+        rows = np.bincount(inverse).tolist()  # unmapped counts are per row, not per distinct id
+        mapped = np.array(
+            [(-1 if (c := self.resolve(id=int(u), rows=n)) is None else c) for u, n in zip(uniq.tolist(), rows)],
+            dtype=np.int64,
+        )
         return mapped[inverse]
 
     def get(self, id: int) -> Any:
@@ -491,6 +488,8 @@ class Context:
         self.report = report if report is not None else Report()
         self.format: str | None = None
         self.plugin: str | None = None
+        #: The calling hub's schema registry (set by the hub before hooks run).
+        self.registry: Any = None
 
     # -- helpers for plugins ----------------------------------------------------------
     def option(self, name: str, default: Any = None) -> Any:

@@ -152,7 +152,7 @@ class Hub:
                 record.reasons.append("blocked by configuration")
                 self.records[name] = record
                 return record
-            if name in self.records and self.records[name].status == "ok":
+            if name in self.records and self.records[name].status in ("ok", "degraded"):
                 return self._fail(record, f"a plugin named {name!r} is already registered")
             try:
                 self.pm.register(plugin, name=name)
@@ -171,6 +171,17 @@ class Hub:
             if not self.pm.get_hookcallers(plugin):
                 self.pm.unregister(plugin)
                 return self._fail(record, "no hook implementations found (forgot @predport.hookimpl?)")
+            wrappers = [
+                impl.function.__name__
+                for caller in self.pm.get_hookcallers(plugin) or []
+                for impl in caller.get_hookimpls()
+                if impl.plugin is plugin and (getattr(impl, "wrapper", False) or getattr(impl, "hookwrapper", False))
+            ]
+            if wrappers:
+                # The hub calls each implementation itself (to isolate failures), so
+                # pluggy wrappers would be called as plain functions: refuse them.
+                self.pm.unregister(plugin)
+                return self._fail(record, f"hook wrappers are not supported: {', '.join(wrappers)}")
             self.records[name] = record
             self._formats = None  # re-declare formats with the newcomer
             self._registry = None
@@ -189,7 +200,13 @@ class Hub:
     def _fail(self, record: PluginRecord, reason: str, exc: BaseException | None = None) -> PluginRecord:
         record.status = "failed"
         record.reasons.append(reason)
-        self.records[record.name] = record
+        key = record.name
+        n = 1
+        while key in self.records and self.records[key] is not record and self.records[key].status != "failed":
+            # Never overwrite the record of a working plugin with a rejected namesake.
+            n += 1
+            key = f"{record.name}#{n}"
+        self.records[key] = record
         if self.strict:
             raise PluginError(reason, plugin=record.label) from exc
         return record
@@ -390,6 +407,7 @@ class Hub:
             raise ConfigError(f"format {info.id!r} can be written but not read", plugin=self.label(info.plugin))
         ctx = context if context is not None else Context()
         ctx.format, ctx.plugin = info.id, self.label(info.plugin)
+        ctx.registry = self.registry
         source = Source(p)
         records, owner = self._first(
             "parse", info.plugin, source=source, format=info.id, options=ctx.options, context=ctx
@@ -432,6 +450,7 @@ class Hub:
             stream = PredictionStream.from_set(stream)
         ctx = context if context is not None else Context()
         ctx.format, ctx.plugin = info.id, self.label(info.plugin)
+        ctx.registry = self.registry
         tracker = LossTracker(info)
         wrapped = PredictionStream(tracker.watch(stream.frames), stream.categories, stream.source, stream.report)
         target = OutputTarget(dest, kind=info.target, registry=self.registry, overwrite=overwrite)

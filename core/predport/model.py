@@ -236,12 +236,14 @@ class Detections:
         n = len(recs)
         cid = [r["category_id"] for r in recs]
         score = [r.get("score") for r in recs]
+        # One pass to learn which keys occur at all: most sets hold boxes and nothing else.
+        present = set().union(*recs) if recs else set()
         box = None
-        if any(r.get("box") is not None for r in recs):
+        if "box" in present and any(r.get("box") is not None for r in recs):
             box = [r["box"] if r.get("box") is not None else (np.nan,) * 4 for r in recs]
         cols: dict[str, Any] = {}
         for name in _OBJECT_FIELDS:
-            if any(r.get(name) for r in recs):
+            if name in present and any(r.get(name) for r in recs):
                 vals = []
                 for r in recs:
                     v = r.get(name)
