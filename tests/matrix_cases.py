@@ -299,17 +299,19 @@ def readable_formats() -> list[str]:
 
 # -- what the matrix hands a writer, and the rules of a few formats ----------------------------
 
-#: Refusals a writer makes by design, recognised by message: (pattern, label for the table).
+#: Refusals a writer makes by design, recognised by message: (pattern, short label, meaning).
 #: The matrix passes no option that invents or changes a value (a default score, clipped
 #: scores), so these pairs stay refused, as they are for a user who passes nothing.
-REFUSALS: tuple[tuple[str, str], ...] = (
-    (r"no image size|no width/height", "needs image sizes"),
-    (r"no score", "needs a score on every prediction"),
-    (r"outside \[0, 1\]|greater than the maximum of 1|less than the minimum of 0", "scores outside [0, 1]"),
-    (r"keypoint \d+ has no third value", "keypoints without a confidence"),
-    (r"has no box; a KITTI line needs one", "a prediction without a box"),
-    (r"no box, no polygon and no Encord classification", "a prediction with only a mask or keypoints"),
-    (r"data id has no extension", "video frames of data ids without an extension"),
+REFUSALS: tuple[tuple[str, str, str], ...] = (
+    (r"no image size|no width/height", "sizes", "needs image sizes (YOLO/Encord normalise, a PNG needs its size)"),
+    (r"no score", "score", "needs a score on every prediction"),
+    (r"outside \[0, 1\]|greater than the maximum of 1|less than the minimum of 0", "0..1",
+     "scores must lie in [0, 1]"),
+    (r"keypoint \d+ has no third value", "kp-conf", "keypoints need a confidence"),
+    (r"has no box; a KITTI line needs one", "no-box", "every prediction needs a box"),
+    (r"no box, no polygon and no Encord classification", "mask-only",
+     "a prediction with only a mask or keypoints cannot be written"),
+    (r"data id has no extension", "ext", "video frames need a data id with a file extension"),
 )
 
 
@@ -382,16 +384,125 @@ class Bug:
     pairs: tuple[str, ...]
 
 
-KNOWN_BUGS: tuple[Bug, ...] = ()
+def _pairs(writer: str, *cases: str) -> tuple[str, ...]:
+    return tuple(f"{case}->{writer}" for case in cases)
+
+
+_CATEGORY_EXTRAS = (
+    "holds 'attributes', so the hub does not count category external ids and attributes as loss "
+    "(LossTracker.report counts them only for writers without 'attributes'), but {what}; expected: kept, "
+    "or context.report.loss('categories.external_id/attributes', n); got: gone without a loss entry"
+)
+
+#: Plugin bugs the matrix found (plugins are fixed by their owners; the matrix only marks them).
+KNOWN_BUGS: tuple[Bug, ...] = (
+    # -- values -------------------------------------------------------------------------------
+    Bug("aquarium-masks-drop", "values",
+        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py, foreign_mask(): with write option "
+        "masks=drop a mask that did not come from an Aquarium mask row is dropped (and a prediction with "
+        "only a mask is left out) and only counted in report.counts ('masks dropped', 'predictions "
+        "dropped (mask without box)'); expected context.report.loss('predictions.mask (...)') / "
+        "('predictions (...)'); got: masks and predictions gone with an empty loss table",
+        _pairs("aquarium", "coco:example", "coco:fakesegm", "canonical-jsonl:scored")),
+    Bug("aquarium-box-beside", "values",
+        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py, entry_row(): a prediction with a box "
+        "and a polygon (POLYGON_LIST_2D) or a box and a 3-D box (CUBOID_3D) is written without its box; "
+        "expected a loss entry like Encord's 'predictions.box (beside a polygon)'; got: the box gone, "
+        "loss table silent (COCO dt_dataset.json bbox [22, 24, 109, 111] -> None)",
+        _pairs("aquarium", "coco:polygons", "canonical-jsonl:scored")),
+    Bug("coco-keypoint-visibility", "values",
+        "coco: plugins/coco/src/predport_coco/writer.py, _records(): a keypoint visibility null is "
+        "written as v=1 and only counted (report.count 'keypoint visibilities missing, written as 1'); "
+        "read back it is 1.0, a changed value of a held field; expected "
+        "context.report.loss('predictions.keypoints (visibility null written as 1)', n); "
+        "got: [x, y, null] -> [x, y, 1] with no loss entry",
+        _pairs("coco", "aquarium:legacy", "aquarium:v1", "canonical:handwritten")),
+    Bug("csvboxes-rows", "values",
+        "csvboxes (docs/template): docs/template/src/predport_csvboxes/hooks.py, from_canonical(): "
+        "predictions without a box are not written and only counted with report.count('csvboxes: "
+        "predictions without a box (not written)'); their class and score vanish; expected "
+        "context.report.loss('predictions (no box)', n) as YOLO and masks do; got: rows gone, the loss "
+        "table names only their geometry",
+        _pairs("csvboxes", "aquarium:legacy", "aquarium:v1", "canonical:handwritten", "canonical-jsonl:scored",
+               "coco:fakesegm", "encord:example", "encord:fixture")),
+    Bug("kitti-frame-attributes", "values",
+        "kitti: plugins/kitti/src/predport_kitti/_write.py, _Writer._frame(): KITTI holds 'attributes' "
+        "(for truncated/occluded/3-D values), so the hub does not count frame attributes as loss, but "
+        "the writer drops them; expected context.report.loss('frames.attributes', n); got: "
+        "{'image_id': 1} -> {} with no loss entry",
+        _pairs("kitti", "aquarium:example", "coco:example", "coco:keypoints", "coco:polygons")),
+    Bug("kitti-prediction-attributes", "values",
+        "kitti: plugins/kitti/src/predport_kitti/_write.py, _Writer._row()/_finish(): prediction "
+        "attributes that have no KITTI column ('holes', COCO 'area'/'id'/'iscrowd') are dropped with only "
+        "report.warn('attributes with no KITTI column were not written'); expected "
+        "context.report.loss('predictions.attributes (keys without a KITTI column)', n); got: "
+        "{'holes': [1]} -> None with no loss entry",
+        _pairs("kitti", "coco:polygons", "masks:example", "masks:voc")),
+    Bug("lightly-rows", "values",
+        "lightly: plugins/lightly/src/predport_lightly/writer.py, _Writer._general(): a prediction whose "
+        "only geometry is a polygon or a 3-D box is skipped and only counted (report.count 'predictions "
+        "without a geometry Lightly holds (polygon/box3d only), skipped'); its class and score vanish; "
+        "expected context.report.loss('predictions (polygon or box3d only)', n); got: the row gone, the "
+        "loss table names only 'predictions.polygon'",
+        _pairs("lightly", "canonical-jsonl:scored")),
+    Bug("masks-frame-attributes", "values",
+        "masks: plugins/masks/src/predport_masks/writer.py, write_masks(): the format holds 'attributes' "
+        "(for 'holes'), so the hub does not count frame attributes as loss, and the writer neither "
+        "writes nor reports them; expected context.report.loss('frames.attributes', n); got: "
+        "{'image_id': 42} -> {} with no loss entry",
+        _pairs("masks", "aquarium:example", "canonical:handwritten", "canonical-jsonl:scored", "coco:example",
+               "coco:fakesegm", "coco:keypoints", "coco:polygons")),
+    Bug("masks-box", "values",
+        "masks: plugins/masks/src/predport_masks/hooks.py formats() declares holds 'box', but a box is "
+        "re-derived from the painted pixels: a box that is not its pixels' extent changes silently "
+        "(COCO dt_dataset.json polygon with bbox [22, 24, 109, 111] -> [22, 24, 108, 110]); "
+        "docs/formats/masks.md says such boxes are reported as loss; expected "
+        "context.report.loss('predictions.box (re-derived from the pixels)', n) in write_masks()",
+        _pairs("masks", "coco:polygons")),
+    Bug("masks-ontology-background", "values",
+        "masks: plugins/masks/src/predport_masks/writer.py, write_masks(): with write option "
+        "background != 0 and a category id 0 (Encord data: ids from 0, every category with a feature "
+        "hash), ontology_mapping.json is written as {hash: 0}, which the plugin's own schema "
+        "urn:predport:schema:masks:ontology-mapping:1 refuses (minimum 1): SchemaValidationError, nothing "
+        "written; expected a valid file (the schema's minimum should exclude only the background value)",
+        _pairs("masks", "encord:example", "encord:fixture")),
+    # -- classes -------------------------------------------------------------------------------
+    Bug("aquarium-category-extras", "classes",
+        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py " + _CATEGORY_EXTRAS.format(
+            what="Aquarium rows carry only the class name (Encord feature hashes, COCO supercategory, "
+                 "Lightly task are dropped)"),
+        _pairs("aquarium", "canonical-jsonl:scored", "coco:example", "coco:keypoints", "encord:example",
+               "lightly:example", "lightly:coco128", "lightly:labelformat")),
+    Bug("coco-category-extras", "classes",
+        "coco: plugins/coco/src/predport_coco/writer.py, write() " + _CATEGORY_EXTRAS.format(
+            what="a COCO results list has no category table (Encord feature hashes, supercategory, "
+                 "Lightly task are dropped)"),
+        _pairs("coco", "canonical:handwritten", "canonical-jsonl:scored", "encord:example", "encord:fixture",
+               "lightly:example", "lightly:coco128", "lightly:labelformat")),
+    Bug("encord-category-extras", "classes",
+        "encord: plugins/encord/src/predport_encord/_write.py " + _CATEGORY_EXTRAS.format(
+            what="a record keeps only the feature hash (category attributes: supercategory, COCO "
+                 "keypoint names, Lightly task are dropped)"),
+        _pairs("encord", "canonical-jsonl:scored", "coco:example", "coco:keypoints", "lightly:example",
+               "lightly:coco128", "lightly:labelformat")),
+    Bug("kitti-category-extras", "classes",
+        "kitti: plugins/kitti/src/predport_kitti/_write.py, _Writer._finish() " + _CATEGORY_EXTRAS.format(
+            what="it only warns 'category external ids (featureNodeHash) have no place in KITTI files' "
+                 "and category attributes (supercategory, Lightly task) are dropped"),
+        _pairs("kitti", "coco:example", "coco:keypoints", "lightly:example", "lightly:coco128",
+               "lightly:labelformat")),
+    Bug("masks-category-extras", "classes",
+        "masks: plugins/masks/src/predport_masks/writer.py, write_masks() " + _CATEGORY_EXTRAS.format(
+            what="class_map.json keeps id, name and external_id only (supercategory is dropped)"),
+        _pairs("masks", "canonical:handwritten", "canonical-jsonl:scored", "coco:example", "coco:fakesegm")),
+)
 
 ASPECTS = ("values", "classes", "loss")
 
 
-def known_bug(pair: str, aspect: str) -> Bug | None:
-    for bug in KNOWN_BUGS:
-        if bug.aspect == aspect and pair in bug.pairs:
-            return bug
-    return None
+def known_bugs(pair: str, aspect: str) -> list[Bug]:
+    """The known bugs that break ``pair`` (``"case->writer"``) in ``aspect``."""
+    return [bug for bug in KNOWN_BUGS if bug.aspect == aspect and pair in bug.pairs]
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -517,7 +628,7 @@ def _refusal_label(err: Exception) -> str | None:
     if isinstance(err, predport.PluginError):  # an exception the plugin did not mean to raise
         return None
     text = str(err)
-    for pattern, label in REFUSALS:
+    for pattern, label, _meaning in REFUSALS:
         if re.search(pattern, text):
             return label
     return None
@@ -767,6 +878,7 @@ class Comparison:
         rename = name_rule[1] if name_rule else (lambda n: n)
         self.src_names = {c.id: rename(c.name) for c in source.categories}
         self.src_cats = {c.id: c for c in source.categories}
+        self.src_by_external_id = {c.external_id: rename(c.name) for c in source.categories if c.external_id}
         self.back_cats = {c.id: c for c in back.categories}
         self.home = FRAME_ATTRIBUTE_HOMES.get(self.writer, (None,))[0]
         self.category_pairs: set[tuple[int, int]] = set()
@@ -783,13 +895,22 @@ class Comparison:
             self.result.notes.append(text)
 
     def back_name(self, cid: int) -> str:
-        """The read-back name of category ``cid`` (the source's name when only ids are kept)."""
+        """The read-back name of category ``cid``.
+
+        A format without names gives the id as the name (COCO results without a GT, YOLO
+        without names), or the external id (Encord's feature hash, without an ontology):
+        then the source category with that id or external id gives the name.
+        """
         cat = self.back_cats.get(cid)
         if cat is None:
             return f"<undeclared id {cid}>"
         if cat.name == str(cid) and cid in self.src_names and self.src_names[cid] != cat.name:
             self.note("category names are not kept, ids are")
             return self.src_names[cid]
+        by_hash = self.src_by_external_id.get(cat.name)
+        if cat.external_id == cat.name and by_hash is not None and by_hash != cat.name:
+            self.note("category names are not kept, external ids (feature hashes) are")
+            return by_hash
         return cat.name
 
     # -- the comparison ----------------------------------------------------------------------
@@ -829,45 +950,65 @@ class Comparison:
             self.diff("loss", None, f"loss table key {key!r} names no canonical field")
 
     def match_frames(self) -> list[tuple[list[Any], Any]]:
+        """``(source frames, read-back frame)`` pairs; unmatched frames are diffs or left-out rows."""
         by_id: dict[str, list[Any]] = {}
         stripped: dict[str, list[Any]] = {}
         for f in self.src.frames:
             by_id.setdefault(f.data_id, []).append(f)
             stripped.setdefault(_strip_ext(f.data_id), []).append(f)
         index_kept = "frame_index" in self.kept
-        used: set[int] = set()
-        pairs: list[tuple[list[Any], Any]] = []
+        resolved: list[tuple[Any, list[Any], bool]] = []  # (read-back frame, source frames, by group)
         for bf in self.back.frames:
             named = _FRAME_SUFFIX.match(bf.data_id) if bf.frame_index is None else None
             candidates = [(bf.data_id, bf.frame_index)] + ([(named["id"], int(named["frame"]))] if named else [])
-            found: list[Any] | None = None
+            hit: tuple[Any, list[Any], bool] | None = None
             for cid, cfi in candidates:
                 group = by_id.get(cid) or stripped.get(cid)
                 if not group:
                     continue
                 same = [f for f in group if f.frame_index == cfi or (f.frame_index is None and cfi == 0)]
                 if len(same) == 1:
-                    found = same
+                    hit = (bf, same, False)
                     if same[0].frame_index is None and cfi == 0:
                         self.note("still images come back as frame 0")
                     elif named and cid == named["id"]:
                         self.note("the frame index is kept in the file name")
                 elif not index_kept and cfi is None:
-                    found = group
-                    if len(group) > 1:
-                        self.note("the frames of one video become one frame")
-                if found:
+                    hit = (bf, group, True)
+                if hit:
                     if cid not in by_id:
                         self.note("data ids come back without their file extension")
                     break
-            where = f"{bf.data_id!r}" + (f" #{bf.frame_index}" if bf.frame_index is not None else "")
-            if not found:
+            if hit is None:
+                where = f"{bf.data_id!r}" + (f" #{bf.frame_index}" if bf.frame_index is not None else "")
                 self.diff("values", None, f"frame {where} was not in the source")
-            elif any(id(f) in used for f in found):
-                self.diff("values", None, f"frame {where} matches a source frame twice")
             else:
-                used.update(id(f) for f in found)
-                pairs.append((found, bf))
+                resolved.append(hit)
+        # Without a frame index, the read-back frames of one data id stand for its source
+        # frames in order when there are as many; one read-back frame stands for all of them.
+        mates: dict[int, list[Any]] = {}
+        for bf, group, by_group in resolved:
+            if by_group:
+                mates.setdefault(id(group[0]), []).append(bf)
+        used: set[int] = set()
+        pairs: list[tuple[list[Any], Any]] = []
+        for bf, group, by_group in resolved:
+            found = group
+            if by_group and len(group) > 1:
+                same_id = mates[id(group[0])]
+                if len(same_id) == len(group):
+                    found = [group[same_id.index(bf)]]
+                    self.note("the frames of one video come back as frames without an index, in order")
+                elif len(same_id) == 1:
+                    self.note("the frames of one video become one frame")
+                else:
+                    self.diff("values", None, f"{len(group)} frames of {bf.data_id!r} came back as {len(same_id)}")
+                    continue
+            if any(id(f) in used for f in found):
+                self.diff("values", None, f"frame {bf.data_id!r} matches a source frame twice")
+                continue
+            used.update(id(f) for f in found)
+            pairs.append((found, bf))
         for f in self.src.frames:
             if id(f) in used:
                 continue

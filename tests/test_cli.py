@@ -133,3 +133,23 @@ def test_cli__formats_plugins_schema_json():
 def test_cli__missing_input_is_an_error_not_a_traceback(tmp_path):
     r = run("convert", str(tmp_path / "nope.json"), str(tmp_path / "o.json"))
     assert r.returncode == 1 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli__json_flag_makes_errors_machine_readable(tmp_path, capsys):
+    assert main(["convert", str(tmp_path / "nope.json"), str(tmp_path / "o.json"), "--json"]) == 1
+    err = json.loads(capsys.readouterr().out)["error"]
+    assert err["error"] == "UnknownFormatError" and err["file"].endswith("nope.json")
+
+
+def test_cli__validate_jsonl_bad_json_names_its_line_and_empty_file_is_an_error(tmp_path, hub, small_set):
+    p = tmp_path / "x.jsonl"
+    predport.save(small_set, p, "canonical-jsonl")
+    lines = p.read_bytes().splitlines()
+    lines[2] = lines[2][:20]
+    p.write_bytes(b"\n".join(lines) + b"\n")
+    r = run("validate", str(p))
+    assert r.returncode == 1 and f"{p}:3" in r.stderr and "invalid JSON" in r.stderr
+    empty = tmp_path / "e.jsonl"
+    empty.write_text("")
+    r = run("validate", str(empty), "--schema", "prediction-set")
+    assert r.returncode == 1 and "empty file" in r.stderr and "Traceback" not in r.stderr

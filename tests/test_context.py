@@ -179,3 +179,22 @@ def test_source__size_and_complete_head(tmp_path):
     assert predport.Source(small).size() == 10 and predport.Source(small).head_is_complete()
     assert not predport.Source(big).head_is_complete()
     assert predport.Source(tmp_path / "missing").size() == -1
+
+
+def test_read_image_size__truncated_header_is_a_value_error_naming_the_file(tmp_path):
+    p = tmp_path / "cut.png"
+    p.write_bytes(_png(10, 10)[:18])
+    with pytest.raises(ValueError, match="cut.png"):
+        read_image_size(p)
+
+
+@pytest.mark.parametrize("bad", [5, [0, 10], [10, -5], ["a", 3], {"width": 3}, [True, 4]])
+def test_image_sizes__bad_entries_are_config_errors_naming_the_key(bad):
+    with pytest.raises(ConfigError) as info:
+        ImageSizes({"a.jpg": bad})
+    assert "a.jpg" in str(info.value)
+
+
+def test_context__missing_image_folder_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        predport.Context(images=tmp_path / "nope")

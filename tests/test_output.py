@@ -102,3 +102,31 @@ def test_output__missing_parent_folders_are_created_and_removed_on_abort(tmp_pat
     with OutputTarget(tmp_path / "x" / "y", kind="folder", registry=hub.registry) as t:
         t.write_bytes("f.txt", b"1")
     assert (tmp_path / "x" / "y" / "f.txt").read_bytes() == b"1"
+
+
+def test_output__nested_path_through_outside_link_creates_nothing_outside(tmp_path, hub):
+    out = tmp_path / "out"
+    out.mkdir()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    os.symlink(outside, out / "link")
+    t = OutputTarget(out, kind="folder", registry=hub.registry, overwrite=True)
+    t.write_bytes("a.txt", b"1")
+    t.write_bytes("link/sub/x.txt", b"1")
+    with pytest.raises(OutputError, match="link"):
+        t.commit()
+    assert list(outside.iterdir()) == []
+    assert not (out / "a.txt").exists(), "nothing is committed when one path is refused"
+
+
+def test_output__folder_in_the_way_is_an_error_and_nothing_changes(tmp_path, hub):
+    out = tmp_path / "out"
+    (out / "b.txt").mkdir(parents=True)
+    (out / "a.txt").write_text("old")
+    t = OutputTarget(out, kind="folder", registry=hub.registry, overwrite=True)
+    t.write_bytes("a.txt", b"new")
+    t.write_bytes("b.txt", b"new")
+    with pytest.raises(OutputError, match="in the way"):
+        t.commit()
+    assert (out / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]

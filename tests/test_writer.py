@@ -51,3 +51,23 @@ def test_writer__bad_prediction_fails_at_add(tmp_path, hub):
         w.add(data_id="a", category="car", box=[1, 2, 3])
     with pytest.raises(Exception):
         w.add(data_id="a", category="car", box=[1, 2, -3, 4])
+
+
+def test_writer__numpy_integer_labels_are_category_ids(tmp_path, hub):
+    out = tmp_path / "p.json"
+    with predport.Writer(out, categories=["car", "person"]) as w:
+        for label in np.array([0, 1, 1]):
+            w.add(data_id="a", category=label, box=[1, 2, 3, 4], score=0.5)
+    ps = predport.load(out)
+    assert [c.name for c in ps.categories] == ["car", "person"]
+    assert ps.frames[0].predictions.category_id.tolist() == [0, 1, 1]
+
+
+def test_writer__failed_close_can_be_retried(tmp_path, hub):
+    (tmp_path / "p.json").write_text("keep")
+    w = predport.Writer(tmp_path / "p.json", categories=["car"])
+    w.add(data_id="a", category="car", box=[1, 2, 3, 4], score=0.5)
+    with pytest.raises(predport.OutputError):
+        w.close()
+    w.overwrite = True
+    assert w.close()["predictions"] == 1

@@ -215,13 +215,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ParseError(f"cannot read: {exc.strerror}", file=args.file) from None
     lines = args.file.lower().endswith(".jsonl")
-    try:
-        if lines:
-            docs = [orjson.loads(line) for line in raw.splitlines() if line.strip()]
-        else:
-            docs = [orjson.loads(raw)]
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(f"invalid JSON: {exc}", file=args.file) from None
+    docs: list[Any] = []
+    numbers: list[int | None] = []
+    chunks = [(i, line) for i, line in enumerate(raw.splitlines(), start=1) if line.strip()] if lines else [(None, raw)]
+    for lineno, chunk in chunks:
+        try:
+            docs.append(orjson.loads(chunk))
+        except orjson.JSONDecodeError as exc:
+            raise ParseError(f"invalid JSON: {exc}", file=args.file, line=lineno) from None
+        numbers.append(lineno)
+    if not docs:
+        raise ParseError("empty file: nothing to validate", file=args.file)
     schema_id = args.schema
     if schema_id is None:
         head = docs[0] if docs else None
@@ -240,18 +244,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if lines and schema_id == PREDICTION_SET_ID:
         from .registry import FRAME_REF
 
-        reg.validate(PREDICTION_SET_ID, docs[0], file=args.file)
-        for i, frame in enumerate(docs[1:], start=2):
-            try:
-                reg.validate(FRAME_REF, frame, file=args.file)
-            except PredportError as err:
-                err.line = i
-                raise
-            count += 1
+        pairs = [(PREDICTION_SET_ID, docs[0], numbers[0])] + [(FRAME_REF, d, n) for d, n in zip(docs[1:], numbers[1:])]
     else:
-        for doc in docs:
-            reg.validate(schema_id, doc, file=args.file)
-            count += 1
+        pairs = [(schema_id, d, n) for d, n in zip(docs, numbers)]
+    for ref, doc, lineno in pairs:
+        try:
+            reg.validate(ref, doc, file=args.file)
+        except PredportError as err:
+            err.line = lineno
+            raise
+        count += 1
     if args.json:
         _out(json.dumps({"file": args.file, "schema": schema_id, "valid": True}))
     else:
@@ -328,6 +330,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from .errors import LossError, PredportError
 
+    import signal
+
+    def _terminated(signum: int, frame: Any) -> None:
+        # Turn SIGTERM into an exception so that staged output is aborted, not left behind.
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (an embedding application): leave signals alone
+        previous = None
+    as_json = bool(getattr(args, "json", False))
     try:
         return COMMANDS[args.command](args)
     except LossError as err:
@@ -335,11 +348,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _err(f"predport: error: {err}")
         _err(format_loss_table(err.report or {}))
+        if as_json:
+            _out(json.dumps({"error": err.to_dict(), "loss": err.report or {}}))
         return EXIT_LOSS
     except PredportError as err:
         if os.environ.get("PREDPORT_DEBUG"):
             raise
         _err(f"predport: error: {err}")
+        if as_json:
+            _out(json.dumps({"error": err.to_dict()}))
         return EXIT_ERROR
     except KeyboardInterrupt:
         _err("predport: interrupted; nothing was written")
@@ -351,6 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _err(f"predport: internal error: {type(exc).__name__}: {exc} (rerun with PREDPORT_DEBUG=1 for details)")
         return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def run() -> None:

@@ -316,10 +316,16 @@ class ImageSizes:
         self._index: dict[str, Path] | None = None
 
     def _add(self, key: str, value: Any) -> None:
-        if isinstance(value, Mapping):
-            w, h = value.get("width"), value.get("height")
-        else:
-            w, h = value
+        try:
+            if isinstance(value, Mapping):
+                w, h = value.get("width"), value.get("height")
+            else:
+                w, h = value
+            if isinstance(w, bool) or isinstance(h, bool) or int(w) != w or int(h) != h or int(w) <= 0 or int(h) <= 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ConfigError(f"image size of {key!r} must be [width, height] or {{width, height}}, "
+                              f"positive integers; got {value!r}", field=key) from None
         w, h = int(w), int(h)
         self._sizes[key] = (w, h)
         name = key.replace("\\", "/").rsplit("/", 1)[-1]
@@ -341,6 +347,9 @@ class ImageSizes:
                     sizes._add(str(k), v)
             else:
                 raise TypeError("expected an object")
+        except ConfigError as err:
+            err.file = str(path)
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 f"not a sizes file ({exc}); expected {{name: [width, height]}} or COCO images",
@@ -482,6 +491,8 @@ class Context:
         else:
             sizes = ImageSizes(image_sizes)
         if images is not None:
+            if not Path(images).is_dir():
+                raise ConfigError("image folder does not exist or is not a folder", file=str(images))
             sizes.folder = Path(images)
         self.sizes = sizes
         self.id_lookup = id_lookup

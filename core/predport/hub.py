@@ -254,10 +254,7 @@ class Hub:
                     err.plugin = self.label(impl.plugin_name)
                 raise
             except Exception as exc:
-                raise PluginError(
-                    f"{hook} raised {type(exc).__name__}: {exc} (a bug in the plugin)",
-                    plugin=self.label(impl.plugin_name),
-                ) from exc
+                raise _foreign_error(exc, what=hook, plugin=self.label(impl.plugin_name)) from exc
             if result is not None:
                 return result, impl.plugin_name
         return None, None
@@ -273,9 +270,7 @@ class Hub:
                 err.plugin = label
             raise
         except Exception as exc:
-            raise PluginError(
-                f"{what} raised {type(exc).__name__}: {exc} (a bug in the plugin)", plugin=label
-            ) from exc
+            raise _foreign_error(exc, what=what, plugin=label) from exc
 
     # -- formats and schemas -------------------------------------------------------------
     def formats(self) -> dict[str, FormatInfo]:
@@ -485,6 +480,29 @@ class Hub:
         if isinstance(result, Mapping):
             summary.update({k: v for k, v in result.items() if k not in summary})
         return summary
+
+
+def _foreign_error(exc: BaseException, *, what: str, plugin: str | None) -> PredportError:
+    """A predport error for an exception a plugin let escape.
+
+    Canonical-model validation (a frame of width 0, a box of 3 numbers) is a data
+    problem and says which field; a file-system error names the file; anything
+    else is a bug in the plugin.
+    """
+    from .errors import OutputError, ParseError
+
+    try:
+        from pydantic import ValidationError
+    except ImportError:  # pragma: no cover
+        ValidationError = ()  # type: ignore[assignment,misc]
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        return ParseError(f"invalid canonical data: {loc}: {first.get('msg')}", plugin=plugin,
+                          field=loc or None)
+    if isinstance(exc, OSError):
+        return OutputError(f"{exc.strerror or exc}", plugin=plugin, file=exc.filename)
+    return PluginError(f"{what} raised {type(exc).__name__}: {exc} (a bug in the plugin)", plugin=plugin)
 
 
 def _own_version() -> str:

@@ -34,6 +34,13 @@ def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     Raises ``ValueError`` when the header is not one of the supported formats or
     is truncated, and ``OSError`` when the file cannot be read.
     """
+    try:
+        return _read_size(path)
+    except (struct.error, IndexError) as exc:
+        raise ValueError(f"{path}: truncated image header ({exc})") from None
+
+
+def _read_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     with open(path, "rb") as fh:
         head = fh.read(32)
         if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":

@@ -24,12 +24,11 @@ geometry. Per-prediction :class:`Prediction` objects are a convenience view.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Annotated, Any, Iterable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
-from typing_extensions import Annotated
 
 __all__ = [
     "SCHEMA_NAME",

@@ -162,14 +162,21 @@ class OutputTarget:
         self.validate(schema, obj, relpath=relpath)
         rel, path = self._staged_path(relpath)
         try:
-            path.write_bytes(orjson.dumps(obj, option=option))
+            data = orjson.dumps(obj, option=option)
         except TypeError as exc:
             raise OutputError(f"cannot serialise to JSON: {exc}", file=str(self.dest / rel)) from None
+        self._write(path, data)
 
     def write_bytes(self, relpath: str | None, data: bytes) -> None:
         """Stage raw bytes (for non-JSON formats; the writer validates its records first)."""
         _, path = self._staged_path(relpath)
-        path.write_bytes(data)
+        self._write(path, data)
+
+    def _write(self, path: Path, data: bytes) -> None:
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise OutputError(f"cannot write: {exc.strerror}", file=str(path)) from None
 
     def open(self, relpath: str | None = None) -> IO[bytes]:
         """A binary file handle in the staging area, for streaming writers.
@@ -216,25 +223,60 @@ class OutputTarget:
             return []
         try:
             if self.kind == "file":
-                os.replace(staging / self.dest.name, self.dest)
+                try:
+                    os.replace(staging / self.dest.name, self.dest)
+                except OSError as exc:
+                    raise OutputError(f"cannot write: {exc.strerror}", file=str(self.dest)) from None
             else:
-                dest_real = self.dest.resolve()
-                checked: set[Path] = set()
-                for rel in self.written:
-                    final = self.dest / rel
-                    parent = final.parent
-                    if parent not in checked:
-                        parent.mkdir(parents=True, exist_ok=True)
-                        if not parent.resolve().is_relative_to(dest_real):
-                            raise OutputError(
-                                "refusing to write through a link that leaves the output folder",
-                                file=str(final),
-                            )
-                        checked.add(parent)
-                    os.replace(staging / rel, final)
+                self._check_final_paths()
+                self._move_all(staging)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return [self.final_path(r) for r in self.written]
+
+    def _check_final_paths(self) -> None:
+        """Before anything moves: every final path stays inside the output, and nothing is in the way."""
+        dest_real = self.dest.resolve()
+        seen: set[Path] = set()
+        for rel in self.written:
+            final = self.dest / rel
+            parent = final.parent
+            if parent not in seen:
+                seen.add(parent)
+                existing = parent
+                while not existing.exists() and existing != self.dest:
+                    existing = existing.parent
+                if not existing.resolve().is_relative_to(dest_real):
+                    raise OutputError("refusing to write through a link that leaves the output folder",
+                                      file=str(final))
+                if not existing.is_dir():
+                    raise OutputError(f"{existing} is a file where a folder is needed", file=str(final))
+            if final.is_dir() and not final.is_symlink():
+                raise OutputError("a folder is in the way of an output file", file=str(final))
+
+    def _move_all(self, staging: Path) -> None:
+        """Move every staged file into place; on failure put back what was there before."""
+        moved: list[Path] = []
+        backups: list[tuple[Path, Path]] = []
+        spare = staging / ".replaced"
+        try:
+            for rel in self.written:
+                final = self.dest / rel
+                final.parent.mkdir(parents=True, exist_ok=True)
+                if final.exists() or final.is_symlink():
+                    backup = spare / rel
+                    backup.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(final, backup)
+                    backups.append((final, backup))
+                os.replace(staging / rel, final)
+                moved.append(final)
+        except OSError as exc:
+            for path in moved:
+                path.unlink(missing_ok=True)
+            for final, backup in backups:
+                os.replace(backup, final)
+            raise OutputError(f"cannot write: {exc.strerror}; nothing was changed",
+                              file=str(exc.filename or self.dest)) from None
 
     def abort(self) -> None:
         """Remove everything staged; the destination is left as it was."""

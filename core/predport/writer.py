@@ -11,6 +11,7 @@ Nothing is written if the block raises, or if validation fails.
 """
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Any, Iterable, Mapping
 
@@ -71,8 +72,8 @@ class Writer:
             return int(self.table.resolve(id=cid))  # type: ignore[arg-type]
         if category is None:
             raise ConfigError("add() needs category= (a name or id) or category_id=")
-        if isinstance(category, (int,)) and not isinstance(category, bool):
-            return self._category(None, category)
+        if isinstance(category, numbers.Integral) and not isinstance(category, bool):
+            return self._category(None, int(category))  # numpy labels are ids too
         cat = self.table.by_name(str(category))
         if cat is None:
             if self.strict_categories:
@@ -144,9 +145,8 @@ class Writer:
 
     def close(self) -> dict[str, Any]:
         """Validate and write everything; returns the write summary."""
-        if self._closed:
-            return self.summary or {}
-        self._closed = True
+        if self.summary is not None:
+            return self.summary
         from .hub import get_hub
         from .context import Context
         from .model import Detections, Frame, SourceInfo
@@ -163,6 +163,7 @@ class Writer:
                                                                   plugin=f"predport {__version__}"))
         self.summary = get_hub().write(stream, self.dest, format=self.format, overwrite=self.overwrite,
                                        allow_loss=self.allow_loss, context=Context(options=self.options))
+        self._closed = True  # only now: a failed close (e.g. a loss refused) can be retried
         return self.summary
 
     def __enter__(self) -> "Writer":
