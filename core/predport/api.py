@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from .context import ClassMap, Context, ImageSizes
 from .hub import get_hub
+from .stream import PredictionStream
 
 __all__ = ["load", "iter_frames", "open_stream", "detect", "convert", "save", "register", "make_context"]
 
@@ -87,14 +88,20 @@ def convert(
     """Convert ``src`` (format auto-detected unless ``format``) to ``dst`` in format ``to``, streaming.
 
     Returns a summary: frames, predictions, files written, what was skipped,
-    dropped or (with ``allow_loss``) lost.
+    dropped or (with ``allow_loss``) lost. ``progress`` may wrap the frame
+    iterator (the CLI's progress bar does).
     """
+    progress = kwargs.pop("progress", None)
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
-    stream = get_hub().read(src, format=format, context=ctx)
+    hub = get_hub()
+    stream = hub.read(src, format=format, context=ctx)
+    if progress is not None:
+        stream = PredictionStream(progress(stream.frames), stream.categories, stream.source, stream.report)
     wctx = Context(options=write_options, policy=ctx.policy, categories=ctx.categories,
                    image_sizes=ctx.sizes, report=ctx.report)
-    summary = get_hub().write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
+    summary = hub.write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
     summary["from"] = stream.source.format if stream.source else format
+    summary["input"] = str(src)
     summary["report"] = ctx.report.to_dict(ctx.categories)
     return summary
 

@@ -158,26 +158,17 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .api import make_context
-    from .context import Context
-    from .hub import get_hub
+    from .api import convert
     from .loss import format_loss_table
-    from .stream import PredictionStream
 
     to = args.to_format or ("canonical-jsonl" if args.output.lower().endswith(".jsonl") else "canonical")
-    ctx = make_context(options=dict(args.options), policy=args.policy, class_map=args.class_map,
-                       image_sizes=args.sizes, images=args.images)
-    hub = get_hub()
-    stream = hub.read(args.input, format=args.from_format, context=ctx)
     progress = Progress(enabled=not args.quiet and not args.json and sys.stderr.isatty())
-    shown = PredictionStream(progress.wrap(stream.frames), stream.categories, stream.source, stream.report)
-    wctx = Context(options=dict(args.write_options), policy=args.policy, categories=ctx.categories,
-                   image_sizes=ctx.sizes, report=ctx.report)
-    summary = hub.write(shown, args.output, format=to, context=wctx, overwrite=args.overwrite,
-                        allow_loss=args.allow_loss)
-    summary["from"] = stream.source.format if stream.source else args.from_format
-    summary["input"] = args.input
-    summary["report"] = ctx.report.to_dict(ctx.categories)
+    summary = convert(
+        args.input, args.output, to=to, format=args.from_format, overwrite=args.overwrite,
+        allow_loss=args.allow_loss, write_options=dict(args.write_options), progress=progress.wrap,
+        options=dict(args.options), policy=args.policy, class_map=args.class_map,
+        image_sizes=args.sizes, images=args.images,
+    )
     if args.json:
         _out(json.dumps(summary, indent=2, default=str))
     elif not args.quiet:
