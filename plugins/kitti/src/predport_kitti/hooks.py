@@ -1,0 +1,73 @@
+"""predport hook implementations for KITTI object labels and results (format id ``kitti``).
+
+Cheap to import: numpy and the readers load when a hook first needs them.
+"""
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any, Iterator, Mapping
+
+import predport
+
+FORMAT = "kitti"
+_SCHEMA_FILES = ("kitti-row-1.schema.json", "kitti-ontology-mapping-1.schema.json")
+
+
+@predport.hookimpl
+def formats() -> list[Any]:
+    return [
+        predport.FormatInfo(
+            id=FORMAT,
+            title="KITTI object labels / results",
+            can_read=True,
+            can_write=True,
+            target="folder",
+            # Truncation, occlusion, angles and the 3-D box live in attributes; a video frame
+            # index is kept in the file name (<data id>__<frame>.txt, Encord Active's naming).
+            holds=frozenset({"score", "box", "attributes", "frame_index"}),
+            patterns=("label_2/*.txt", "*.txt", "labels/<data_hash>__*.txt", "<title>__<frame>.txt"),
+            tasks=("detection",),
+            description="one text file per image, 15 (ground truth) or 16 (results) whitespace-separated fields",
+        )
+    ]
+
+
+@predport.hookimpl
+def detect_format(source: Any) -> Any:
+    from ._detect import detect
+
+    return detect(source)
+
+
+@predport.hookimpl
+def parse(source: Any, format: str, options: Mapping[str, Any], context: Any) -> Iterator[Any] | None:
+    if format != FORMAT:
+        return None
+    from ._read import parse_source
+
+    return parse_source(source, options, context)
+
+
+@predport.hookimpl
+def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
+    if format != FORMAT:
+        return None
+    from ._read import frames
+
+    return frames(records, context)
+
+
+@predport.hookimpl
+def from_canonical(stream: Any, format: str, target: Any, context: Any) -> Mapping[str, Any] | None:
+    if format != FORMAT:
+        return None
+    from ._write import write
+
+    return write(stream, target, context)
+
+
+@predport.hookimpl
+def schemas() -> list[Mapping[str, Any]]:
+    pkg = resources.files("predport_kitti") / "schemas"
+    return [json.loads((pkg / name).read_text(encoding="utf-8")) for name in _SCHEMA_FILES]
