@@ -926,8 +926,11 @@ class Comparison:
         self.check_categories()
         self.check_overreport()
         present = self.result.present
+        unseen = [f for f in present if f in self.kept and f not in self.seen and f not in self.failed]
+        if self.row_budget < 0:
+            self.failed.update(unseen)  # every value sat in predictions that vanished silently
         self.result.survived = [f for f in present if f in self.kept and f in self.seen and f not in self.failed]
-        # Kept but never compared: every value sat in predictions the writer left out (reported).
+        # Not kept, or kept but never compared (every value sat in predictions left out, reported).
         self.result.lost = [f for f in present if f not in self.result.survived and f not in self.failed]
         if self.rows_dropped and "rows" not in self.failed:
             self.result.lost.append("rows")

@@ -153,3 +153,44 @@ def test_cli__validate_jsonl_bad_json_names_its_line_and_empty_file_is_an_error(
     empty.write_text("")
     r = run("validate", str(empty), "--schema", "prediction-set")
     assert r.returncode == 1 and "empty file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli__validate_rejects_predictions_of_undeclared_categories(tmp_path, canonical_file):
+    doc = orjson.loads(canonical_file.read_bytes())
+    doc["frames"][0]["predictions"][1]["category_id"] = 42
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(orjson.dumps(doc))
+    r = run("validate", str(bad))
+    assert r.returncode == 1 and "$.frames[0].predictions[1].category_id" in r.stderr and "42" in r.stderr
+
+
+def test_cli__overwrite_into_a_folder_warns_about_files_left_from_before(tmp_path, hub, small_set, capsys):
+    import types
+
+    mod = types.ModuleType("per_frame")
+
+    @predport.hookimpl
+    def formats():
+        return [predport.FormatInfo(id="per-frame", title="x", can_read=False, can_write=True, target="folder",
+                                    holds=frozenset({"score", "box", "polygon", "mask", "keypoints", "probabilities",
+                                                     "attributes", "frame_index", "size"}))]
+
+    @predport.hookimpl
+    def from_canonical(stream, format, target):
+        if format != "per-frame":
+            return None
+        for f in stream.frames:
+            target.write_bytes(f"{f.data_id}.txt", b"x")
+        return True
+
+    mod.formats, mod.from_canonical = formats, from_canonical
+    hub.register(mod, name="per-frame")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("from before")
+    src = tmp_path / "in.json"
+    predport.save(small_set, src)
+    assert main(["convert", str(src), str(out), "--to", "per-frame", "--overwrite"]) == 0
+    text = capsys.readouterr().out
+    assert "1 file(s) from before are still in" in text and "old.txt" in text
+    assert (out / "old.txt").read_text() == "from before"

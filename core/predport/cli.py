@@ -245,11 +245,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
             err.line = lineno
             raise
         count += 1
+    if schema_id == PREDICTION_SET_ID:
+        _check_category_references(docs, numbers, args.file, lines)
     if args.json:
         _out(json.dumps({"file": args.file, "schema": schema_id, "valid": True}))
     else:
         _out(f"{args.file}: valid against {schema_id}")
     return EXIT_OK
+
+
+def _check_category_references(docs: list[Any], numbers: list[int | None], file: str, lines: bool) -> None:
+    """Every prediction's category_id must be one of the document's categories (the schema cannot say so)."""
+    from .errors import SchemaValidationError
+
+    known = {c["id"] for c in docs[0].get("categories", [])}
+    frames = [(n, (), f) for f, n in zip(docs[1:], numbers[1:])] if lines else [
+        (None, ("frames", i), f) for i, f in enumerate(docs[0].get("frames", []))]
+    for lineno, base, frame in frames:
+        for j, pred in enumerate(frame.get("predictions", [])):
+            if pred["category_id"] not in known:
+                raise SchemaValidationError(
+                    f"category_id {pred['category_id']} is not among the document's categories",
+                    file=file, line=lineno, json_path=base + ("predictions", j, "category_id"),
+                    field="category_id")
 
 
 def cmd_formats(args: argparse.Namespace) -> int:

@@ -469,6 +469,10 @@ class Hub:
         except BaseException:
             target.abort()
             raise
+        left_over = target.left_over
+        if left_over:
+            ctx.report.warn(f"{len(left_over)} file(s) from before are still in {dest} "
+                            f"(--overwrite replaces files of the same name only), e.g. {left_over[0]}")
         summary = {
             "format": info.id,
             "output": str(dest),

@@ -77,6 +77,7 @@ class OutputTarget:
         self._created_dest = False
         self._dirs: set[Path] = set()
         self._created_parents: list[Path] = []
+        self._before: set[str] = set()
         self._check_dest()
 
     # -- set-up -----------------------------------------------------------------------
@@ -91,10 +92,17 @@ class OutputTarget:
         else:
             if d.exists() and not d.is_dir():
                 raise OutputError(f"{d} is a file; this format writes a folder", file=str(d))
-            if d.is_dir() and any(not p.name.startswith(".predport-staging-") for p in d.iterdir()) and not self.overwrite:
-                raise OutputError(
-                    "output folder is not empty", file=str(d), hint="pass --overwrite to write into it"
-                )
+            if d.is_dir() and any(not p.name.startswith(".predport-staging-") for p in d.iterdir()):
+                if not self.overwrite:
+                    raise OutputError(
+                        "output folder is not empty", file=str(d), hint="pass --overwrite to write into it"
+                    )
+                # Remembered so the summary can say which earlier files are still there:
+                # --overwrite replaces files of the same name and deletes nothing else.
+                self._before = {
+                    p.relative_to(d).as_posix() for p in d.rglob("*")
+                    if p.is_file() and ".predport-staging-" not in p.as_posix()
+                }
             if not d.exists():
                 self._make_parents(d.parent)
 
@@ -188,6 +196,11 @@ class OutputTarget:
         fh = open(path, "wb")
         self._open.append(fh)
         return fh
+
+    @property
+    def left_over(self) -> list[str]:
+        """Files that were in the output folder before and are not part of this output."""
+        return sorted(self._before - set(self.written))
 
     def scratch(self) -> IO[bytes]:
         """An anonymous temporary file in the staging area (never committed)."""
