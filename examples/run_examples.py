@@ -20,13 +20,14 @@ OUT = HERE.parent / "demo-out"
 
 # (example path, reader options, second target format or None)
 EXAMPLES = [
-    ("coco/results.json", {"class_map": None, "options": {"gt": str(HERE / "coco" / "gt.json")}}, "lightly"),
+    ("coco/results.json", {"options": {"gt": str(HERE / "coco" / "gt.json")}}, "lightly"),
     ("kitti/label_2", {}, "coco"),
-    ("masks/predictions", {}, "coco"),
+    ("masks/predictions", {"class_map": str(HERE / "masks" / "classes.yaml")}, "coco"),
     ("lightly/.lightly/predictions", {"images": str(HERE / "lightly" / "images")}, "coco"),
     ("aquarium/frames.jsonl", {"options": {"mask_root": str(HERE / "aquarium")}}, "canonical-jsonl"),
     ("yolo/labels", {"images": str(HERE / "yolo" / "images")}, "coco"),
-    ("encord/predictions.json", {"image_sizes": str(HERE / "encord" / "sizes.json")}, "coco"),
+    ("encord/predictions.json", {"image_sizes": str(HERE / "encord" / "sizes.json"),
+                                 "options": {"ontology": str(HERE / "encord" / "ontology.json")}}, "coco"),
 ]
 
 SECOND_NAMES = {"coco": "results.json", "canonical-jsonl": "canonical.jsonl"}
@@ -52,7 +53,8 @@ def main() -> int:
                 target = dest / SECOND_NAMES.get(second, second)
                 s2 = predport.convert(src, target, to=second, allow_loss=True, **kwargs)
                 lost = sum(s2["loss"].values())
-                shown += f"; {second}: {s2['files']} file(s)" + (f", {lost} values not holdable" if lost else "")
+                shown += f"; {second}: {s2['files']} file(s)" + (
+                    f" ({lost} values the format cannot hold, reported)" if lost else "")
             rows.append((rel, fmt, shown))
         except predport.PredportError as err:
             failed += 1
