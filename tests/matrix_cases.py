@@ -398,14 +398,14 @@ _CATEGORY_EXTRAS = (
 KNOWN_BUGS: tuple[Bug, ...] = (
     # -- values -------------------------------------------------------------------------------
     Bug("aquarium-masks-drop", "values",
-        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py, foreign_mask(): with write option "
+        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py, RowBuilder.foreign_mask(): with write option "
         "masks=drop a mask that did not come from an Aquarium mask row is dropped (and a prediction with "
         "only a mask is left out) and only counted in report.counts ('masks dropped', 'predictions "
         "dropped (mask without box)'); expected context.report.loss('predictions.mask (...)') / "
         "('predictions (...)'); got: masks and predictions gone with an empty loss table",
         _pairs("aquarium", "coco:example", "coco:fakesegm", "canonical-jsonl:scored")),
     Bug("aquarium-box-beside", "values",
-        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py, entry_row(): a prediction with a box "
+        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py, RowBuilder.entry_row(): a prediction with a box "
         "and a polygon (POLYGON_LIST_2D) or a box and a 3-D box (CUBOID_3D) is written without its box; "
         "expected a loss entry like Encord's 'predictions.box (beside a polygon)'; got: the box gone, "
         "loss table silent (COCO dt_dataset.json bbox [22, 24, 109, 111] -> None)",
@@ -426,13 +426,13 @@ KNOWN_BUGS: tuple[Bug, ...] = (
         _pairs("csvboxes", "aquarium:legacy", "aquarium:v1", "canonical:handwritten", "canonical-jsonl:scored",
                "coco:fakesegm", "encord:example", "encord:fixture")),
     Bug("kitti-frame-attributes", "values",
-        "kitti: plugins/kitti/src/predport_kitti/_write.py, _Writer._frame(): KITTI holds 'attributes' "
+        "kitti: plugins/kitti/src/predport_kitti/_write.py, KittiWriter._frame(): KITTI holds 'attributes' "
         "(for truncated/occluded/3-D values), so the hub does not count frame attributes as loss, but "
         "the writer drops them; expected context.report.loss('frames.attributes', n); got: "
         "{'image_id': 1} -> {} with no loss entry",
         _pairs("kitti", "aquarium:example", "coco:example", "coco:keypoints", "coco:polygons")),
     Bug("kitti-prediction-attributes", "values",
-        "kitti: plugins/kitti/src/predport_kitti/_write.py, _Writer._row()/_finish(): prediction "
+        "kitti: plugins/kitti/src/predport_kitti/_write.py, KittiWriter._row()/_finish(): prediction "
         "attributes that have no KITTI column ('holes', COCO 'area'/'id'/'iscrowd') are dropped with only "
         "report.warn('attributes with no KITTI column were not written'); expected "
         "context.report.loss('predictions.attributes (keys without a KITTI column)', n); got: "
@@ -480,13 +480,14 @@ KNOWN_BUGS: tuple[Bug, ...] = (
         _pairs("coco", "canonical:handwritten", "canonical-jsonl:scored", "encord:example", "encord:fixture",
                "lightly:example", "lightly:coco128", "lightly:labelformat")),
     Bug("encord-category-extras", "classes",
-        "encord: plugins/encord/src/predport_encord/_write.py " + _CATEGORY_EXTRAS.format(
+        "encord: plugins/encord/src/predport_encord/_write.py, _RecordWriter._feature_hash() "
+        + _CATEGORY_EXTRAS.format(
             what="a record keeps only the feature hash (category attributes: supercategory, COCO "
                  "keypoint names, Lightly task are dropped)"),
         _pairs("encord", "canonical-jsonl:scored", "coco:example", "coco:keypoints", "lightly:example",
                "lightly:coco128", "lightly:labelformat")),
     Bug("kitti-category-extras", "classes",
-        "kitti: plugins/kitti/src/predport_kitti/_write.py, _Writer._finish() " + _CATEGORY_EXTRAS.format(
+        "kitti: plugins/kitti/src/predport_kitti/_write.py, KittiWriter._finish() " + _CATEGORY_EXTRAS.format(
             what="it only warns 'category external ids (featureNodeHash) have no place in KITTI files' "
                  "and category attributes (supercategory, Lightly task) are dropped"),
         _pairs("kitti", "coco:example", "coco:keypoints", "lightly:example", "lightly:coco128",
@@ -588,13 +589,19 @@ def run_pair(loaded: Loaded, writer: str, workdir: Path) -> PairResult:
     strict_dest = workdir / f"{stem}-strict{_ext(info)}"
     dest = workdir / f"{stem}{_ext(info)}"
     save = {"format": writer, "options": wopts, "image_sizes": sizes or None}
-    refused_with: dict[str, int] | None = None
     try:
-        predport.save(source, strict_dest, **save)
+        summary = predport.save(source, strict_dest, **save)
+        refused_with: dict[str, int] = {}
+        dest = strict_dest  # nothing to lose: this is the output to read back
     except predport.LossError as err:
         refused_with = dict(err.report or {})
         if strict_dest.exists():
             result.diffs.append(("loss", f"refused for loss but left {strict_dest.name} behind"))
+        try:
+            summary = predport.save(source, dest, allow_loss=True, **save)
+        except predport.PredportError as err2:
+            result.diffs.append(("values", f"writing with allow_loss failed: {type(err2).__name__}: {err2}"))
+            return result
     except predport.PredportError as err:
         if strict_dest.exists():
             result.diffs.append(("values", f"refused ({err}) but left {strict_dest.name} behind"))
@@ -602,15 +609,10 @@ def run_pair(loaded: Loaded, writer: str, workdir: Path) -> PairResult:
         if result.refused is None:
             result.diffs.append(("values", f"writing failed: {type(err).__name__}: {err}"))
         return result
-    try:
-        summary = predport.save(source, dest, allow_loss=True, **save)
-    except predport.PredportError as err:
-        result.diffs.append(("values", f"writing with allow_loss failed: {type(err).__name__}: {err}"))
-        return result
     result.loss = dict(summary["loss"])
-    if (refused_with or {}) != result.loss:
-        result.diffs.append(("loss", f"without allow_loss the loss table was {refused_with}, "
-                                     f"with it {result.loss}"))
+    if refused_with != result.loss:
+        result.diffs.append(("loss", f"without allow_loss the loss table was {refused_with or 'empty'} "
+                                     f"(no LossError), with it {result.loss}"))
     back_kwargs: dict[str, Any] = {"image_sizes": sizes or None, "options": ropts}
     if writer == case.format:  # the format's own read options (a COCO GT, an ontology...)
         back_kwargs = {**loaded.kwargs, "options": {**loaded.kwargs.get("options", {}), **ropts}}
