@@ -388,11 +388,6 @@ def _pairs(writer: str, *cases: str) -> tuple[str, ...]:
     return tuple(f"{case}->{writer}" for case in cases)
 
 
-_CATEGORY_EXTRAS = (
-    "holds 'attributes', so the hub does not count category external ids and attributes as loss "
-    "(LossTracker.report counts them only for writers without 'attributes'), but {what}; expected: kept, "
-    "or context.report.loss('categories.external_id/attributes', n); got: gone without a loss entry"
-)
 
 #: Plugin bugs the matrix found (plugins are fixed by their owners; the matrix only marks them).
 KNOWN_BUGS: tuple[Bug, ...] = (
@@ -425,12 +420,6 @@ KNOWN_BUGS: tuple[Bug, ...] = (
         "table names only their geometry",
         _pairs("csvboxes", "aquarium:legacy", "aquarium:v1", "canonical:handwritten", "canonical-jsonl:scored",
                "coco:fakesegm", "encord:example", "encord:fixture")),
-    Bug("kitti-frame-attributes", "values",
-        "kitti: plugins/kitti/src/predport_kitti/_write.py, KittiWriter._frame(): KITTI holds 'attributes' "
-        "(for truncated/occluded/3-D values), so the hub does not count frame attributes as loss, but "
-        "the writer drops them; expected context.report.loss('frames.attributes', n); got: "
-        "{'image_id': 1} -> {} with no loss entry",
-        _pairs("kitti", "aquarium:example", "coco:example", "coco:keypoints", "coco:polygons")),
     Bug("kitti-prediction-attributes", "values",
         "kitti: plugins/kitti/src/predport_kitti/_write.py, KittiWriter._row()/_finish(): prediction "
         "attributes that have no KITTI column ('holes', COCO 'area'/'id'/'iscrowd') are dropped with only "
@@ -445,13 +434,6 @@ KNOWN_BUGS: tuple[Bug, ...] = (
         "expected context.report.loss('predictions (polygon or box3d only)', n); got: the row gone, the "
         "loss table names only 'predictions.polygon'",
         _pairs("lightly", "canonical-jsonl:scored")),
-    Bug("masks-frame-attributes", "values",
-        "masks: plugins/masks/src/predport_masks/writer.py, write_masks(): the format holds 'attributes' "
-        "(for 'holes'), so the hub does not count frame attributes as loss, and the writer neither "
-        "writes nor reports them; expected context.report.loss('frames.attributes', n); got: "
-        "{'image_id': 42} -> {} with no loss entry",
-        _pairs("masks", "aquarium:example", "canonical:handwritten", "canonical-jsonl:scored", "coco:example",
-               "coco:fakesegm", "coco:keypoints", "coco:polygons")),
     Bug("masks-box", "values",
         "masks: plugins/masks/src/predport_masks/hooks.py formats() declares holds 'box', but a box is "
         "re-derived from the painted pixels: a box that is not its pixels' extent changes silently "
@@ -467,35 +449,6 @@ KNOWN_BUGS: tuple[Bug, ...] = (
         "written; expected a valid file (the schema's minimum should exclude only the background value)",
         _pairs("masks", "encord:example", "encord:fixture")),
     # -- classes -------------------------------------------------------------------------------
-    Bug("aquarium-category-extras", "classes",
-        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py " + _CATEGORY_EXTRAS.format(
-            what="Aquarium rows carry only the class name (Encord feature hashes, COCO supercategory, "
-                 "Lightly task are dropped)"),
-        _pairs("aquarium", "canonical-jsonl:scored", "coco:example", "coco:keypoints", "encord:example",
-               "lightly:example", "lightly:coco128", "lightly:labelformat")),
-    Bug("coco-category-extras", "classes",
-        "coco: plugins/coco/src/predport_coco/writer.py, write() " + _CATEGORY_EXTRAS.format(
-            what="a COCO results list has no category table (Encord feature hashes, supercategory, "
-                 "Lightly task are dropped)"),
-        _pairs("coco", "canonical:handwritten", "canonical-jsonl:scored", "encord:example", "encord:fixture",
-               "lightly:example", "lightly:coco128", "lightly:labelformat")),
-    Bug("encord-category-extras", "classes",
-        "encord: plugins/encord/src/predport_encord/_write.py, _RecordWriter._feature_hash() "
-        + _CATEGORY_EXTRAS.format(
-            what="a record keeps only the feature hash (category attributes: supercategory, COCO "
-                 "keypoint names, Lightly task are dropped)"),
-        _pairs("encord", "canonical-jsonl:scored", "coco:example", "coco:keypoints", "lightly:example",
-               "lightly:coco128", "lightly:labelformat")),
-    Bug("kitti-category-extras", "classes",
-        "kitti: plugins/kitti/src/predport_kitti/_write.py, KittiWriter._finish() " + _CATEGORY_EXTRAS.format(
-            what="it only warns 'category external ids (featureNodeHash) have no place in KITTI files' "
-                 "and category attributes (supercategory, Lightly task) are dropped"),
-        _pairs("kitti", "coco:example", "coco:keypoints", "lightly:example", "lightly:coco128",
-               "lightly:labelformat")),
-    Bug("masks-category-extras", "classes",
-        "masks: plugins/masks/src/predport_masks/writer.py, write_masks() " + _CATEGORY_EXTRAS.format(
-            what="class_map.json keeps id, name and external_id only (supercategory is dropped)"),
-        _pairs("masks", "canonical:handwritten", "canonical-jsonl:scored", "coco:example", "coco:fakesegm")),
 )
 
 ASPECTS = ("values", "classes", "loss")
@@ -858,9 +811,10 @@ class Comparison:
         self.writer = info.id
         self.table = LossTable.parse(result.loss)
         self.held = set(info.holds)
-        held_level = {  # a writer that holds "attributes" holds frame and category attributes too (the hub's rule)
+        held_level = {  # frame and category attributes are declared apart from prediction attributes
             "frame_index": "frame_index" in self.held, "size": "size" in self.held,
-            "frame_attributes": "attributes" in self.held, "category_extras": "attributes" in self.held,
+            "frame_attributes": "frame_attributes" in self.held,
+            "category_extras": bool({"category_external_id", "category_attributes"} & self.held),
         }
         self.holds_field = {f: held_level.get(f, f in self.held) for _, f, _ in CODES}
         present = set(result.present)

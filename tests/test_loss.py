@@ -49,7 +49,7 @@ def test_loss__refused_with_per_field_counts_and_nothing_written(tmp_path, boxes
         "predictions.mask": 1,
         "predictions.polygon": 1,
         "predictions.probabilities": 1,
-        "categories.external_id/attributes": 1,
+        "categories.external_id": 1,
     }
     assert not out.exists() and list(tmp_path.iterdir()) == []
 

@@ -147,8 +147,11 @@ def test_matrix__own_format_round_trips_lose_nothing_but_what_the_writer_does_no
         result = row[case.format]
         holds = hub.format_info(case.format).holds
         assert result.refused is None, result.id
-        unheld = {f for f in result.present if f in ("score",) + mc.PRED_FIELDS + ("frame_index", "size")
+        unheld = {f for f in result.present if f in ("score",) + mc.PRED_FIELDS + ("frame_index", "size",
+                                                                                   "frame_attributes")
                   and f not in holds}
+        if "category_extras" in result.present and not {"category_external_id", "category_attributes"} <= holds:
+            unheld.add("category_extras")
         assert set(result.lost) <= unheld | {"size"}, (result.id, result.lost, result.loss)
 
 
@@ -159,7 +162,10 @@ def test_matrix__cli_refuses_a_lossy_conversion_with_the_table_and_allow_loss_pr
     src = ROOT / "examples" / "coco" / "results.json"
     gt = ROOT / "examples" / "coco" / "gt.json"
     expected = predport.convert(src, tmp_path / "api", to="kitti", allow_loss=True, options={"gt": str(gt)})["loss"]
-    assert expected == {"frames.width/height": 3, "predictions.mask": 1}  # KITTI has no masks, sizes are in images
+    # KITTI has no masks, no frame attributes (the COCO image ids) and no category attributes (the
+    # supercategories of the ground truth), and image sizes live in the images.
+    assert expected == {"categories.attributes": 2, "frames.attributes": 3, "frames.width/height": 3,
+                        "predictions.mask": 1}
     table_text = format_loss_table(expected)
 
     out = tmp_path / "kitti"

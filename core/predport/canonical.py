@@ -15,14 +15,12 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from .detection import Confidence, FormatInfo, FormatMatch, Source
+from .detection import HOLDABLE, Confidence, FormatInfo, FormatMatch, Source
 from .errors import OutputError, ParseError
 from .hookspecs import hookimpl
 
 SCHEMA_KEY = b'"schema"'
-_HOLDS = frozenset(
-    {"score", "box", "polygon", "mask", "keypoints", "probabilities", "box3d", "attributes", "frame_index", "size"}
-)
+_HOLDS = frozenset(HOLDABLE)
 
 
 @hookimpl

@@ -76,6 +76,9 @@ HOLDABLE = (
     "attributes",
     "frame_index",
     "size",
+    "frame_attributes",
+    "category_external_id",
+    "category_attributes",
 )
 
 
@@ -88,7 +91,9 @@ class FormatInfo:
     * ``can_read`` / ``can_write`` — what the plugin implements.
     * ``target`` — ``"file"`` or ``"folder"``: what a writer produces.
     * ``holds`` — canonical fields a writer keeps (see ``HOLDABLE``); anything
-      else present in the data is reported as loss.
+      else present in the data is reported as loss. ``attributes`` are the
+      per-prediction attributes; ``frame_attributes``, ``category_external_id``
+      and ``category_attributes`` are declared separately.
     * ``patterns`` — typical file names (documentation only; never decides detection).
     * ``tasks`` — prediction kinds (``"detection"``, ``"segmentation"``...).
     """

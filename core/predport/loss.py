@@ -36,16 +36,18 @@ class LossTracker:
                 self.counts["frames.frame_index"] += 1
             if "size" not in holds and (frame.width is not None or frame.height is not None):
                 self.counts["frames.width/height"] += 1
-            if "attributes" not in holds and frame.attributes:
+            if "frame_attributes" not in holds and frame.attributes:
                 self.counts["frames.attributes"] += 1
             yield frame
 
     def report(self, categories: Iterable[Any] = ()) -> dict[str, int]:
         out = dict(self.counts)
-        if "attributes" not in self.info.holds:
-            n = sum(1 for c in categories if getattr(c, "external_id", None) or getattr(c, "attributes", None))
-            if n:
-                out["categories.external_id/attributes"] = n
+        cats = list(categories)
+        for field, key in (("category_external_id", "external_id"), ("category_attributes", "attributes")):
+            if field not in self.info.holds:
+                n = sum(1 for c in cats if getattr(c, key, None))
+                if n:
+                    out[f"categories.{key}"] = n
         return dict(sorted(out.items()))
 
 

@@ -197,7 +197,9 @@ def test_write__polygons_keypoints_and_box3d_from_other_formats(tmp_path: Path, 
                     predport.Category(id=2, name="truck")],
         frames=[predport.Frame(data_id="a", predictions=dets)])
     out = tmp_path / "out.jsonl"
-    predport.save(pset, out, format="aquarium")
+    # Keypoint names come from the category; other category attributes have no place in rows.
+    summary = predport.save(pset, out, format="aquarium", allow_loss=True)
+    assert summary["loss"] == {"categories.attributes": 1}
     poly, kp, cub = rows_of(out)[0]["inference_data"]
     assert poly["label_type"] == "POLYGON_LIST_2D"
     assert poly["attributes"] == {"polygons": [{"vertices": [[0.0, 0.0], [4.0, 0.0], [4.0, 3.0]]}], "center": None,

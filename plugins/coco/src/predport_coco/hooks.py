@@ -35,7 +35,7 @@ def formats() -> list[predport.FormatInfo]:
             can_read=True,
             can_write=True,
             target="file",
-            holds=frozenset({"score", "box", "polygon", "mask", "keypoints", "attributes"}),
+            holds=frozenset({"score", "box", "polygon", "mask", "keypoints", "attributes", "frame_attributes"}),
             patterns=("*results*.json", "bbox.json", "segm.json", "coco_instances_results.json"),
             tasks=("detection", "segmentation", "keypoints"),
             description="COCO results list (bbox, RLE or polygon segmentation, keypoints), "

@@ -147,8 +147,7 @@ class _RecordWriter:
             if not len(frame.predictions):
                 self.empty_frames += 1
                 continue
-            if frame.attributes:
-                self.report.loss("frames.attributes")
+            if frame.attributes:  # counted as loss by the hub: the format does not hold frame attributes
                 self.report.warn(f"encord: records have no place for frame attributes "
                                  f"{sorted(frame.attributes)}; not written")
             if not self.sizes and frame.width is not None:

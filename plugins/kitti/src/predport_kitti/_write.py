@@ -269,6 +269,8 @@ class KittiWriter:
             self.target.write_json("ontology_mapping.json", mapping, schema=MAPPING_SCHEMA)
             self.counts["files"] += 1
         elif with_ext:
+            # Held only through naming="encord" (ontology_mapping.json): otherwise a loss the hub refuses.
+            report.loss("categories.external_id", len(with_ext))
             report.warn("category external ids (featureNodeHash) have no place in KITTI files and were not written"
                         + ("" if self.naming != "encord" else " (some categories have none, so no ontology_mapping.json)"))
 

@@ -39,7 +39,8 @@ def formats() -> list[Any]:
             # through context.report.loss, which the hub refuses unless allowed.
             # Image sizes are not stored: Lightly takes them from the images.
             holds=frozenset(
-                {"score", "box", "mask", "keypoints", "probabilities", "frame_index", "attributes"}
+                {"score", "box", "mask", "keypoints", "probabilities", "frame_index", "attributes",
+                 "frame_attributes", "category_external_id", "category_attributes"}
             ),
             patterns=(".lightly/predictions/tasks.json", "<task>/schema.json", "<task>/<image path>.json"),
             tasks=("classification", "detection", "segmentation", "keypoints"),
