@@ -391,64 +391,7 @@ def _pairs(writer: str, *cases: str) -> tuple[str, ...]:
 
 #: Plugin bugs the matrix found (plugins are fixed by their owners; the matrix only marks them).
 KNOWN_BUGS: tuple[Bug, ...] = (
-    # -- values -------------------------------------------------------------------------------
-    Bug("aquarium-masks-drop", "values",
-        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py, RowBuilder.foreign_mask(): with write option "
-        "masks=drop a mask that did not come from an Aquarium mask row is dropped (and a prediction with "
-        "only a mask is left out) and only counted in report.counts ('masks dropped', 'predictions "
-        "dropped (mask without box)'); expected context.report.loss('predictions.mask (...)') / "
-        "('predictions (...)'); got: masks and predictions gone with an empty loss table",
-        _pairs("aquarium", "coco:example", "coco:fakesegm", "canonical-jsonl:scored")),
-    Bug("aquarium-box-beside", "values",
-        "aquarium: plugins/aquarium/src/predport_aquarium/writer.py, RowBuilder.entry_row(): a prediction with a box "
-        "and a polygon (POLYGON_LIST_2D) or a box and a 3-D box (CUBOID_3D) is written without its box; "
-        "expected a loss entry like Encord's 'predictions.box (beside a polygon)'; got: the box gone, "
-        "loss table silent (COCO dt_dataset.json bbox [22, 24, 109, 111] -> None)",
-        _pairs("aquarium", "coco:polygons", "canonical-jsonl:scored")),
-    Bug("coco-keypoint-visibility", "values",
-        "coco: plugins/coco/src/predport_coco/writer.py, _records(): a keypoint visibility null is "
-        "written as v=1 and only counted (report.count 'keypoint visibilities missing, written as 1'); "
-        "read back it is 1.0, a changed value of a held field; expected "
-        "context.report.loss('predictions.keypoints (visibility null written as 1)', n); "
-        "got: [x, y, null] -> [x, y, 1] with no loss entry",
-        _pairs("coco", "aquarium:legacy", "aquarium:v1", "canonical:handwritten")),
-    Bug("csvboxes-rows", "values",
-        "csvboxes (docs/template): docs/template/src/predport_csvboxes/hooks.py, from_canonical(): "
-        "predictions without a box are not written and only counted with report.count('csvboxes: "
-        "predictions without a box (not written)'); their class and score vanish; expected "
-        "context.report.loss('predictions (no box)', n) as YOLO and masks do; got: rows gone, the loss "
-        "table names only their geometry",
-        _pairs("csvboxes", "aquarium:legacy", "aquarium:v1", "canonical:handwritten", "canonical-jsonl:scored",
-               "coco:fakesegm", "encord:example", "encord:fixture")),
-    Bug("kitti-prediction-attributes", "values",
-        "kitti: plugins/kitti/src/predport_kitti/_write.py, KittiWriter._row()/_finish(): prediction "
-        "attributes that have no KITTI column ('holes', COCO 'area'/'id'/'iscrowd') are dropped with only "
-        "report.warn('attributes with no KITTI column were not written'); expected "
-        "context.report.loss('predictions.attributes (keys without a KITTI column)', n); got: "
-        "{'holes': [1]} -> None with no loss entry",
-        _pairs("kitti", "coco:polygons", "masks:example", "masks:voc")),
-    Bug("lightly-rows", "values",
-        "lightly: plugins/lightly/src/predport_lightly/writer.py, _Writer._general(): a prediction whose "
-        "only geometry is a polygon or a 3-D box is skipped and only counted (report.count 'predictions "
-        "without a geometry Lightly holds (polygon/box3d only), skipped'); its class and score vanish; "
-        "expected context.report.loss('predictions (polygon or box3d only)', n); got: the row gone, the "
-        "loss table names only 'predictions.polygon'",
-        _pairs("lightly", "canonical-jsonl:scored")),
-    Bug("masks-box", "values",
-        "masks: plugins/masks/src/predport_masks/hooks.py formats() declares holds 'box', but a box is "
-        "re-derived from the painted pixels: a box that is not its pixels' extent changes silently "
-        "(COCO dt_dataset.json polygon with bbox [22, 24, 109, 111] -> [22, 24, 108, 110]); "
-        "docs/formats/masks.md says such boxes are reported as loss; expected "
-        "context.report.loss('predictions.box (re-derived from the pixels)', n) in write_masks()",
-        _pairs("masks", "coco:polygons")),
-    Bug("masks-ontology-background", "values",
-        "masks: plugins/masks/src/predport_masks/writer.py, write_masks(): with write option "
-        "background != 0 and a category id 0 (Encord data: ids from 0, every category with a feature "
-        "hash), ontology_mapping.json is written as {hash: 0}, which the plugin's own schema "
-        "urn:predport:schema:masks:ontology-mapping:1 refuses (minimum 1): SchemaValidationError, nothing "
-        "written; expected a valid file (the schema's minimum should exclude only the background value)",
-        _pairs("masks", "encord:example", "encord:fixture")),
-    # -- classes -------------------------------------------------------------------------------
+    # None open. Add an entry (strict xfail) when the matrix finds a plugin bug; remove it once fixed.
 )
 
 ASPECTS = ("values", "classes", "loss")

@@ -100,7 +100,9 @@ def test_write__legacy_to_v1_writes_the_v1_keys(tmp_path: Path, legacy_file: Pat
 
 def test_write__v1_to_legacy_writes_the_legacy_keys(tmp_path: Path, v1_file: Path, rows_of: Any) -> None:
     out = tmp_path / "legacy.jsonl"
-    summary = predport.convert(v1_file, out, to="aquarium", write_options={"generation": "legacy"})
+    summary = predport.convert(v1_file, out, to="aquarium", write_options={"generation": "legacy"},
+                               allow_loss=True)
+    assert summary["loss"] == {"frames.attributes (fields the other generation cannot hold)": 5}
     rows = {r["task_id"]: r for r in rows_of(out)}
     r1 = rows["frame_0001"]
     assert r1["type"] == "Inference" and "label_data" not in r1 and "date_captured" not in r1
@@ -220,7 +222,11 @@ def test_write__foreign_masks_are_refused_unless_dropped(tmp_path: Path, rows_of
                                   frames=[predport.Frame(data_id="a", predictions=dets)])
     with pytest.raises(predport.OutputError, match="masks=drop"):
         predport.save(pset, tmp_path / "a.jsonl", format="aquarium")
-    summary = predport.save(pset, tmp_path / "b.jsonl", format="aquarium", options={"masks": "drop"})
+    with pytest.raises(predport.LossError) as info:  # dropping is a loss the user must allow
+        predport.save(pset, tmp_path / "b.jsonl", format="aquarium", options={"masks": "drop"})
+    assert info.value.report == {"predictions (a mask only, masks=drop)": 1, "predictions.mask (masks=drop)": 1}
+    summary = predport.save(pset, tmp_path / "b.jsonl", format="aquarium", options={"masks": "drop"},
+                            allow_loss=True)
     assert [e["label_type"] for e in rows_of(tmp_path / "b.jsonl")[0]["inference_data"]] == ["BBOX_2D"]
     assert summary["masks dropped"] == 1 and summary["predictions dropped (mask without box)"] == 1
 
@@ -236,10 +242,13 @@ def test_write__probabilities_are_reported_as_loss(tmp_path: Path) -> None:
 def test_write__scalar_frame_attributes_of_other_formats_become_user_metadata(tmp_path: Path, rows_of: Any) -> None:
     pset = predport.PredictionSet(categories=[], frames=[predport.Frame(data_id="a", attributes={
         "image_id": 397133, "camera": "front", "nested": {"x": 1}})])
-    summary = predport.save(pset, tmp_path / "a.jsonl", format="aquarium")
+    with pytest.raises(predport.LossError):  # the nested attribute has no place
+        predport.save(pset, tmp_path / "a.jsonl", format="aquarium")
+    summary = predport.save(pset, tmp_path / "a.jsonl", format="aquarium", allow_loss=True)
     row = rows_of(tmp_path / "a.jsonl")[0]
     assert row["inference_metadata"]["user_metadata"] == {"image_id": 397133, "camera": "front"}
     assert summary["frame attributes dropped"] == 1
+    assert summary["loss"] == {"frames.attributes (not scalar user metadata)": 1}
 
 
 def test_write__partial_modify_entries_are_kept_verbatim(tmp_path: Path, write_lines: Any, rows_of: Any) -> None:

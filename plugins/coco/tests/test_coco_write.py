@@ -97,10 +97,14 @@ def test_write__sizes_frame_attributes_and_probabilities_are_reported_as_loss(tm
     assert err.value.report == {"frames.attributes": 1, "frames.width/height": 1, "predictions.probabilities": 1}
 
 
-def test_write__keypoints_without_visibility_are_written_with_v_1_and_counted(tmp_path: Path) -> None:
+def test_write__keypoints_without_visibility_are_written_with_v_1_and_reported_as_loss(tmp_path: Path) -> None:
     dets = predport.Detections(category_id=[1], score=[0.7], keypoints=[[[1.0, 2.0, None], [3.0, 4.0, 2]]])
     out = tmp_path / "results.json"
-    summary = predport.save(prediction_set([predport.Frame(data_id="5", predictions=dets)]), out, format="coco")
+    data = prediction_set([predport.Frame(data_id="5", predictions=dets)])
+    with pytest.raises(predport.LossError) as info:  # null comes back as 1: a changed value
+        predport.save(data, out, format="coco")
+    assert info.value.report == {"predictions.keypoints (visibility null written as 1)": 1}
+    summary = predport.save(data, out, format="coco", allow_loss=True)
     assert summary["records"] == 1
     assert json.loads(out.read_text()) == [{"image_id": 5, "category_id": 1, "keypoints": [1.0, 2.0, 1, 3.0, 4.0, 2],
                                             "score": 0.7}]

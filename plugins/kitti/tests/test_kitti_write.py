@@ -129,8 +129,11 @@ def test_write__attributes_written_in_their_columns_and_others_reported(tmp_path
         [{"data_id": "a", "predictions": [{"category_id": 0, "score": 0.5, "box": [1, 2, 3, 4], "attributes": attrs}]}],
         [(0, "Car", None)],
     )
+    with pytest.raises(predport.LossError) as info:  # iscrowd has no KITTI column
+        predport.save(ps, tmp_path / "out", format="kitti")
+    assert info.value.report == {"predictions.attributes (keys without a KITTI column)": 1}
     ctx = predport.make_context()
-    predport.save(ps, tmp_path / "out", format="kitti", context=ctx)
+    predport.save(ps, tmp_path / "out", format="kitti", context=ctx, allow_loss=True)
     assert (tmp_path / "out" / "a.txt").read_text() == "Car 0.25 2 -1.5 1 2 4 6 1.5 1.6 3.9 1 2 30.5 0.1 0.5 7 tag\n"
     assert any("iscrowd (1)" in w for w in ctx.report.warnings)
 

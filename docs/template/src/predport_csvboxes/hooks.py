@@ -237,4 +237,6 @@ def from_canonical(stream: predport.PredictionStream, format: str, target: predp
     out.detach()  # the target owns the file handle and closes it on commit
     if without_box:
         context.report.count("csvboxes: predictions without a box (not written)", without_box)
+        # Their class and score vanish too: a loss the hub refuses unless the user allows it.
+        context.report.loss("predictions (no box)", without_box)
     return {"rows": rows}

@@ -137,6 +137,11 @@ class RowBuilder:
                                        "frame fields dropped": 0, "frame attributes dropped": 0}
         self._warned: set[str] = set()
 
+    def lose(self, count_key: str, loss_key: str, n: int = 1) -> None:
+        """Count a value the row cannot carry and report it as loss (refused unless the user allows loss)."""
+        self.counts[count_key] = self.counts.get(count_key, 0) + n
+        self.context.report.loss(loss_key, n)
+
     def warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
@@ -205,7 +210,8 @@ class RowBuilder:
         if src is not None:
             lost = [k for k in a if k not in used]
             if lost:
-                self.counts["frame fields dropped"] += len(lost)
+                self.lose("frame fields dropped", "frames.attributes (fields the other generation cannot hold)",
+                          len(lost))
                 self.warn_once(f"lost-{gen}", f"fields a {gen} row cannot hold were dropped: {', '.join(sorted(lost))}")
         return row
 
@@ -219,7 +225,7 @@ class RowBuilder:
                 if isinstance(value, (str, int, float, bool)) and key.replace("_", "a").isalnum():
                     meta.setdefault(key, value)
                 else:
-                    self.counts["frame attributes dropped"] += 1
+                    self.lose("frame attributes dropped", "frames.attributes (not scalar user metadata)")
                     self.warn_once("frame-attr", f"frame attribute {key!r} cannot be Aquarium user metadata "
                                                  "(scalars with alphanumeric keys only); dropped")
         return meta
@@ -284,9 +290,9 @@ class RowBuilder:
         lt = derived_type(box="box" in rec, polygon="polygon" in rec, mask=False,
                           keypoints="keypoints" in rec, box3d="box3d" in rec)
         if lt == spec.CLASS_2D:  # nothing but the mask: no Aquarium row can say it
-            self.counts["predictions dropped (mask without box)"] += 1
+            self.lose("predictions dropped (mask without box)", "predictions (a mask only, masks=drop)")
             return None
-        self.counts["masks dropped"] += 1
+        self.lose("masks dropped", "predictions.mask (masks=drop)")
         return lt
 
     def name(self, category_id: int) -> str:
@@ -376,6 +382,8 @@ class RowBuilder:
             if kps and any(p[2] is not None for p in kps):
                 attrs[spec.KEYPOINT_V_KEY] = [p[2] for p in kps]
         elif lt == spec.POLYGONS:
+            if rec.get("box") is not None:
+                self.lose("boxes dropped (beside a polygon)", "predictions.box (beside a polygon)")
             rings = rec.get("polygon")
             if rings:
                 attrs["polygons"] = [{"vertices": [[r[j], r[j + 1]] for j in range(0, len(r) - 1, 2)]}
@@ -385,6 +393,8 @@ class RowBuilder:
             attrs["center"] = a.get("center")
             attrs["confidence"] = self.confidence(frame, k, score, lt)
         elif lt == spec.CUBOID:
+            if rec.get("box") is not None:
+                self.lose("boxes dropped (beside a 3-D box)", "predictions.box (beside a 3-D box)")
             b3 = rec.get("box3d")
             if b3 is None:
                 raise predport.OutputError(f"frame {frame.data_id!r}, prediction {k}: a CUBOID_3D needs a box3d")

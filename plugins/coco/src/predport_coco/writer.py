@@ -77,6 +77,7 @@ def _records(frame: Any, image_id: Any, stats: dict[str, int], lost: dict[str, i
                 if v is None:
                     v = 1  # COCO wants a number; its results guidance is to set v to 1
                     stats["keypoint visibilities missing, written as 1"] += 1
+                    lost["predictions.keypoints (visibility null written as 1)"] += 1
                 flat += (x, y, v)
             rec["keypoints"] = flat
         s = score[i]

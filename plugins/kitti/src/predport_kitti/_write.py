@@ -254,6 +254,7 @@ class KittiWriter:
         if self._foreign:
             keys = ", ".join(f"{k} ({n})" for k, n in sorted(self._foreign.items()))
             report.count("kitti.attributes_not_written", sum(self._foreign.values()))
+            report.loss("predictions.attributes (keys without a KITTI column)", sum(self._foreign.values()))
             report.warn(f"attributes with no KITTI column were not written: {keys}")
         if self._bad_values:
             report.count("kitti.attribute_values_not_numbers", self._bad_values)

@@ -274,6 +274,7 @@ class _Writer:
             if not has and (polys[i] is not None or b3d[i] is not None):
                 # Only a polygon or a 3-D box: nothing Lightly can hold (the hub reports the loss).
                 self.ctx.report.count("predictions without a geometry Lightly holds (polygon/box3d only), skipped")
+                self.ctx.report.loss("predictions (polygon or box3d only)")
                 continue
             name, tt, lid = self.route(cids[i])
             own = name is not None and self.task_opt is None

@@ -58,6 +58,18 @@ def _paint_order(dets: Any, order: str) -> list[int]:
     return np.argsort(key, kind="stable").tolist()
 
 
+def _is_extent(box: Any, pix: Any) -> bool:
+    """Whether ``[x, y, w, h]`` is exactly the pixel extent of the binary mask ``pix``."""
+    import numpy as np
+
+    rows = np.flatnonzero(pix.any(axis=1))
+    if not len(rows):
+        return False
+    cols = np.flatnonzero(pix.any(axis=0))
+    extent = (cols[0], rows[0], cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0])
+    return all(float(a) == float(b) for a, b in zip(box, extent))
+
+
 def write_masks(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     import numpy as np
     from PIL import Image
@@ -66,7 +78,7 @@ def write_masks(stream: Any, target: Any, context: Any) -> dict[str, Any]:
 
     opts = WriteOptions.from_context(context)
     background = opts.background
-    files = drawn = not_drawn = 0
+    files = drawn = not_drawn = box_changed = 0
     for frame in stream.frames:
         width, height = _frame_size(frame, context)
         rel = _relpath(frame.data_id, frame.frame_index)
@@ -86,7 +98,7 @@ def write_masks(stream: Any, target: Any, context: Any) -> dict[str, Any]:
                                        hint="use write option bit_depth=16")
         canvas = np.full((height, width), background, dtype=np.uint8 if depth == 8 else np.uint16)
         painted: set[int] = set()
-        masks, polys, attrs = dets.mask, dets.polygon, dets.attributes
+        masks, polys, attrs, boxes = dets.mask, dets.polygon, dets.attributes, dets.box
         if attrs is not None:
             extra = sum(1 for a in attrs if a for k in a if k != "holes")
             context.report.loss("predictions.attributes (keys other than holes)", extra)
@@ -109,6 +121,10 @@ def write_masks(stream: Any, target: Any, context: Any) -> dict[str, Any]:
             np.copyto(canvas, cid, where=pix.view(bool), casting="unsafe")
             painted.add(cid)
             drawn += 1
+            if boxes is not None and boxes[i, 0] == boxes[i, 0] and not _is_extent(boxes[i], pix):
+                # Boxes are re-derived from the pixels on reading: one that is not its
+                # pixels' extent cannot come back.
+                box_changed += 1
         record = {
             "file": rel,
             "data_id": frame.data_id,
@@ -131,8 +147,13 @@ def write_masks(stream: Any, target: Any, context: Any) -> dict[str, Any]:
         # Encord's ontology_mapping.json only when it covers every class: the reader
         # treats values missing from an ontology mapping as having no class.
         onto = {c.external_id: c.id for c in cats if c.external_id}
-        if len(onto) == len(cats):
+        if len(onto) == len(cats) and all(v >= 1 for v in onto.values()):
             target.write_json("ontology_mapping.json", onto, schema=ONTOLOGY_SCHEMA)
+        elif len(onto) == len(cats):
+            # Encord reserves pixel value 0 for background; class_map.json keeps the external ids.
+            context.report.warn("ontology_mapping.json not written: a class has pixel value 0, which Encord "
+                                "reads as background (class_map.json keeps the external ids)")
     # Rows without a mask or polygon (boxes only, classifications) cannot be painted.
     context.report.loss("predictions (no mask or polygon to paint)", not_drawn)
+    context.report.loss("predictions.box (not the extent of its pixels; re-derived on reading)", box_changed)
     return {"masks_written": files, "predictions_drawn": drawn, "predictions_not_drawn": not_drawn}
