@@ -52,13 +52,9 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
     head = source.head()
     if not head:
         return None
-    try:
-        complete = len(head) >= source.path.stat().st_size
-    except OSError:
-        complete = False
     from .sniff import sniff
 
-    found = sniff(head, complete=complete)
+    found = sniff(head, complete=source.head_is_complete())
     if found is None:
         return None
     where = "first line" if found.container == "lines" else "first element of a JSON array"

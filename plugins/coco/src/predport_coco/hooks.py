@@ -66,13 +66,9 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
     head = source.head()
     if not head:
         return None
-    try:
-        complete = len(head) >= source.path.stat().st_size
-    except OSError:
-        complete = False
     from .sniff import sniff
 
-    found = sniff(head, complete=complete)
+    found = sniff(head, complete=source.head_is_complete())
     if found is None:
         return None
     if found.kind == "results":
