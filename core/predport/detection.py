@@ -64,16 +64,14 @@ class FormatMatch:
         }
 
 
+#: The optional fields of a canonical prediction, in output order (numpy-free, so that
+#: format declarations stay cheap; the model imports it from here).
+PREDICTION_FIELDS: tuple[str, ...] = (
+    "box", "polygon", "mask", "keypoints", "probabilities", "box3d", "attributes",
+)
+
 #: Canonical fields a writer may be able to hold (used by loss reports).
-HOLDABLE = (
-    "score",
-    "box",
-    "polygon",
-    "mask",
-    "keypoints",
-    "probabilities",
-    "box3d",
-    "attributes",
+HOLDABLE: tuple[str, ...] = ("score",) + PREDICTION_FIELDS + (
     "frame_index",
     "size",
     "frame_attributes",

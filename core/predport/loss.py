@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable, Iterator
 
-from .detection import FormatInfo
+from .detection import PREDICTION_FIELDS, FormatInfo
 
 __all__ = ["LossTracker", "format_loss_table"]
 
-_PRED_FIELDS = ("score", "box", "polygon", "mask", "keypoints", "probabilities", "box3d", "attributes")
+_PRED_FIELDS = ("score",) + PREDICTION_FIELDS
 
 
 class LossTracker:

@@ -30,6 +30,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
+from .detection import PREDICTION_FIELDS
+
 __all__ = [
     "SCHEMA_NAME",
     "RLE",
@@ -108,17 +110,7 @@ class Prediction(BaseModel):
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
 
 
-#: The optional geometry fields of a prediction, in output order.
-PREDICTION_FIELDS: tuple[str, ...] = (
-    "box",
-    "polygon",
-    "mask",
-    "keypoints",
-    "probabilities",
-    "box3d",
-    "attributes",
-)
-_OBJECT_FIELDS = ("polygon", "mask", "keypoints", "probabilities", "box3d", "attributes")
+_OBJECT_FIELDS = PREDICTION_FIELDS[1:]  # the fields held as lists (all but the box)
 
 
 class Category(BaseModel):
