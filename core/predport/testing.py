@@ -443,10 +443,6 @@ def _own_impls(hub: Any, plugin: Any, hook: str) -> list[Any]:
     return out
 
 
-def _call_impl(impl: Any, kwargs: Mapping[str, Any]) -> Any:
-    return impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
-
-
 _IMPORT_PROBE = r"""
 import importlib, json, sys, time
 name, heavy = sys.argv[1], sys.argv[2].split(",")
@@ -665,6 +661,7 @@ def _run_checks(
     # parse / to_canonical return None for others ----------------------------------------
     from .context import Context
     from .detection import Source
+    from .hub import Hub
 
     others = sorted(({UNKNOWN_FORMAT} | set(all_formats) | {label for label, _ in foreign_items}) - set(own))
     probe_path = next((s.path for ss in samples.values() for s in ss), None)
@@ -689,7 +686,7 @@ def _run_checks(
             }
             for impl in impls:
                 try:
-                    result = _call_impl(impl, kwargs)
+                    result = Hub._call(impl, kwargs)
                 except Exception as exc:
                     bad.append(f"{other!r}: raised {type(exc).__name__}: {exc}")
                     continue
