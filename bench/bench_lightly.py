@@ -164,6 +164,12 @@ def subset(task: Path, dest: Path, n: int) -> Path:
     names = sorted(p for p in os.listdir(task) if p.endswith(".json") and p != "schema.json")[:n]
     for name in names:
         os.symlink(task / name, sub / name)
+    # The same neighbours as the full root (an images/ folder), so detection sees alike inputs.
+    images = task.parents[2] / "images"
+    if images.is_dir():
+        (dest / "images").mkdir()
+        for name in sorted(os.listdir(images))[:n]:
+            os.symlink(images / name, dest / "images" / name)
     return dest
 
 

@@ -6,6 +6,7 @@ detect`` stay cheap.
 from __future__ import annotations
 
 import heapq
+import operator
 import os
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -129,6 +130,9 @@ class FormatInfo:
         }
 
 
+_entry_name = operator.attrgetter("name")
+
+
 class Source:
     """A path to detect or parse, with cheap, bounded, cached views of it.
 
@@ -206,7 +210,7 @@ class Source:
                     with os.scandir(self.path / rel) as it:
                         # The first names in order, without sorting (or holding) a folder of
                         # 50,000 entries: detection memory must not grow with the folder.
-                        entries = heapq.nsmallest(LISTING_LIMIT - len(out), it, key=lambda e: e.name)
+                        entries = heapq.nsmallest(LISTING_LIMIT - len(out), it, key=_entry_name)
                 except OSError:
                     continue
                 for e in entries:
