@@ -195,3 +195,10 @@ def test_cli__overwrite_into_a_folder_warns_about_files_left_from_before(tmp_pat
     text = capsys.readouterr().out
     assert "1 file(s) from before are still in" in text and "old.txt" in text
     assert (out / "old.txt").read_text() == "from before"
+
+
+def test_cli__options_no_plugin_reads_are_reported(tmp_path, canonical_file, capsys):
+    assert main(["convert", str(canonical_file), str(tmp_path / "o.json"), "-o", "gtt=x.json", "-w", "bogus=1"]) == 0
+    out = capsys.readouterr().out
+    assert "reader option 'gtt' was not used by the canonical reader" in out
+    assert "writer option 'bogus' was not used by the canonical writer" in out

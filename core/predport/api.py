@@ -100,6 +100,9 @@ def convert(
     wctx = Context(options=write_options, policy=ctx.policy, categories=ctx.categories,
                    image_sizes=ctx.sizes, report=ctx.report)
     summary = hub.write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
+    for name, c, role in ((stream.source.format if stream.source else format, ctx, "reader"), (to, wctx, "writer")):
+        for key in c.unused_options():
+            ctx.report.warn(f"{role} option {key!r} was not used by the {name} {role} (a typo?)")
     summary["from"] = stream.source.format if stream.source else format
     summary["input"] = str(src)
     summary["report"] = ctx.report.to_dict(ctx.categories)

@@ -452,6 +452,57 @@ class Report:
         }
 
 
+class _TrackedOptions(dict):  # type: ignore[type-arg]
+    """The user's options, remembering which ones a plugin looked at.
+
+    After a conversion, options nobody read are reported (a typo such as ``-o gtt=...``
+    would otherwise be ignored silently). A plugin that iterates over all options is
+    taken to have read them all.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.used.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.used.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.used.add(key)  # type: ignore[arg-type]
+        return super().__contains__(key)
+
+    def _all(self) -> None:
+        self.used.update(super().keys())
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self._all()
+        return super().__iter__()
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        self._all()
+        return super().keys()
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self._all()
+        return super().items()
+
+    def values(self):  # type: ignore[no-untyped-def]
+        self._all()
+        return super().values()
+
+    def copy(self) -> dict[str, Any]:
+        self._all()
+        return dict(super().items())
+
+    def unused(self) -> list[str]:
+        return sorted(k for k in super().keys() if k not in self.used)
+
+
 class Context:
     """Everything a hook needs besides the data. Built by the hub for one conversion.
 
@@ -475,7 +526,7 @@ class Context:
     ) -> None:
         if policy not in POLICIES:
             raise ConfigError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
-        self.options: dict[str, Any] = dict(options or {})
+        self.options: dict[str, Any] = _TrackedOptions(options or {})
         self.policy = policy
         if class_map is not None and not isinstance(class_map, ClassMap):
             if isinstance(class_map, (str, os.PathLike)):
@@ -503,6 +554,11 @@ class Context:
         self.registry: Any = None
 
     # -- helpers for plugins ----------------------------------------------------------
+    def unused_options(self) -> list[str]:
+        """Options the user gave that no hook read (reported after a conversion)."""
+        opts = self.options
+        return opts.unused() if isinstance(opts, _TrackedOptions) else []
+
     def option(self, name: str, default: Any = None) -> Any:
         """A format option given by the user (``-o name=value`` on the CLI)."""
         return self.options.get(name, default)
