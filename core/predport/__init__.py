@@ -69,6 +69,7 @@ _LAZY = {
     "SchemaRegistry": "registry",
     "PREDICTION_SET_ID": "registry",
     "FRAME_REF": "registry",
+    "package_schemas": "registry",
 }
 
 __all__ = [

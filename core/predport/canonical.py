@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from .detection import HOLDABLE, Confidence, FormatInfo, FormatMatch, Source
+from .detection import HOLDABLE, PREDICTION_FIELDS, Confidence, FormatInfo, FormatMatch, Source
 from .errors import OutputError, ParseError
 from .hookspecs import hookimpl
 
@@ -222,7 +222,8 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
     import numpy as np
 
     numpy_option = orjson.OPT_SERIALIZE_NUMPY
-    object_columns = ("polygon", "mask", "keypoints", "probabilities", "box3d", "attributes")
+    # Columns a boxes-only frame must not have (attributes may be present: see below).
+    geometry_columns = [f for f in PREDICTION_FIELDS if f not in ("box", "attributes")]
     empty_predictions = b'"predictions":[]'
 
     def boxes_json(dets: Any) -> bytes | None:
@@ -239,7 +240,7 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
         """
         box = dets.box
         n = len(dets)
-        if n == 0 or box is None or any(getattr(dets, name) is not None for name in object_columns[:-1]):
+        if n == 0 or box is None or any(getattr(dets, name) is not None for name in geometry_columns):
             return None
         attrs = dets.attributes
         if attrs is not None and not all(a is None or type(a) is dict for a in attrs):
@@ -271,9 +272,9 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
 
     jsonl = format == "canonical-jsonl"
     # Frames are held in memory up to this many bytes, then spilled to a scratch file:
-    # writing them once (not to a spool and again to the output) saves a pass over the
-    # output, while memory stays bounded for any stream length.
-    memory_limit = 256 << 20
+    # a small output is written once (not to a spool and again to the output), while
+    # memory stays bounded for any stream length.
+    memory_limit = 64 << 20
     held: list[bytes] = []
     held_bytes = 0
     spool = None

@@ -87,7 +87,6 @@ class ClassMap:
         for key, target in entries.items():
             self._by_key[self._norm(key)] = target
         self.origin = origin
-        self.unmapped: Counter[str] = Counter()
 
     @staticmethod
     def _norm(key: Any) -> str:
@@ -140,11 +139,11 @@ class ClassMap:
         return cls.from_obj(load_mapping_file(path), origin=str(path))
 
     def lookup(self, key: Any) -> ClassTarget | None:
-        """The target of a source class name or id; ``None`` (and counted) when unmapped."""
-        target = self._by_key.get(self._norm(key))
-        if target is None:
-            self.unmapped[str(key)] += 1
-        return target
+        """The target of a source class name or id; ``None`` when unmapped.
+
+        Unmapped classes are counted per prediction by :class:`CategoryTable`, not here.
+        """
+        return self._by_key.get(self._norm(key))
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -224,10 +223,8 @@ class CategoryTable:
 
     def _resolve(self, name: str | None, id: int | None, external_id: str | None = None) -> int | None:
         if self.class_map is not None:
-            target = None
-            if name is not None and name in self.class_map:
-                target = self.class_map.lookup(name)
-            elif id is not None and id in self.class_map:
+            target = self.class_map.lookup(name) if name is not None else None
+            if target is None and id is not None:
                 target = self.class_map.lookup(id)
             if target is None:
                 return None

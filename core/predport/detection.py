@@ -144,6 +144,7 @@ class Source:
         self.path = Path(path)
         self._head: dict[Path, bytes] = {}
         self._listing: list[Path] | None = None
+        self._files: set[Path] = set()
         self._truncated = False
 
     # -- identity -----------------------------------------------------------------
@@ -216,8 +217,11 @@ class Source:
                 for e in entries:
                     child = rel / e.name
                     out.append(child)
+                    # The kind comes with the directory entry: no stat per file later.
                     if e.is_dir(follow_symlinks=False):
                         queue.append(child)
+                    elif e.is_file():
+                        self._files.add(child)
                     if len(out) >= LISTING_LIMIT:
                         self._truncated = True
                         break
@@ -233,9 +237,7 @@ class Source:
         """Files of the bounded listing (relative paths), optionally by suffix (case-insensitive)."""
         suffixes = (suffix,) if isinstance(suffix, str) else tuple(suffix or ())
         for rel in self.listing():
-            if suffixes and rel.suffix.lower() not in suffixes:
-                continue
-            if (self.path / rel).is_file():
+            if rel in self._files and (not suffixes or rel.suffix.lower() in suffixes):
                 yield rel
 
     def has(self, relpath: str) -> bool:

@@ -17,7 +17,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import pluggy
 
@@ -158,34 +158,38 @@ class Hub:
                 self.pm.register(plugin, name=name)
             except Exception as exc:  # pluggy rejects bad signatures here
                 return self._fail(record, f"invalid hook implementation: {exc}", exc)
-            unknown = [
-                caller.name for caller in (self.pm.get_hookcallers(plugin) or []) if not caller.has_spec()
-            ]
-            if unknown:
+            problem = self._hook_problem(plugin)
+            if problem:
                 self.pm.unregister(plugin)
-                notes = []
-                for hook in unknown:
-                    guess = difflib.get_close_matches(hook, HOOK_NAMES, n=1)
-                    notes.append(f"{hook!r}" + (f" (did you mean {guess[0]!r}?)" if guess else ""))
-                return self._fail(record, "unknown hook " + ", ".join(notes))
-            if not self.pm.get_hookcallers(plugin):
-                self.pm.unregister(plugin)
-                return self._fail(record, "no hook implementations found (forgot @predport.hookimpl?)")
-            wrappers = [
-                impl.function.__name__
-                for caller in self.pm.get_hookcallers(plugin) or []
-                for impl in caller.get_hookimpls()
-                if impl.plugin is plugin and (getattr(impl, "wrapper", False) or getattr(impl, "hookwrapper", False))
-            ]
-            if wrappers:
-                # The hub calls each implementation itself (to isolate failures), so
-                # pluggy wrappers would be called as plain functions: refuse them.
-                self.pm.unregister(plugin)
-                return self._fail(record, f"hook wrappers are not supported: {', '.join(wrappers)}")
+                return self._fail(record, problem)
             self.records[name] = record
             self._formats = None  # re-declare formats with the newcomer
             self._registry = None
             return record
+
+    def _hook_problem(self, plugin: Any) -> str | None:
+        """Why a just-registered plugin cannot be used, or ``None``."""
+        callers = self.pm.get_hookcallers(plugin) or []
+        if not callers:
+            return "no hook implementations found (forgot @predport.hookimpl?)"
+        unknown = [caller.name for caller in callers if not caller.has_spec()]
+        if unknown:
+            notes = []
+            for hook in unknown:
+                guess = difflib.get_close_matches(hook, HOOK_NAMES, n=1)
+                notes.append(f"{hook!r}" + (f" (did you mean {guess[0]!r}?)" if guess else ""))
+            return "unknown hook " + ", ".join(notes)
+        wrappers = [
+            impl.function.__name__
+            for caller in callers
+            for impl in caller.get_hookimpls()
+            if impl.plugin is plugin and (getattr(impl, "wrapper", False) or getattr(impl, "hookwrapper", False))
+        ]
+        if wrappers:
+            # The hub calls each implementation itself (to isolate failures), so
+            # pluggy wrappers would be called as plain functions: refuse them.
+            return f"hook wrappers are not supported: {', '.join(wrappers)}"
+        return None
 
     def unregister(self, name: str) -> None:
         """Remove an in-process plugin (and forget its formats)."""
@@ -249,28 +253,19 @@ class Hub:
         for impl in self._impls(hook, owner):
             try:
                 result = self._call(impl, kwargs)
-            except PredportError as err:
-                if err.plugin is None:
-                    err.plugin = self.label(impl.plugin_name)
-                raise
             except Exception as exc:
-                raise _foreign_error(exc, what=hook, plugin=self.label(impl.plugin_name)) from exc
+                raise _located(exc, what=hook, plugin=self.label(impl.plugin_name)) from exc
             if result is not None:
                 return result, impl.plugin_name
         return None, None
 
     def _guard(self, items: Iterable[Any], plugin_name: str | None, what: str) -> Iterator[Any]:
         """Re-raise errors from a plugin's lazy iterator with the plugin's name on them."""
-        label = self.label(plugin_name)
         try:
             for item in items:
                 yield item
-        except PredportError as err:
-            if err.plugin is None:
-                err.plugin = label
-            raise
         except Exception as exc:
-            raise _foreign_error(exc, what=what, plugin=label) from exc
+            raise _located(exc, what=what, plugin=self.label(plugin_name)) from exc
 
     # -- formats and schemas -------------------------------------------------------------
     def formats(self) -> dict[str, FormatInfo]:
@@ -387,10 +382,21 @@ class Hub:
             )
         return self.format_info(real[0].format)
 
+    def _bind(self, info: FormatInfo, context: Any, mode: str) -> Any:
+        """The context for a read or write of ``info``'s format, with the hub's registry on it."""
+        from .context import Context
+
+        if mode == "read" and not info.can_read:
+            raise ConfigError(f"format {info.id!r} can be written but not read", plugin=self.label(info.plugin))
+        if mode == "write" and not info.can_write:
+            raise ConfigError(f"format {info.id!r} can be read but not written", plugin=self.label(info.plugin))
+        ctx = context if context is not None else Context()
+        ctx.format, ctx.plugin, ctx.registry = info.id, self.label(info.plugin), self.registry
+        return ctx
+
     # -- reading --------------------------------------------------------------------------
     def read(self, path: str | os.PathLike[str], *, format: str | None = None, context: Any = None) -> Any:
         """Open ``path`` as a lazy :class:`~predport.stream.PredictionStream`."""
-        from .context import Context
         from .model import SourceInfo
         from .stream import PredictionStream
 
@@ -398,11 +404,7 @@ class Hub:
         if not p.exists():
             raise UnknownFormatError("no such file or folder", file=str(p))
         info = self.format_info(format) if format else self.pick(p)
-        if not info.can_read:
-            raise ConfigError(f"format {info.id!r} can be written but not read", plugin=self.label(info.plugin))
-        ctx = context if context is not None else Context()
-        ctx.format, ctx.plugin = info.id, self.label(info.plugin)
-        ctx.registry = self.registry
+        ctx = self._bind(info, context, "read")
         source = Source(p)
         records, owner = self._first(
             "parse", info.plugin, source=source, format=info.id, options=ctx.options, context=ctx
@@ -432,20 +434,15 @@ class Hub:
         Output is staged and committed only when the writer finished and nothing
         would be lost; otherwise nothing is left behind. Returns a summary.
         """
-        from .context import Context
         from .loss import LossTracker
         from .model import PredictionSet
         from .output import OutputTarget
         from .stream import PredictionStream
 
         info = self.format_info(format)
-        if not info.can_write:
-            raise ConfigError(f"format {info.id!r} can be read but not written", plugin=self.label(info.plugin))
+        ctx = self._bind(info, context, "write")
         if isinstance(stream, PredictionSet):
             stream = PredictionStream.from_set(stream)
-        ctx = context if context is not None else Context()
-        ctx.format, ctx.plugin = info.id, self.label(info.plugin)
-        ctx.registry = self.registry
         tracker = LossTracker(info)
         wrapped = PredictionStream(tracker.watch(stream.frames), stream.categories, stream.source, stream.report)
         target = OutputTarget(dest, kind=info.target, registry=self.registry, overwrite=overwrite)
@@ -454,10 +451,7 @@ class Hub:
                                          target=target, context=ctx)
             if result is None:
                 raise PluginError(f"no plugin writes format {info.id!r}", plugin=self.label(info.plugin))
-            loss = tracker.report(stream.categories)
-            for key, n in ctx.report.lost.items():  # partial losses the writer reported
-                loss[key] = loss.get(key, 0) + n
-            loss = dict(sorted(loss.items()))
+            loss = tracker.report(stream.categories, partial=ctx.report.lost)
             if loss and not allow_loss:
                 raise LossError(
                     f"format {info.id!r} cannot hold everything in this data; nothing was written",
@@ -486,14 +480,20 @@ class Hub:
         return summary
 
 
-def _foreign_error(exc: BaseException, *, what: str, plugin: str | None) -> PredportError:
-    """A predport error for an exception a plugin let escape.
+def _located(exc: BaseException, *, what: str, plugin: str | None) -> PredportError:
+    """The predport error to raise for an exception from a plugin's hook, with the plugin named.
 
+    A predport error keeps its place (the plugin is filled in when missing).
     Canonical-model validation (a frame of width 0, a box of 3 numbers) is a data
     problem and says which field; a file-system error names the file; anything
     else is a bug in the plugin.
     """
     from .errors import OutputError, ParseError
+
+    if isinstance(exc, PredportError):
+        if exc.plugin is None:
+            exc.plugin = plugin
+        return exc
 
     try:
         from pydantic import ValidationError

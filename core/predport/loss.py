@@ -9,7 +9,7 @@ user allows loss; either way the same table is reported.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from .detection import PREDICTION_FIELDS, FormatInfo
 
@@ -40,8 +40,12 @@ class LossTracker:
                 self.counts["frames.attributes"] += 1
             yield frame
 
-    def report(self, categories: Iterable[Any] = ()) -> dict[str, int]:
+    def report(self, categories: Iterable[Any] = (), partial: Mapping[str, int] | None = None) -> dict[str, int]:
+        """The loss table: fields the target does not hold, plus the ``partial`` losses a
+        writer reported through ``context.report.loss`` (values of held fields it could not keep)."""
         out = dict(self.counts)
+        for key, n in (partial or {}).items():
+            out[key] = out.get(key, 0) + n
         cats = list(categories)
         for field, key in (("category_external_id", "external_id"), ("category_attributes", "attributes")):
             if field not in self.info.holds:

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from .errors import OutputError, PredportError
+from .errors import OutputError
 
 __all__ = ["OutputTarget", "safe_relpath"]
 

@@ -13,20 +13,22 @@ from typing import Any, Mapping
 
 from .errors import ConfigError, SchemaValidationError, format_json_path
 
-__all__ = ["SchemaRegistry", "PREDICTION_SET_ID", "FRAME_REF", "core_schema_files"]
+__all__ = ["SchemaRegistry", "PREDICTION_SET_ID", "FRAME_REF", "package_schemas"]
 
 PREDICTION_SET_ID = "urn:predport:schema:prediction-set:1"
 #: The frame sub-schema of the prediction-set schema (for streaming validation).
 FRAME_REF = PREDICTION_SET_ID + "#/$defs/Frame"
-CORE_SCHEMA_FILES = ("prediction-set-1.schema.json",)
 
 
-def core_schema_files() -> dict[str, Any]:
-    out = {}
-    pkg = resources.files("predport") / "schemas"
-    for name in CORE_SCHEMA_FILES:
-        out[name] = json.loads((pkg / name).read_text(encoding="utf-8"))
-    return out
+def package_schemas(package: str, folder: str = "schemas") -> list[dict[str, Any]]:
+    """Every ``*.json`` JSON Schema committed in ``folder`` of an installed package, by file name.
+
+    The core loads its own schemas this way, and a plugin's ``schemas`` hook is one line:
+    ``return predport.package_schemas("predport_myformat")``.
+    """
+    root = resources.files(package) / folder
+    names = sorted(entry.name for entry in root.iterdir() if entry.name.endswith(".json"))
+    return [json.loads((root / name).read_text(encoding="utf-8")) for name in names]
 
 
 class _Compiled:
@@ -65,7 +67,7 @@ class SchemaRegistry:
         self._schemas: dict[str, dict[str, Any]] = {}
         self._owners: dict[str, str] = {}
         self._compiled: dict[str, _Compiled] = {}
-        for schema in core_schema_files().values():
+        for schema in package_schemas("predport"):
             self.register(schema, owner="predport")
 
     def register(self, schema: Mapping[str, Any], *, owner: str) -> str:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NamedTuple
 
@@ -53,8 +51,7 @@ def formats() -> list[predport.FormatInfo]:
 
 @predport.hookimpl
 def schemas() -> list[dict[str, Any]]:
-    text = (resources.files("predport_csvboxes") / "schemas" / "row.schema.json").read_text(encoding="utf-8")
-    return [json.loads(text)]
+    return predport.package_schemas("predport_csvboxes")
 
 
 @predport.hookimpl

@@ -16,13 +16,11 @@ Writer options: see :mod:`predport_aquarium.writer` (``generation``, ``scores``,
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any, Iterable, Iterator
 
 import predport
 
-from .spec import FORMAT_ID, SCHEMA_FILE
+from .spec import FORMAT_ID
 
 _GROUND_TRUTH = "Aquarium ground-truth (label_data) rows, not inferences"
 
@@ -106,5 +104,4 @@ def from_canonical(stream: Any, format: str, target: Any, context: predport.Cont
 
 @predport.hookimpl
 def schemas() -> list[dict[str, Any]]:
-    text = (resources.files("predport_aquarium") / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
-    return [json.loads(text)]
+    return predport.package_schemas("predport_aquarium")

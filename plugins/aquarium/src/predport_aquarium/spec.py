@@ -19,7 +19,6 @@ from typing import Any
 
 FORMAT_ID = "aquarium"
 SCHEMA_ID = "urn:predport:schema:aquarium:frame:1"
-SCHEMA_FILE = "aquarium-frame-1.schema.json"
 
 GENERATIONS = ("legacy", "v1", "oldest")
 

@@ -16,14 +16,11 @@ Writer options (``write_options={...}`` / ``-w KEY=VALUE``):
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any, Iterable, Iterator
 
 import predport
 
 FORMAT_ID = "coco"
-SCHEMA_FILE = "coco-results-1.schema.json"
 
 
 @predport.hookimpl
@@ -136,5 +133,4 @@ def from_canonical(stream: Any, format: str, target: Any, context: predport.Cont
 
 @predport.hookimpl
 def schemas() -> list[dict[str, Any]]:
-    text = (resources.files("predport_coco") / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
-    return [json.loads(text)]
+    return predport.package_schemas("predport_coco")

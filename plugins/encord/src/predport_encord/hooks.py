@@ -6,8 +6,6 @@ the file are normalised to [0, 1]; canonical frames carry pixels.
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any, Iterator, Mapping
 
 import predport
@@ -71,5 +69,4 @@ def from_canonical(stream: Any, format: str, target: Any, context: "predport.Con
 
 @predport.hookimpl
 def schemas() -> list[Mapping[str, Any]]:
-    text = (resources.files("predport_encord") / "schemas" / "encord-record-1.schema.json").read_text("utf-8")
-    return [json.loads(text)]
+    return predport.package_schemas("predport_encord")

@@ -4,14 +4,11 @@ Cheap to import: numpy and the readers load when a hook first needs them.
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any, Iterator, Mapping
 
 import predport
 
 FORMAT = "kitti"
-_SCHEMA_FILES = ("kitti-row-1.schema.json", "kitti-ontology-mapping-1.schema.json")
 
 
 @predport.hookimpl
@@ -69,5 +66,4 @@ def from_canonical(stream: Any, format: str, target: Any, context: Any) -> Mappi
 
 @predport.hookimpl
 def schemas() -> list[Mapping[str, Any]]:
-    pkg = resources.files("predport_kitti") / "schemas"
-    return [json.loads((pkg / name).read_text(encoding="utf-8")) for name in _SCHEMA_FILES]
+    return predport.package_schemas("predport_kitti")

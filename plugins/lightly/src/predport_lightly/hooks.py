@@ -4,15 +4,12 @@ Cheap to import: numpy, orjson and pycocotools load only when a folder is read o
 """
 from __future__ import annotations
 
-import json
 import re
-from importlib import resources
 from typing import Any, Mapping
 
 import predport
 
 FORMAT = "lightly"
-SCHEMA_FILES = ("lightly-tasks-1.schema.json", "lightly-schema-1.schema.json", "lightly-prediction-file-1.schema.json")
 _TASK_TYPES = (
     "classification",
     "object-detection",
@@ -51,8 +48,7 @@ def formats() -> list[Any]:
 
 @predport.hookimpl
 def schemas() -> list[Mapping[str, Any]]:
-    pkg = resources.files("predport_lightly") / "schemas"
-    return [json.loads((pkg / name).read_text(encoding="utf-8")) for name in SCHEMA_FILES]
+    return predport.package_schemas("predport_lightly")
 
 
 # ---------------------------------------------------------------------------- detection

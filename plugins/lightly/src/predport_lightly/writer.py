@@ -209,7 +209,6 @@ class _Writer:
             # Lightly singletons have no attributes: a partial loss the hub refuses unless allowed.
             self.ctx.report.loss("predictions.attributes", dets.count("attributes"))
         cids = dets.category_id.tolist()
-        score = dets.score
         box = dets.box
         simple = (dets.mask is None and dets.keypoints is None and dets.polygon is None and dets.box3d is None)
         if simple and box is not None and n and not np.isnan(box[:, 0]).any():

@@ -5,18 +5,11 @@ functions that need them.
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any, Iterator, Mapping
 
 import predport
 
 FORMAT = "masks"
-_SCHEMA_FILES = (
-    "masks-frame-1.schema.json",
-    "masks-class-map-1.schema.json",
-    "masks-ontology-mapping-1.schema.json",
-)
 
 
 @predport.hookimpl
@@ -44,8 +37,7 @@ def formats() -> list[Any]:
 
 @predport.hookimpl
 def schemas() -> list[Mapping[str, Any]]:
-    pkg = resources.files("predport_masks") / "schemas"
-    return [json.loads((pkg / name).read_text(encoding="utf-8")) for name in _SCHEMA_FILES]
+    return predport.package_schemas("predport_masks")
 
 
 @predport.hookimpl

@@ -21,14 +21,11 @@ Cheap to import: numpy and yaml are imported by the reader and writer, when used
 """
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any, Iterable, Iterator, Mapping
 
 import predport
 
 FORMAT = "yolo"
-_SCHEMAS = ("labels.schema.json", "names.schema.json", "sizes.schema.json")
 
 
 @predport.hookimpl
@@ -52,8 +49,7 @@ def formats() -> list[predport.FormatInfo]:
 
 @predport.hookimpl
 def schemas() -> list[dict[str, Any]]:
-    folder = resources.files("predport_yolo") / "schemas"
-    return [json.loads((folder / name).read_text(encoding="utf-8")) for name in _SCHEMAS]
+    return predport.package_schemas("predport_yolo")
 
 
 @predport.hookimpl
