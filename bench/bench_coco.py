@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _harness import run as run_child  # bench/ is on sys.path when a script runs
 
 FLOOR = r"""
 import gc, sys
@@ -69,18 +68,7 @@ print(len(res.anns))
 
 def run(code: str, args: list[str]) -> tuple[float, float, str]:
     """Run ``code`` in a fresh interpreter: (wall seconds, peak RSS MiB, stdout)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"measurement failed ({proc.returncode}):\n{err.read().decode(errors='replace')}")
-        # ru_maxrss is in KiB on Linux.
-        return wall, usage.ru_maxrss / 1024, out.read().decode().strip()
+    return run_child(code, args)
 
 
 def main(argv: list[str] | None = None) -> int:

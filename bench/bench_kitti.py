@@ -34,11 +34,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _harness import run as run_child  # bench/ is on sys.path when a script runs
 
 FLOOR = r"""
 import os, sys, time
@@ -88,17 +88,9 @@ print(n, time.perf_counter() - t)
 
 def run(code: str, args: list[str]) -> tuple[float, float, float, int]:
     """Run ``code`` in a fresh interpreter: (wall s, work s, peak RSS MiB, objects read)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            err.seek(0)
-            raise SystemExit(f"measurement failed:\n{err.read().decode(errors='replace')}")
-        out.seek(0)
-        count, work = out.read().decode().split()
-        return wall, float(work), usage.ru_maxrss / 1024, int(count)  # ru_maxrss: KiB on Linux
+    wall, peak, out = run_child(code, args)
+    count, work = out.split()
+    return wall, float(work), peak, int(count)
 
 
 def warm_up(*folders: Path) -> None:

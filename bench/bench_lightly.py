@@ -46,11 +46,11 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _harness import run as run_child  # bench/ is on sys.path when a script runs
 
 READ_FLOOR = r"""
 import os, sys, time
@@ -141,17 +141,9 @@ print(sum(1 for _ in labels.get_labels()), time.perf_counter() - t0)
 
 def run(code: str, args: list[str]) -> tuple[float, float, float, str]:
     """Run ``code`` in a fresh interpreter: (wall s, work s, peak RSS MiB, first output field)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"measurement failed:\n{err.read().decode(errors='replace')}")
-        count, work = out.read().decode().split()[-2:]
-        return wall, float(work), usage.ru_maxrss / 1024, count  # ru_maxrss is KiB on Linux
+    wall, peak, out = run_child(code, args)
+    count, work = out.split()[-2:]
+    return wall, float(work), peak, count
 
 
 def subset(task: Path, dest: Path, n: int) -> Path:
