@@ -66,6 +66,7 @@ _LAZY = {
     "reset_hub": "hub",
     "read_image_size": "images",
     "iter_images": "images",
+    "IMAGE_SUFFIXES": "images",
     "SchemaRegistry": "registry",
     "PREDICTION_SET_ID": "registry",
     "FRAME_REF": "registry",

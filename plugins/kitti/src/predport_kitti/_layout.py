@@ -35,7 +35,7 @@ OLD_NAME = re.compile(r"^(?P<data_hash>[a-f0-9\-]*)__(?P<image_name>.*)$")
 NEW_NAME = re.compile(r"^(?P<title>.*?)(?:__(?P<frame>\d+))?\.(?:txt|csv)$", re.IGNORECASE)
 #: Sub-folders of a label tree that never hold labels (KITTI's sensor folders).
 _NOT_LABELS = re.compile(r"^(calib|velodyne|image_\d|images?|planes|\..*)$", re.IGNORECASE)
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+_IMAGE_SUFFIXES = predport.IMAGE_SUFFIXES  # the image files whose headers predport reads
 #: How many unmatched file names a warning lists.
 _SHOW = 5
 #: At most this many images are indexed by stem (for labels whose image is not at the same

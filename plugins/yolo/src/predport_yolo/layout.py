@@ -22,8 +22,8 @@ from typing import Any, Iterator, Mapping
 import predport
 
 #: Image file suffixes: a data id ending in one of them names an image file.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm",
-                  ".dng", ".mpo", ".heic", ".avif")
+#: predport's image types, plus the others Ultralytics accepts (named, though their sizes cannot be read).
+IMAGE_SUFFIXES = predport.IMAGE_SUFFIXES + (".dng", ".mpo", ".heic", ".avif")
 #: Label-folder files that are not label files.
 NOT_LABELS = frozenset({"classes.txt"})
 #: The sizes file predport-yolo writes beside ``labels/`` (``{data_id: [width, height]}``).
