@@ -333,7 +333,9 @@ class Hub:
         p = Path(path)
         if not p.exists():
             raise UnknownFormatError("no such file or folder", file=str(p))
-        source = Source(p)
+        return self._votes(Source(p))
+
+    def _votes(self, source: Source) -> list[FormatMatch]:
         known = self.formats()
         votes: list[FormatMatch] = []
         for impl in self._impls("detect_format"):
@@ -403,9 +405,10 @@ class Hub:
         p = Path(path)
         if not p.exists():
             raise UnknownFormatError("no such file or folder", file=str(p))
-        info = self.format_info(format) if format else self.pick(p)
-        ctx = self._bind(info, context, "read")
+        # One Source for detection and parsing: the heads detection read stay cached.
         source = Source(p)
+        info = self.format_info(format) if format else self.pick(p, self._votes(source))
+        ctx = self._bind(info, context, "read")
         records, owner = self._first(
             "parse", info.plugin, source=source, format=info.id, options=ctx.options, context=ctx
         )
