@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _harness import run as run_child  # bench/ is on sys.path when a script runs
+from _harness import run as run_child, warm_bytecode  # bench/ is on sys.path when a script runs
 
 FLOOR = r"""
 import gc, sys
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-loadres", action="store_true", help="leave out pycocotools (slow)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     a = ap.parse_args(argv)
+    warm_bytecode()
     src = Path(a.data) / "coco" / "results_bbox.json"
     gt = Path(a.data) / "coco" / "gt.json"
     if not src.is_file() or not gt.is_file():

@@ -5,7 +5,12 @@ Prints, from one run, the wall time and peak memory of
 (a) **reading** ``lightly/.lightly/predictions`` (50,000 per-image files, ~1M boxes):
 
 * **predport** — ``for frame in predport.iter_frames(root)`` (detect, resolve
-  tasks.json, read every file, check it, build columnar frames);
+  tasks.json, read every file, check it, build columnar frames). By default
+  (``workers="auto"``) a folder this large is decoded by worker processes (up
+  to 4, no more than the CPUs) while the main process builds the frames;
+  **predport, workers=0** reads it all in one process. "CPU s" is the user +
+  system time of the process and its workers, so the extra CPU the workers
+  cost is in the table too;
 * **floor** — walk the task folder, read each file and ``orjson.loads`` it;
 * **labelformat** — ``LightlyObjectDetectionInput(task folder).get_labels()``, as
   ``labelformat convert --input-format lightly`` reads it (it also opens every
@@ -35,7 +40,9 @@ labelformat; memory flat in the number of files.
 
 Each measurement runs in a fresh Python process; "wall" is the whole process
 (start-up and imports included), "work" is timed inside it after the imports;
-peak RSS comes from ``wait4`` for that process alone. Inputs:
+peak RSS comes from ``wait4`` for that process (the largest of it and its
+workers). predport's sources are compiled to bytecode first, as an installed
+wheel is. Inputs:
 ``python ../shared/bench/gen.py --out bench-data --parts coco,lightly``.
 
     python bench/bench_lightly.py --data /work/bench-data
@@ -50,7 +57,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _harness import run as run_child  # bench/ is on sys.path when a script runs
+from _harness import run_cpu as run_child, warm_bytecode  # bench/ is on sys.path when a script runs
 
 READ_FLOOR = r"""
 import os, sys, time
@@ -73,8 +80,9 @@ predport.get_hub().formats()
 import predport_lightly.reader
 t0 = time.perf_counter()
 n = 0
-fmt = sys.argv[2] if len(sys.argv) > 2 else None  # None: auto-detect (every plugin votes)
-for frame in predport.iter_frames(sys.argv[1], format=fmt):
+fmt = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else None  # None: auto-detect (every plugin votes)
+options = {"workers": sys.argv[3]} if len(sys.argv) > 3 else {}
+for frame in predport.iter_frames(sys.argv[1], format=fmt, options=options):
     n += len(frame.predictions)
 print(n, time.perf_counter() - t0)
 """
@@ -139,11 +147,11 @@ print(sum(1 for _ in labels.get_labels()), time.perf_counter() - t0)
 """
 
 
-def run(code: str, args: list[str]) -> tuple[float, float, float, str]:
-    """Run ``code`` in a fresh interpreter: (wall s, work s, peak RSS MiB, first output field)."""
-    wall, peak, out = run_child(code, args)
+def run(code: str, args: list[str]) -> tuple[float, float, float, float, str]:
+    """Run ``code`` in a fresh interpreter: (wall s, work s, CPU s, peak RSS MiB, first output field)."""
+    wall, peak, out, cpu = run_child(code, args)
     count, work = out.split()[-2:]
-    return wall, float(work), peak, count
+    return wall, float(work), cpu, peak, count
 
 
 def subset(task: Path, dest: Path, n: int) -> Path:
@@ -166,27 +174,29 @@ def subset(task: Path, dest: Path, n: int) -> Path:
 
 
 def measure(plan: list[tuple[str, str, list[str]]], repeat: int, fresh: Path | None = None) -> dict[str, dict]:
-    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _, _ in plan}
+    runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _, _ in plan}
     counts: dict[str, str] = {}
     for i in range(repeat):
         for name, code, args in plan:  # interleaved, so that load on the machine hits all alike
             if fresh is not None:
                 args = [a.replace("{OUT}", str(fresh / f"{name.split()[0]}-{i}")) for a in args]
-            wall, work, rss, count = run(code, args)
-            runs[name].append((wall, work, rss))
+            wall, work, cpu, rss, count = run(code, args)
+            runs[name].append((wall, work, cpu, rss))
             counts[name] = count
     return {
         name: {"wall_s": statistics.median(v[0] for v in vals), "work_s": statistics.median(v[1] for v in vals),
-               "peak_rss_mib": statistics.median(v[2] for v in vals), "count": counts[name]}
+               "cpu_s": statistics.median(v[2] for v in vals), "peak_rss_mib": statistics.median(v[3] for v in vals),
+               "count": counts[name]}
         for name, vals in runs.items()
     }
 
 
 def table(title: str, results: dict[str, dict]) -> None:
     print(title)
-    print(f"{'':26s}{'wall s':>9s}{'work s':>9s}{'peak RSS MiB':>15s}{'boxes':>10s}")
+    print(f"{'':26s}{'wall s':>9s}{'work s':>9s}{'CPU s':>9s}{'peak RSS MiB':>15s}{'boxes':>10s}")
     for name, r in results.items():
-        print(f"{name:26s}{r['wall_s']:9.2f}{r['work_s']:9.2f}{r['peak_rss_mib']:15.0f}{r['count']:>10s}")
+        print(f"{name:26s}{r['wall_s']:9.2f}{r['work_s']:9.2f}{r['cpu_s']:9.2f}{r['peak_rss_mib']:15.0f}"
+              f"{r['count']:>10s}")
 
 
 def check(label: str, value: float, op: str, target: float) -> tuple[str, float]:
@@ -203,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", choices=("read", "convert"), help="run one of the two parts")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON too")
     a = ap.parse_args(argv)
+    warm_bytecode()
     data = Path(a.data).resolve()
     root = data / "lightly"
     task = root / ".lightly" / "predictions" / "object_detection"
@@ -216,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"missing {task}: run python ../shared/bench/gen.py --out {a.data} --parts lightly", file=sys.stderr)
                 return 2
             small = subset(task, tmp / "lightly10k", 10_000)
-            plan = [("floor", READ_FLOOR, [str(task)]), ("predport", READ_PREDPORT, [str(root)])]
+            plan = [("floor", READ_FLOOR, [str(task)]), ("predport", READ_PREDPORT, [str(root)]),
+                    ("predport, workers=0", READ_PREDPORT, [str(root), "-", "0"])]
             if not a.skip_labelformat:
                 plan.append(("labelformat", READ_LABELFORMAT, [str(task), "../../../images"]))
             plan += [("floor, 10k files", READ_FLOOR, [str(small / ".lightly" / "predictions" / task.name)]),
@@ -231,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
             print()
             ratios.append(check("read: predport / floor, wall", pp["wall_s"] / fl["wall_s"], "<=", 1.5))
             ratios.append(check("read: predport / floor, work", pp["work_s"] / fl["work_s"], "<=", 1.5))
+            one = res["predport, workers=0"]
+            print(f"{'  (no target) workers=0 / floor, wall':40s}{one['wall_s'] / fl['wall_s']:7.2f}x")
+            print(f"{'  (no target) CPU s predport / floor':40s}{pp['cpu_s'] / fl['cpu_s']:7.2f}x")
             if "labelformat" in res:
                 ratios.append(check("read: labelformat / predport, wall",
                                     res["labelformat"]["wall_s"] / pp["wall_s"], ">=", 5.0))

@@ -399,7 +399,6 @@ class Hub:
     # -- reading --------------------------------------------------------------------------
     def read(self, path: str | os.PathLike[str], *, format: str | None = None, context: Any = None) -> Any:
         """Open ``path`` as a lazy :class:`~predport.stream.PredictionStream`."""
-        from .model import SourceInfo
         from .stream import PredictionStream
 
         p = Path(path)
@@ -418,6 +417,10 @@ class Hub:
         frames, owner2 = self._first("to_canonical", info.plugin, records=records, format=info.id, context=ctx)
         if frames is None:
             raise PluginError(f"no plugin converts format {info.id!r} to canonical", plugin=self.label(info.plugin))
+        # The canonical model is imported only now (pydantic builds it): a reader that starts
+        # work in parse (the Lightly plugin forks decoding workers) overlaps with it.
+        from .model import SourceInfo
+
         src = SourceInfo(format=info.id, uri=str(p), plugin=self.label(owner2) or "?")
         return PredictionStream(self._guard(frames, owner2, "to_canonical"), ctx.categories, src, ctx.report)
 

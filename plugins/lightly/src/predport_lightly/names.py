@@ -57,16 +57,22 @@ def video_parts(stem: str) -> tuple[str, int, str] | None:
     return name, int(digits), ext
 
 
+def is_plain(rel_stem: str, file_name: str) -> bool:
+    """The common case, decided cheaply: ``file_name`` is ``rel_stem`` plus an extension and
+    names an image (no ``-`` that could make it a video frame), so it is the data id as it is."""
+    n = len(rel_stem)
+    return (file_name.startswith(rel_stem) and file_name[n : n + 1] == "." and "-" not in file_name
+            and "/" not in file_name[n:] and "." not in file_name[n + 1 :] and "\\" not in file_name)
+
+
 def identify(rel_stem: str, file_name: str) -> tuple[Identity, bool]:
     """The identity of a prediction file, and whether ``file_name`` contradicts its path.
 
     ``rel_stem`` is the file's path relative to its task folder without ``.json``;
     ``file_name`` is the value inside the file (trusted when the two disagree).
     """
-    n = len(rel_stem)
-    if (file_name.startswith(rel_stem) and file_name[n : n + 1] == "." and "-" not in file_name
-            and "/" not in file_name[n:] and "." not in file_name[n + 1 :] and "\\" not in file_name):
-        return Identity(file_name, None, None), False  # the common case: "dir/img.jpg" in "dir/img.json"
+    if is_plain(rel_stem, file_name):
+        return Identity(file_name, None, None), False
     if "\\" in file_name:
         file_name = file_name.replace("\\", "/")
     fn_stem, fn_ext = split_ext(file_name)

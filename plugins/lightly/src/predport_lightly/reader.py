@@ -12,6 +12,10 @@ walked and a path already present in an earlier task is skipped (it was merged
 already: one ``stat`` per file instead of a set of every path seen). Only the
 sorted names of the folder being walked are held.
 
+A folder of one task (the usual case) is read in *batches* of ``BATCH`` files
+(:func:`_decode_batch`: read, strict decode, columns), which worker processes can
+decode while the main process builds frames (option ``workers``, below).
+
 Speed: files are read with raw ``os.open``/``os.read`` (see :func:`_read`).
 Object-detection files holding exactly ``file_name`` and predictions of
 ``category_id``, ``bbox`` and ``score`` are decoded by a strict msgspec decoder
@@ -22,12 +26,26 @@ numpy arrays once per batch; the frames hold slices. Every other file, and any
 batch that fails a check (an id not in the schema, a negative box size), goes
 through the per-prediction path, which reports the exact file, JSON path and
 field. ``tests/test_lightly_fast_path.py`` checks that both paths give the same frames.
+
+Worker processes (option ``workers``): decoding JSON holds the GIL, so threads gain
+nothing; processes do. With ``workers=N`` (N >= 2) the batches of a one-task folder
+are decoded by N forked processes, at most ``2 * N`` batches ahead (memory stays
+flat), and handed back as arrays in folder order; frames, checks and every report
+stay in the main process, so the frames and the report are the same as with
+``workers=1``. The default (``"auto"``) uses up to 4 workers (no more than the CPUs
+this process may run on) for folders of ``PARALLEL_MIN_FILES`` files or more, and
+one process below that. Workers are forked, so they exist only where ``fork`` is
+safe: on Linux, from a process running a single thread; elsewhere reading is
+serial. A pool that cannot start or breaks (a worker killed) is reported as a
+warning and the rest is read in-process.
 """
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from array import array
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator, Mapping
 
@@ -38,12 +56,19 @@ import orjson
 import predport
 
 from . import layout as _layout
-from .names import Identity, identify
+from .names import Identity, identify, is_plain
 
 #: Files per columnar batch: large enough to amortise numpy call overhead, small
 #: enough that a batch (a few thousand boxes) never matters for memory.
 BATCH = 256
-READ_OPTIONS = ("tasks", "schema")
+#: With ``workers="auto"``, folders of this many files or more are decoded by worker processes.
+PARALLEL_MIN_FILES = 4096
+#: Most workers ``"auto"`` starts: the main process builds frames and becomes the bottleneck.
+MAX_AUTO_WORKERS = 4
+#: Pipe size asked for each worker (Linux's default is 64 KiB; the most an unprivileged
+#: process may ask for is /proc/sys/fs/pipe-max-size, 1 MiB by default).
+PIPE_BYTES = 1 << 20
+READ_OPTIONS = ("tasks", "schema", "workers")
 
 class _FastPrediction(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     """An object-detection prediction with exactly the documented fields (units: pixels)."""
@@ -102,6 +127,22 @@ def check_options(options: Mapping[str, Any]) -> None:
         raise predport.ConfigError(
             f"unknown option(s) {unknown} for reading Lightly; known: {', '.join(READ_OPTIONS)}"
         )
+    workers_option(options)
+
+
+def workers_option(options: Mapping[str, Any]) -> int | None:
+    """The ``workers`` option: worker processes (0: read in this process), or ``None`` for ``"auto"``."""
+    value = options.get("workers", "auto")
+    if value is None or value == "auto":
+        return None
+    if type(value) is str and value.isdigit():
+        value = int(value)
+    if type(value) is not int or value < 0:
+        raise predport.ConfigError(
+            f"option 'workers' must be a whole number >= 0 (0: no worker processes) or 'auto', got {value!r}",
+            field="workers",
+        )
+    return value
 
 
 def declare_categories(tasks: list[_layout.TaskSpec], context: Any) -> list[_Task]:
@@ -143,9 +184,19 @@ def parse(path: Path, options: Mapping[str, Any], context: Any) -> Iterator[Any]
     lay = _layout.resolve(path, options)
     for name in lay.ignored:
         context.report.warn(f"task folder {name!r} is not listed in tasks.json; ignored")
-    tasks = declare_categories(lay.tasks, context)
+    decoder = None
+    if lay.single_file is None and len(lay.tasks) == 1 and lay.tasks[0].task_type == "object-detection":
+        decoder = _Decoder(str(lay.tasks[0].folder), workers_option(options))  # workers start now
+    try:
+        tasks = declare_categories(lay.tasks, context)
+    except BaseException:
+        if decoder is not None:
+            decoder.close()
+        raise
     if lay.single_file is not None:
         return _single(tasks[0], lay.single_file, lay.single_rel or lay.single_file.name, context)
+    if decoder is not None:
+        return decoder.batches(tasks[0], context)
     return _groups(tasks, context)
 
 
@@ -228,6 +279,222 @@ def _groups(tasks: list[_Task], context: Any) -> Iterator[Any]:
                         group.append((other, ofile, rel[:-5], oobj))
             if group:
                 yield group
+
+
+class _Batch:
+    """Up to ``BATCH`` files of one object-detection task, decoded by :func:`_decode_batch`.
+
+    ``names[i]`` is file ``rels[i]``'s ``file_name``, or ``None`` when the file is not
+    the plain shape (or cannot be read): the main process reads it the general way,
+    which reports any problem exactly. Its predictions are rows ``ends[i-1]:ends[i]``
+    of ``cols`` (``(category_id, score, box)`` arrays, unchecked; ``None`` when an id
+    does not fit in int64).
+    """
+
+    __slots__ = ("task", "rels", "names", "ends", "cols")
+
+    def __init__(self, task: _Task, rels: list[str], decoded: tuple[Any, Any, Any]) -> None:
+        self.task = task
+        self.rels = rels
+        self.names, self.ends, self.cols = decoded
+
+
+def _decode_batch(base: str, rels: list[str]) -> tuple[list[str | None], list[int], Any]:
+    """Read and strictly decode the files ``base + rel``: their ``file_name`` values (``None``:
+    not the plain shape, or unreadable), the end row of each file, and the columns.
+
+    Runs in worker processes too: it touches no context and raises for no file content.
+    """
+    decode = _FAST.decode  # looked up per batch: tests replace it
+    fails = _FAST_ERRORS
+    names: list[str | None] = []
+    ends: list[int] = []
+    preds: list[_FastPrediction] = []
+    for rel in rels:
+        try:
+            obj = decode(_read(base + rel))
+        except (OSError, *fails):
+            names.append(None)
+        else:
+            names.append(obj.file_name)
+            preds += obj.predictions
+        ends.append(len(preds))
+    return names, ends, _arrays(preds)
+
+
+def _arrays(preds: list[_FastPrediction]) -> tuple[Any, Any, Any] | None:
+    """``(category_id, score, box)`` arrays of strictly decoded predictions (``None``: an id beyond int64)."""
+    n = len(preds)
+    try:
+        cid = np.frombuffer(array("q", [p.category_id for p in preds]), dtype=np.int64)
+    except OverflowError:
+        return None
+    score = np.frombuffer(array("d", [p.score for p in preds]), dtype=np.float64)
+    box = np.fromiter(chain.from_iterable([p.bbox for p in preds]), dtype=np.float64, count=4 * n).reshape(n, 4)
+    return cid, score, box
+
+
+def _chunks(rels: Iterator[str]) -> Iterator[list[str]]:
+    while True:
+        chunk = list(islice(rels, BATCH))
+        if not chunk:
+            return
+        yield chunk
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_workers() -> int:
+    """Worker processes for ``workers="auto"`` on a large folder: one per CPU this process may
+    use, at most ``MAX_AUTO_WORKERS``; none on a machine with one CPU. (The main process
+    mostly waits for decoded batches, so it needs no CPU of its own: measured on 2 CPUs,
+    2 workers beat 1.)"""
+    cpus = _cpus()
+    return 0 if cpus < 2 else min(MAX_AUTO_WORKERS, cpus)
+
+
+def _can_fork() -> bool:
+    """Whether worker processes may be forked here: Linux, and no other thread running."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+class _Decoder:
+    """The decoded batches of a one-task object-detection folder, from this process or from workers.
+
+    Made by :func:`parse` *before* it declares the categories, so that forked workers
+    are already decoding while the main process sets up (the canonical model is
+    imported then). Without workers the folder is walked lazily.
+    """
+
+    def __init__(self, folder: str, workers: int | None) -> None:
+        self.base = folder + os.sep
+        rels = iter(_layout.walk(Path(folder)))
+        if workers is None:  # auto: workers only for large folders, decided after a bounded look-ahead
+            head = list(islice(rels, PARALLEL_MIN_FILES))
+            workers = auto_workers() if len(head) >= PARALLEL_MIN_FILES else 0
+            rels = chain(head, rels)
+        self.pool: _Workers | None = None
+        self.note: str | None = None
+        if workers and _can_fork():
+            chunks = list(_chunks(rels))  # the whole listing: workers pick their chunks from it
+            self.chunks: Iterable[list[str]] = chunks
+            try:
+                self.pool = _Workers(self.base, chunks, workers)
+            except Exception as exc:  # e.g. a daemonic process may not have children
+                self.note = f"worker processes could not start ({exc}); reading in one process"
+        else:
+            self.chunks = _chunks(rels)
+
+    def batches(self, task: _Task, context: Any) -> Iterator[_Batch]:
+        base = self.base
+        try:
+            if self.note:
+                context.report.warn(f"Lightly: {self.note}")
+            for j, chunk in enumerate(self.chunks):
+                pool = self.pool
+                decoded = None if pool is None else pool.get(j)
+                if decoded is None:
+                    if pool is not None:
+                        context.report.warn("Lightly: a worker process stopped; reading the rest in one process")
+                        self.close()
+                    decoded = _decode_batch(base, chunk)
+                yield _Batch(task, chunk, decoded)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+
+class _Workers:
+    """Forked processes decoding batches round robin: worker ``k`` of ``n`` decodes chunks
+    ``k, k+n, k+2n, ...`` and sends each result down its own pipe, so the main process
+    reads them back in folder order with no task queue and no threads. A worker
+    blocks on its pipe until its result is read: results never pile up (memory stays
+    flat). Workers stop when the main process closes them, is garbage collected, or exits.
+    """
+
+    def __init__(self, base: str, chunks: list[list[str]], n: int) -> None:
+        import multiprocessing
+        import weakref
+
+        mp = multiprocessing.get_context("fork")
+        self.conns: list[Any] = []
+        self.procs: list[Any] = []
+        self._stop = weakref.finalize(self, _stop_workers, self.procs, self.conns)
+        try:
+            for k in range(n):
+                recv, send = mp.Pipe(duplex=False)
+                _widen(send)
+                proc = mp.Process(target=_worker_main, args=(send, base, chunks, k, n), daemon=True,
+                                  name=f"predport-lightly-{k}")
+                self.conns.append(recv)
+                proc.start()
+                self.procs.append(proc)
+                send.close()  # the worker's end: closed here, so a dead worker reads as EOF
+        except BaseException:
+            self.close()
+            raise
+
+    def get(self, j: int) -> tuple[Any, ...] | None:
+        """The decoded chunk ``j`` (``None``: its worker failed)."""
+        try:
+            return self.conns[j % len(self.conns)].recv()
+        except (EOFError, OSError):
+            return None
+
+    def close(self) -> None:
+        self._stop()
+
+
+def _widen(conn: Any) -> None:
+    """Let a pipe hold a whole decoded batch (about 1 MiB), so a worker can start its next
+    batch before the main process reads the last one (Linux; elsewhere nothing changes)."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # no F_SETPIPE_SZ, or above /proc/sys/fs/pipe-max-size
+        pass
+
+
+def _stop_workers(procs: list[Any], conns: list[Any]) -> None:
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(5)
+    for conn in conns:
+        conn.close()
+
+
+def _worker_main(conn: Any, base: str, chunks: list[list[str]], k: int, n: int) -> None:
+    """A worker: decode chunks ``k, k+n, ...`` and send them; anything unexpected ends it
+    (the main process then reads the rest itself).
+
+    Ctrl-C is left to the main process (which stops the workers), SIGTERM kills, and
+    the cyclic garbage collector is off: a worker only makes acyclic objects (gc-free
+    structs, lists, arrays) freed by reference counting, and a collection would only
+    walk the heap inherited from the parent, copying its shared pages as it goes.
+    """
+    import gc
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    gc.disable()
+    try:
+        for j in range(k, len(chunks), n):
+            conn.send(_decode_batch(base, chunks[j]))
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------------------- to_canonical
@@ -381,17 +648,14 @@ class _Reader:
 
     # -- columnar fast path ---------------------------------------------------------------
     @staticmethod
-    def columns(task: _Task, preds: list[_FastPrediction]) -> tuple[Any, Any, Any] | None:
-        """Arrays of a batch of object-detection predictions (types already checked by the
-        strict decoder), or ``None`` when an id is not in the schema or a box has a negative size."""
-        n = len(preds)
-        try:
-            cid = np.frombuffer(array("q", [p.category_id for p in preds]), dtype=np.int64)
-        except OverflowError:  # an id beyond int64
+    def columns(task: _Task, cols: tuple[Any, Any, Any] | None) -> tuple[Any, Any, Any] | None:
+        """The arrays of a batch of object-detection predictions (types already checked by the
+        strict decoder) with canonical ids, or ``None`` when an id is not in the schema or a
+        box has a negative size (the files are then read again, prediction by prediction)."""
+        if cols is None:
             return None
-        score = np.frombuffer(array("d", [p.score for p in preds]), dtype=np.float64)
-        box = np.fromiter(chain.from_iterable([p.bbox for p in preds]), dtype=np.float64, count=4 * n).reshape(n, 4)
-        if int(cid.min()) < 0 or int(cid.max()) > task.max_id or not task.valid[cid].all():
+        cid, score, box = cols
+        if len(cid) and (int(cid.min()) < 0 or int(cid.max()) > task.max_id or not task.valid[cid].all()):
             return None
         if not (box[:, 2:] >= 0).all():
             return None
@@ -416,6 +680,12 @@ class _Reader:
         extract = self._extract
         empty = predport.Detections.empty
         for group in records:
+            if type(group) is _Batch:
+                if plan:
+                    yield from self._flush(plan, cols)
+                    plan, cols = [], {}
+                yield from self._batch(group)
+                continue
             if inline and len(group) == 1:
                 task, file, rel_stem, obj = group[0]
                 if type(obj) is _FastFile:
@@ -443,6 +713,74 @@ class _Reader:
                 plan, cols = [], {}
         if plan:
             yield from self._flush(plan, cols)
+
+    def _batch(self, batch: _Batch) -> Iterator[Any]:
+        """Frames of a decoded batch; files not in the plain shape are read again the general way."""
+        ctx = self.ctx
+        task = batch.task
+        base = task.folder + os.sep
+        lookup = ctx.id_lookup is not None
+        arrays = self.columns(task, batch.cols)
+        if arrays is not None and not lookup and not self.sizes and not task.unmapped:
+            yield from self._plain_batch(batch, base, arrays)
+            return
+        empty = predport.Detections.empty
+        plan: list[Any] = []
+        start = 0
+        for rel, fn, end in zip(batch.rels, batch.names, batch.ends):
+            file = base + rel
+            if fn is None:
+                obj = _load(file, ctx)
+                if obj is not None:
+                    plan.append(self._extract([(task, file, rel[:-5], obj)], {}))
+                start = end
+                continue
+            ident, mismatch = identify(rel[:-5], fn)
+            if mismatch:
+                self._mismatch(file, fn, rel[:-5])
+            if lookup:
+                data_id, frame = ctx.data_id_for(Path(file), (ident.data_id, ident.frame_index))
+                ident = Identity(data_id, frame, ident.virtual_name)
+            plan.append((ident, file, task, start, end) if end > start else (ident, file, task, -1, empty()))
+            start = end
+        yield from self._flush(plan, {}, {task: arrays})
+
+    def _plain_batch(self, batch: _Batch, base: str, arrays: tuple[Any, Any, Any]) -> Iterator[Any]:
+        """Frames of a batch that passed its checks, with no sizes, class-map drops or id function:
+        the hot loop of a large folder (one frame per file, straight from the arrays)."""
+        task = batch.task
+        cid, score, box = arrays
+        Frame = predport.Frame
+        Dets = predport.Detections
+        empty = Dets.empty
+        start = 0
+        for rel, fn, end in zip(batch.rels, batch.names, batch.ends):
+            if fn is None or not is_plain(rel[:-5], fn):
+                yield from self._odd_file(batch, base, rel, fn, start, end, arrays)
+            else:
+                yield Frame(data_id=fn, predictions=Dets(cid[start:end], score[start:end], box[start:end])
+                            if end > start else empty())
+            start = end
+
+    def _odd_file(self, batch: _Batch, base: str, rel: str, fn: str | None, start: int, end: int,
+                  arrays: tuple[Any, Any, Any]) -> Iterator[Any]:
+        """A file of a checked batch that is not the plain case: not the plain shape (read
+        again the general way), a video frame, or a ``file_name`` that differs from its path."""
+        file = base + rel
+        if fn is None:
+            obj = _load(file, self.ctx)
+            if obj is not None:
+                yield from self._flush([self._extract([(batch.task, file, rel[:-5], obj)], {})], {})
+            return
+        ident, mismatch = identify(rel[:-5], fn)
+        if mismatch:
+            self._mismatch(file, fn, rel[:-5])
+        cid, score, box = arrays
+        dets = predport.Detections(cid[start:end], score[start:end], box[start:end]) if end > start \
+            else predport.Detections.empty()
+        frame = self._frame(ident, file, dets)
+        if frame is not None:
+            yield frame
 
     def _mismatch(self, file: str, fn: str, rel_stem: str) -> None:
         self.ctx.report.count("file_name differs from the file's path")
@@ -482,9 +820,17 @@ class _Reader:
                 items.append((ident, file, task, start, start + len(preds)))
         return items
 
-    def _flush(self, plan: list[Any], cols: Mapping[_Task, Any]) -> Iterator[Any]:
-        """Frames of a planned batch: a plan entry is one file's tuple or a group's list."""
-        arrays = {task: self.columns(task, preds) for task, preds in cols.items()}
+    def _flush(self, plan: list[Any], cols: Mapping[_Task, Any], arrays: dict[_Task, Any] | None = None,
+               ) -> Iterator[Any]:
+        """Frames of a planned batch: a plan entry is one file's tuple or a group's list.
+
+        ``cols`` holds the strictly decoded predictions per task (turned into arrays
+        here); ``arrays`` the arrays of a batch decoded by :func:`_decode_batch`.
+        """
+        if arrays is None:
+            arrays = {}
+        for task, preds in cols.items():
+            arrays[task] = self.columns(task, _arrays(preds))
         # Frames without sizes need no clamping: the common image frame is built inline.
         # (Validated Frame(...) is kept: with pydantic 2.14, model_construct walks every
         # field and calls the default factories in Python, ~2-6x slower than validating.)
