@@ -28,16 +28,17 @@ through the per-prediction path, which reports the exact file, JSON path and
 field. ``tests/test_lightly_fast_path.py`` checks that both paths give the same frames.
 
 Worker processes (option ``workers``): decoding JSON holds the GIL, so threads gain
-nothing; processes do. With ``workers=N`` (N >= 2) the batches of a one-task folder
-are decoded by N forked processes, at most ``2 * N`` batches ahead (memory stays
-flat), and handed back as arrays in folder order; frames, checks and every report
-stay in the main process, so the frames and the report are the same as with
-``workers=1``. The default (``"auto"``) uses up to 4 workers (no more than the CPUs
-this process may run on) for folders of ``PARALLEL_MIN_FILES`` files or more, and
-one process below that. Workers are forked, so they exist only where ``fork`` is
-safe: on Linux, from a process running a single thread; elsewhere reading is
-serial. A pool that cannot start or breaks (a worker killed) is reported as a
-warning and the rest is read in-process.
+nothing; processes do. With ``workers=N`` (N >= 1) the batches of a one-task folder
+are decoded by N forked processes (:class:`_Workers`: round robin, one pipe each,
+about one batch in flight per worker, so memory stays flat) and handed back as
+arrays in folder order; frames, checks and every report stay in the main process,
+so the frames and the report are the same as with ``workers=0`` (no workers). The
+default (``"auto"``) uses one worker per CPU (at most ``MAX_AUTO_WORKERS``) for
+folders of ``PARALLEL_MIN_FILES`` files or more, and none below that or with one
+CPU. Workers are forked, so they exist only where ``fork`` is safe: on Linux, from
+a process running a single thread; elsewhere reading stays in one process. Workers
+that cannot start, or a worker that dies, are reported as a warning and the rest is
+read in the main process.
 """
 from __future__ import annotations
 

@@ -1,0 +1,234 @@
+"""Worker processes (option ``workers``): the same frames, order and report as one process.
+
+Workers are forked, so the tests that start them run on Linux only; the rest (option
+checks, the fallbacks) run everywhere.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import predport
+from predport_lightly import reader
+
+needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+
+
+def _box(i: int) -> list[Any]:
+    return [i * 1.5, i % 7, 10 + i, 3.25 * (i % 5)]
+
+
+def _folder(root: Path, lightly_task: Callable, n: int = 2 * reader.BATCH + 50, bad: bool = True) -> Path:
+    """One object-detection task of ``n`` plain files (nested ones too), plus odd files: a
+    video frame, extra keys, a contradicting file_name, probabilities, files without predictions and,
+    with ``bad``, invalid JSON, an id missing from the schema and a negative box size."""
+    files: dict[str, Any] = {}
+    for i in range(n):
+        sub = "" if i % 5 else f"sub{i % 3}/"
+        preds = [{"category_id": (i + k) % 3, "bbox": _box(i + k), "score": ((i * 7 + k) % 100) / 100}
+                 for k in range(i % 6)]
+        if i % 11 == 0 and preds:
+            preds[0]["score"] = 1  # an integer score
+        files[f"{sub}img_{i:04d}.json"] = {"file_name": f"{sub}img_{i:04d}.jpg", "predictions": preds}
+    if n > 401:  # odd rows inside plain files of later batches
+        files["img_0101.json"]["predictions"].append({"category_id": 2, "bbox": [0, 0, 1, 1], "score": 0.1,
+                                                      "note": 1})
+    files["video-07-mp4.json"] = {"file_name": "video-07-mp4.png",
+                                  "predictions": [{"category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]}
+    files["moved.json"] = {"file_name": "elsewhere/moved.png",
+                           "predictions": [{"category_id": 0, "bbox": [5, 5, 5, 5], "score": 0.9}]}
+    files["probs.json"] = {"file_name": "probs.jpg", "predictions": [
+        {"category_id": 0, "bbox": [1, 1, 2, 2], "score": 0.7, "probabilities": [0.7, 0.2, 0.1]}]}
+    if bad and n > 401:
+        files["img_0201.json"] = "{not json"
+        files["img_0301.json"]["predictions"].append({"category_id": 9, "bbox": [0, 0, 1, 1], "score": 0.5})
+        files["img_0401.json"]["predictions"].append({"category_id": 0, "bbox": [0, 0, -1, 1], "score": 0.5})
+    return lightly_task(root, "det", "object-detection", ["car", "person", "bike"], files)
+
+
+def _read(path: Path, workers: Any, **kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
+    stream = predport.open_stream(path, options={"workers": workers}, **kwargs)
+    frames = [f.to_json_dict() for f in stream.frames]
+    report = stream.report.to_dict(stream.categories)
+    report["skipped_examples"] = sorted(report["skipped_examples"])  # a failed batch is re-read after it
+    return frames, report
+
+
+def _ours() -> list[Any]:
+    return [p for p in multiprocessing.active_children() if p.name.startswith("predport-lightly-")]
+
+
+@needs_fork
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_workers__same_frames_order_and_report_as_one_process(
+    tmp_path: Path, lightly_task: Callable, workers: int
+) -> None:
+    folder = _folder(tmp_path, lightly_task)
+    one = _read(folder, 0, policy="skip")
+    many = _read(folder, workers, policy="skip")
+    assert many == one
+    frames, report = many
+    # Independent facts of the folder: every file but the invalid one gives a frame, in walk order
+    # (top-level files, then sub0/, sub1/, sub2/); the bad id and the bad box are the skipped rows.
+    assert len(frames) == 2 * reader.BATCH + 50 - 1 + 3
+    ids = [f["data_id"] for f in frames]
+    assert ids.index("img_0001.jpg") < ids.index("sub0/img_0000.jpg") < ids.index("sub2/img_0005.jpg")
+    assert report["skipped"] == 3  # invalid JSON, id 9, negative width
+    assert report["counts"]["file_name differs from the file's path"] == 1
+    video = next(f for f in frames if f["data_id"] == "video.mp4")
+    assert video["frame_index"] == 7 and video["attributes"] == {"lightly_file_name": "video-07-mp4.png"}
+    assert not _ours()  # all stopped once the stream is exhausted
+
+
+@needs_fork
+def test_workers__match_the_per_prediction_path_with_class_map_sizes_and_clamp(
+    tmp_path: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path, lightly_task, bad=False)
+    sizes = {f"img_{i:04d}.jpg": (20, 10) for i in range(0, 600)}
+    kwargs = dict(policy="clamp", image_sizes=sizes, class_map={"car": {"id": 30, "name": "vehicle"}})
+    fast = _read(folder, 2, **kwargs)
+
+    class _Refuse:  # the strict decoder takes no file: every file goes the per-prediction way
+        def decode(self, raw: bytes) -> Any:
+            raise reader.msgspec.ValidationError("forced")
+
+    monkeypatch.setattr(reader, "_FAST", _Refuse())
+    slow = _read(folder, 0, **kwargs)
+    assert fast == slow
+    assert fast[1]["counts"]["boxes clamped to the image"] > 0
+    assert fast[1]["counts"]["predictions dropped (category not in the class map)"] > 0
+    assert {p["category_id"] for f in fast[0] for p in f["predictions"]} == {30}
+
+
+@needs_fork
+def test_workers__stop_when_reading_stops_early_or_the_stream_is_dropped(
+    tmp_path: Path, lightly_task: Callable
+) -> None:
+    # 100 boxes a file: a batch is ~1.2 MB of columns, more than a pipe holds, so a worker
+    # with batches left is still alive (waiting on its pipe) until they are read.
+    files = {f"img_{i:04d}.json": {"file_name": f"img_{i:04d}.jpg",
+                                   "predictions": [{"category_id": 0, "bbox": _box(i), "score": 0.5}] * 100}
+             for i in range(6 * reader.BATCH)}
+    folder = lightly_task(tmp_path, "det", "object-detection", ["car"], files)
+    frames = predport.iter_frames(folder, options={"workers": 2})
+    first = next(frames)
+    assert first.data_id == "img_0000.jpg" and len(first.predictions) == 100
+    assert len(_ours()) == 2
+    frames.close()
+    assert not _ours()
+    # Opened and never read: the workers go with the stream.
+    stream = predport.open_stream(folder, options={"workers": 2})
+    assert len(_ours()) == 2
+    del stream
+    gc.collect()
+    assert not _ours()
+
+
+@needs_fork
+def test_workers__a_killed_worker_is_reported_and_the_rest_read_here(
+    tmp_path: Path, lightly_task: Callable
+) -> None:
+    folder = _folder(tmp_path, lightly_task, n=8 * reader.BATCH)
+    expected = _read(folder, 0, policy="skip")
+    stream = predport.open_stream(folder, options={"workers": 2}, policy="skip")
+    victim = next(p for p in _ours() if p.name.endswith("-1"))
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join(5)
+    frames = [f.to_json_dict() for f in stream.frames]
+    report = stream.report.to_dict(stream.categories)
+    assert any("a worker process stopped" in w for w in report["warnings"])
+    report["skipped_examples"] = sorted(report["skipped_examples"])
+    report["warnings"] = [w for w in report["warnings"] if not w.startswith("Lightly: a worker process")]
+    assert (frames, report) == expected
+    assert not _ours()
+
+
+def test_workers__that_cannot_start_are_reported_and_reading_goes_on(
+    tmp_path: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path, lightly_task)
+    expected = _read(folder, 0, policy="skip")
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    monkeypatch.setattr(reader, "_Workers", refuse)
+    monkeypatch.setattr(reader, "_can_fork", lambda: True)
+    frames, report = _read(folder, 2, policy="skip")
+    assert report["warnings"][0].startswith("Lightly: worker processes could not start (daemonic")
+    report["warnings"] = report["warnings"][1:]
+    assert (frames, report) == expected
+
+
+def test_workers__auto_starts_them_for_large_folders_only(
+    tmp_path: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[int] = []
+
+    class Recording:
+        def __init__(self, base: str, chunks: list[list[str]], n: int) -> None:
+            started.append(n)
+            raise RuntimeError("not needed here")
+
+    folder = _folder(tmp_path, lightly_task, n=40, bad=False)
+    monkeypatch.setattr(reader, "_Workers", Recording)
+    monkeypatch.setattr(reader, "_can_fork", lambda: True)
+    monkeypatch.setattr(reader, "_cpus", lambda: 2)
+    list(predport.iter_frames(folder))  # 43 files: under PARALLEL_MIN_FILES
+    assert started == []
+    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 40)
+    list(predport.iter_frames(folder))
+    assert started == [2]  # one worker per CPU
+    monkeypatch.setattr(reader, "_cpus", lambda: 1)
+    list(predport.iter_frames(folder))
+    assert started == [2]  # one CPU: no workers
+    monkeypatch.setattr(reader, "_cpus", lambda: 64)
+    list(predport.iter_frames(folder))
+    assert started == [2, reader.MAX_AUTO_WORKERS]
+
+
+def test_workers__never_forked_beside_other_threads(
+    tmp_path: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path, lightly_task, n=40, bad=False)
+    expected = _read(folder, 0)
+    monkeypatch.setattr(reader, "_Workers", None)  # calling it would fail the read
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not reader._can_fork()
+        assert _read(folder, 2) == expected
+    finally:
+        stop.set()
+        other.join()
+
+
+@pytest.mark.parametrize("value", [-1, "two", True, 1.5, [2]])
+def test_workers__option_must_be_a_count_or_auto(tmp_path: Path, lightly_task: Callable, value: Any) -> None:
+    folder = _folder(tmp_path, lightly_task, n=3, bad=False)
+    with pytest.raises(predport.ConfigError) as exc:
+        list(predport.iter_frames(folder, options={"workers": value}))
+    assert "'workers'" in str(exc.value) and repr(value) in str(exc.value)
+
+
+def test_workers__option_takes_text_from_the_command_line(tmp_path: Path, lightly_task: Callable) -> None:
+    folder = _folder(tmp_path, lightly_task, n=3, bad=False)
+    assert reader.workers_option({"workers": "3"}) == 3
+    assert reader.workers_option({"workers": "auto"}) is None
+    assert reader.workers_option({}) is None
+    out = tmp_path / "out.json"
+    from predport.cli import main
+
+    assert main(["convert", str(folder), str(out), "--quiet", "-o", "workers=0"]) == 0
+    assert len(json.loads(out.read_text())["frames"]) == 3 + 3  # and the video frame, moved.json, probs.json
