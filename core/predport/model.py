@@ -171,9 +171,11 @@ class Detections:
     ) -> None:
         # Readers hand in arrays of the right dtype already: check them cheaply (this
         # runs once per frame, 50,000 times for a Lightly folder). Native int64/float64
-        # arrays share numpy's dtype singletons, so ``is`` decides the common case; any
-        # other array (a byte-swapped one, say) is converted below.
-        if type(category_id) is np.ndarray and category_id.dtype is _INT64 and category_id.ndim == 1:
+        # arrays mostly share numpy's dtype singletons, so ``is`` decides the common case
+        # (an unpickled array has an equal dtype of its own: ``==``, still no copy); any
+        # other array (a byte-swapped one, say) is converted.
+        if type(category_id) is np.ndarray and category_id.ndim == 1 and (
+                category_id.dtype is _INT64 or category_id.dtype == _INT64):
             cid = category_id
         else:
             cid = np.asarray(category_id, dtype=np.int64).reshape(-1)
@@ -181,13 +183,15 @@ class Detections:
         if score is None:
             sc = np.full(n, np.nan)
         elif type(score) is np.ndarray:
-            sc = score if score.dtype is _FLOAT64 and score.ndim == 1 else score.astype(np.float64).reshape(-1)
+            sc = score if score.ndim == 1 and (score.dtype is _FLOAT64 or score.dtype == _FLOAT64) \
+                else score.astype(np.float64).reshape(-1)
         else:
             sc = np.array([np.nan if s is None else s for s in score], dtype=np.float64).reshape(-1)
         if sc.shape[0] != n:
             raise ValueError(f"score has {sc.shape[0]} rows, category_id has {n}")
         if box is not None:
-            bx = box if type(box) is np.ndarray and box.dtype is _FLOAT64 else np.asarray(box, dtype=np.float64)
+            bx = box if type(box) is np.ndarray and (box.dtype is _FLOAT64 or box.dtype == _FLOAT64) \
+                else np.asarray(box, dtype=np.float64)
             if bx.size == 0:
                 bx = bx.reshape(0, 4)
             if bx.shape != (n, 4):

@@ -93,6 +93,7 @@ class _FastFile(msgspec.Struct, gc=False, forbid_unknown_fields=True):
 
 
 _FAST = msgspec.json.Decoder(_FastFile)
+_DTYPES = (np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.float64))
 _FAST_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
 _NUMBER = (int, float)
 
@@ -655,7 +656,9 @@ class _Reader:
         box has a negative size (the files are then read again, prediction by prediction)."""
         if cols is None:
             return None
-        cid, score, box = cols
+        # Views with numpy's own dtype objects: arrays from a worker (unpickled) carry dtype
+        # copies, and Detections checks ``dtype is`` first.
+        cid, score, box = (a.view(t) for a, t in zip(cols, _DTYPES))
         if len(cid) and (int(cid.min()) < 0 or int(cid.max()) > task.max_id or not task.valid[cid].all()):
             return None
         if not (box[:, 2:] >= 0).all():
