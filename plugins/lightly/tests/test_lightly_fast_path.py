@@ -25,32 +25,13 @@ class _Refuse:
         raise msgspec.ValidationError("forced slow path")
 
 
-def _box(i: int) -> list[Any]:
-    return [i * 1.5, i % 7, 10 + i, 3.25 * (i % 5)]
-
-
-def _varied(root: Path, lightly_task: Callable) -> Path:
+def _varied(root: Path, lightly_task: Callable, made_up: Any) -> Path:
     """A two-task folder with nested files, empty files, integer scores, video frames,
     extra keys, a file_name contradicting its path, and more files than one batch."""
-    files: dict[str, Any] = {}
-    for i in range(reader.BATCH + 40):
-        sub = "" if i % 3 else f"sub{i % 4}/"
-        preds = [{"category_id": (i + k) % 3, "bbox": _box(i + k), "score": ((i * 7 + k) % 100) / 100}
-                 for k in range(i % 6)]
-        if i % 11 == 0 and preds:
-            preds[0]["score"] = 1  # an integer score
-        files[f"{sub}img_{i:04d}.json"] = {"file_name": f"{sub}img_{i:04d}.jpg", "predictions": preds}
-    files["video-07-mp4.json"] = {"file_name": "video-07-mp4.png",
-                                  "predictions": [{"category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]}
-    files["extra.json"] = {"file_name": "extra.jpg",
-                           "predictions": [{"category_id": 2, "bbox": [0, 0, 1, 1], "score": 0.1, "note": "x"}]}
-    files["moved.json"] = {"file_name": "elsewhere/moved.png",
-                           "predictions": [{"category_id": 0, "bbox": [5, 5, 5, 5], "score": 0.9}]}
-    files["probs.json"] = {"file_name": "probs.jpg", "predictions": [
-        {"category_id": 0, "bbox": [1, 1, 2, 2], "score": 0.7, "probabilities": [0.7, 0.2, 0.1]}]}
+    files = made_up.detection_files(reader.BATCH + 40, nested_every=3, subfolders=4)
     lightly_task(root, "det", "object-detection", ["car", "person", "bike"], files)
     other = {f"img_{i:04d}.json": {"file_name": f"img_{i:04d}.jpg",
-                                   "predictions": [{"category_id": 5, "bbox": _box(i), "score": 0.25}]}
+                                   "predictions": [{"category_id": 5, "bbox": made_up.box(i), "score": 0.25}]}
              for i in range(1, 30, 4)}
     other["only_here.json"] = {"file_name": "only_here.jpg",
                                "predictions": [{"category_id": 6, "bbox": [2, 2, 2, 2], "score": 0.5}]}
@@ -78,9 +59,9 @@ def _both(monkeypatch: pytest.MonkeyPatch, path: Path, **kwargs: Any) -> tuple[A
 
 
 def test_fast_path__varied_folder_gives_the_frames_and_report_of_the_slow_path(
-    predictions_root: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+    predictions_root: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _varied(predictions_root, lightly_task)
+    root = _varied(predictions_root, lightly_task, made_up)
     fast, slow = _both(monkeypatch, root)
     assert fast == slow
     frames = {(f["data_id"], f["frame_index"]): f for f in fast[0]}
@@ -91,15 +72,15 @@ def test_fast_path__varied_folder_gives_the_frames_and_report_of_the_slow_path(
     # Independent values: img_0001 has one prediction in each task, merged in task order.
     merged = frames[("img_0001.jpg", None)]["predictions"]
     assert [p["category_id"] for p in merged] == [1, 5]
-    assert merged[0]["box"] == _box(1) and merged[0]["score"] == pytest.approx(0.07)
+    assert merged[0]["box"] == made_up.box(1) and merged[0]["score"] == pytest.approx(0.07)
     assert frames[("sub0/img_0000.jpg", None)]["predictions"] == []
     assert frames[("video.mp4", 7)]["attributes"] == {"lightly_file_name": "video-07-mp4.png"}
 
 
 def test_fast_path__class_map_sizes_and_clamp_match_the_slow_path(
-    predictions_root: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+    predictions_root: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _varied(predictions_root, lightly_task)
+    root = _varied(predictions_root, lightly_task, made_up)
     sizes = {f"img_{i:04d}.jpg": (20, 10) for i in range(0, 60)}
     fast, slow = _both(monkeypatch, root, policy="clamp", image_sizes=sizes,
                        class_map={"car": {"id": 30, "name": "vehicle"}, "dog": {"id": 31, "name": "dog"}})
@@ -111,10 +92,10 @@ def test_fast_path__class_map_sizes_and_clamp_match_the_slow_path(
 
 
 def test_fast_path__bad_batch_falls_back_with_exact_places_under_skip(
-    predictions_root: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+    predictions_root: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = {f"img_{i:03d}.json": {"file_name": f"img_{i:03d}.jpg",
-                                   "predictions": [{"category_id": 0, "bbox": _box(i), "score": 0.5}]}
+                                   "predictions": [{"category_id": 0, "bbox": made_up.box(i), "score": 0.5}]}
              for i in range(20)}
     files["img_005.json"]["predictions"].append({"category_id": 9, "bbox": [0, 0, 1, 1], "score": 0.5})
     files["img_006.json"]["predictions"].append({"category_id": 0, "bbox": [0, 0, -1, 1], "score": 0.5})

@@ -23,32 +23,13 @@ from predport_lightly import reader
 needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
 
 
-def _box(i: int) -> list[Any]:
-    return [i * 1.5, i % 7, 10 + i, 3.25 * (i % 5)]
-
-
-def _folder(root: Path, lightly_task: Callable, n: int = 2 * reader.BATCH + 50, bad: bool = True) -> Path:
-    """One object-detection task of ``n`` plain files (nested ones too), plus odd files: a
-    video frame, extra keys, a contradicting file_name, probabilities, files without predictions and,
-    with ``bad``, invalid JSON, an id missing from the schema and a negative box size."""
-    files: dict[str, Any] = {}
-    for i in range(n):
-        sub = "" if i % 5 else f"sub{i % 3}/"
-        preds = [{"category_id": (i + k) % 3, "bbox": _box(i + k), "score": ((i * 7 + k) % 100) / 100}
-                 for k in range(i % 6)]
-        if i % 11 == 0 and preds:
-            preds[0]["score"] = 1  # an integer score
-        files[f"{sub}img_{i:04d}.json"] = {"file_name": f"{sub}img_{i:04d}.jpg", "predictions": preds}
-    if n > 401:  # odd rows inside plain files of later batches
-        files["img_0101.json"]["predictions"].append({"category_id": 2, "bbox": [0, 0, 1, 1], "score": 0.1,
-                                                      "note": 1})
-    files["video-07-mp4.json"] = {"file_name": "video-07-mp4.png",
-                                  "predictions": [{"category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]}
-    files["moved.json"] = {"file_name": "elsewhere/moved.png",
-                           "predictions": [{"category_id": 0, "bbox": [5, 5, 5, 5], "score": 0.9}]}
-    files["probs.json"] = {"file_name": "probs.jpg", "predictions": [
-        {"category_id": 0, "bbox": [1, 1, 2, 2], "score": 0.7, "probabilities": [0.7, 0.2, 0.1]}]}
-    if bad and n > 401:
+def _folder(root: Path, lightly_task: Callable, made_up: Any, n: int = 2 * reader.BATCH + 50,
+            bad: bool = True) -> Path:
+    """One object-detection task of ``n`` plain files (nested ones too) and the odd files of
+    ``made_up.detection_files``; with ``bad``, also invalid JSON, an id missing from the
+    schema and a negative box size, in later batches."""
+    files = made_up.detection_files(n, nested_every=5, subfolders=3)
+    if bad:
         files["img_0201.json"] = "{not json"
         files["img_0301.json"]["predictions"].append({"category_id": 9, "bbox": [0, 0, 1, 1], "score": 0.5})
         files["img_0401.json"]["predictions"].append({"category_id": 0, "bbox": [0, 0, -1, 1], "score": 0.5})
@@ -70,16 +51,16 @@ def _ours() -> list[Any]:
 @needs_fork
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_workers__same_frames_order_and_report_as_one_process(
-    tmp_path: Path, lightly_task: Callable, workers: int
+    tmp_path: Path, lightly_task: Callable, made_up: Any, workers: int
 ) -> None:
-    folder = _folder(tmp_path, lightly_task)
+    folder = _folder(tmp_path, lightly_task, made_up)
     one = _read(folder, 0, policy="skip")
     many = _read(folder, workers, policy="skip")
     assert many == one
     frames, report = many
     # Independent facts of the folder: every file but the invalid one gives a frame, in walk order
     # (top-level files, then sub0/, sub1/, sub2/); the bad id and the bad box are the skipped rows.
-    assert len(frames) == 2 * reader.BATCH + 50 - 1 + 3
+    assert len(frames) == 2 * reader.BATCH + 50 - 1 + 4
     ids = [f["data_id"] for f in frames]
     assert ids.index("img_0001.jpg") < ids.index("sub0/img_0000.jpg") < ids.index("sub2/img_0005.jpg")
     assert report["skipped"] == 3  # invalid JSON, id 9, negative width
@@ -91,9 +72,9 @@ def test_workers__same_frames_order_and_report_as_one_process(
 
 @needs_fork
 def test_workers__match_the_per_prediction_path_with_class_map_sizes_and_clamp(
-    tmp_path: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = _folder(tmp_path, lightly_task, bad=False)
+    folder = _folder(tmp_path, lightly_task, made_up, bad=False)
     sizes = {f"img_{i:04d}.jpg": (20, 10) for i in range(0, 600)}
     kwargs = dict(policy="clamp", image_sizes=sizes, class_map={"car": {"id": 30, "name": "vehicle"}})
     fast = _read(folder, 2, **kwargs)
@@ -112,12 +93,12 @@ def test_workers__match_the_per_prediction_path_with_class_map_sizes_and_clamp(
 
 @needs_fork
 def test_workers__stop_when_reading_stops_early_or_the_stream_is_dropped(
-    tmp_path: Path, lightly_task: Callable
+    tmp_path: Path, lightly_task: Callable, made_up: Any
 ) -> None:
     # 100 boxes a file: a batch is ~1.2 MB of columns, more than a pipe holds, so a worker
     # with batches left is still alive (waiting on its pipe) until they are read.
     files = {f"img_{i:04d}.json": {"file_name": f"img_{i:04d}.jpg",
-                                   "predictions": [{"category_id": 0, "bbox": _box(i), "score": 0.5}] * 100}
+                                   "predictions": [{"category_id": 0, "bbox": made_up.box(i), "score": 0.5}] * 100}
              for i in range(6 * reader.BATCH)}
     folder = lightly_task(tmp_path, "det", "object-detection", ["car"], files)
     frames = predport.iter_frames(folder, options={"workers": 2})
@@ -136,9 +117,9 @@ def test_workers__stop_when_reading_stops_early_or_the_stream_is_dropped(
 
 @needs_fork
 def test_workers__a_killed_worker_is_reported_and_the_rest_read_here(
-    tmp_path: Path, lightly_task: Callable
+    tmp_path: Path, lightly_task: Callable, made_up: Any
 ) -> None:
-    folder = _folder(tmp_path, lightly_task, n=8 * reader.BATCH)
+    folder = _folder(tmp_path, lightly_task, made_up, n=8 * reader.BATCH)
     expected = _read(folder, 0, policy="skip")
     stream = predport.open_stream(folder, options={"workers": 2}, policy="skip")
     victim = next(p for p in _ours() if p.name.endswith("-1"))
@@ -154,9 +135,9 @@ def test_workers__a_killed_worker_is_reported_and_the_rest_read_here(
 
 
 def test_workers__that_cannot_start_are_reported_and_reading_goes_on(
-    tmp_path: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = _folder(tmp_path, lightly_task)
+    folder = _folder(tmp_path, lightly_task, made_up)
     expected = _read(folder, 0, policy="skip")
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -171,7 +152,7 @@ def test_workers__that_cannot_start_are_reported_and_reading_goes_on(
 
 
 def test_workers__auto_starts_them_for_large_folders_only(
-    tmp_path: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[int] = []
 
@@ -180,11 +161,11 @@ def test_workers__auto_starts_them_for_large_folders_only(
             started.append(n)
             raise RuntimeError("not needed here")
 
-    folder = _folder(tmp_path, lightly_task, n=40, bad=False)
+    folder = _folder(tmp_path, lightly_task, made_up, n=40, bad=False)
     monkeypatch.setattr(reader, "_Workers", Recording)
     monkeypatch.setattr(reader, "_can_fork", lambda: True)
     monkeypatch.setattr(reader, "_cpus", lambda: 2)
-    list(predport.iter_frames(folder))  # 43 files: under PARALLEL_MIN_FILES
+    list(predport.iter_frames(folder))  # 44 files: under PARALLEL_MIN_FILES
     assert started == []
     monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 40)
     list(predport.iter_frames(folder))
@@ -198,9 +179,9 @@ def test_workers__auto_starts_them_for_large_folders_only(
 
 
 def test_workers__never_forked_beside_other_threads(
-    tmp_path: Path, lightly_task: Callable, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = _folder(tmp_path, lightly_task, n=40, bad=False)
+    folder = _folder(tmp_path, lightly_task, made_up, n=40, bad=False)
     expected = _read(folder, 0)
     monkeypatch.setattr(reader, "_Workers", None)  # calling it would fail the read
     stop = threading.Event()
@@ -215,15 +196,19 @@ def test_workers__never_forked_beside_other_threads(
 
 
 @pytest.mark.parametrize("value", [-1, "two", True, 1.5, [2]])
-def test_workers__option_must_be_a_count_or_auto(tmp_path: Path, lightly_task: Callable, value: Any) -> None:
-    folder = _folder(tmp_path, lightly_task, n=3, bad=False)
+def test_workers__option_must_be_a_count_or_auto(
+    tmp_path: Path, lightly_task: Callable, made_up: Any, value: Any
+) -> None:
+    folder = _folder(tmp_path, lightly_task, made_up, n=3, bad=False)
     with pytest.raises(predport.ConfigError) as exc:
         list(predport.iter_frames(folder, options={"workers": value}))
     assert "'workers'" in str(exc.value) and repr(value) in str(exc.value)
 
 
-def test_workers__option_takes_text_from_the_command_line(tmp_path: Path, lightly_task: Callable) -> None:
-    folder = _folder(tmp_path, lightly_task, n=3, bad=False)
+def test_workers__option_takes_text_from_the_command_line(
+    tmp_path: Path, lightly_task: Callable, made_up: Any
+) -> None:
+    folder = _folder(tmp_path, lightly_task, made_up, n=3, bad=False)
     assert reader.workers_option({"workers": "3"}) == 3
     assert reader.workers_option({"workers": "auto"}) is None
     assert reader.workers_option({}) is None
@@ -231,4 +216,4 @@ def test_workers__option_takes_text_from_the_command_line(tmp_path: Path, lightl
     from predport.cli import main
 
     assert main(["convert", str(folder), str(out), "--quiet", "-o", "workers=0"]) == 0
-    assert len(json.loads(out.read_text())["frames"]) == 3 + 3  # and the video frame, moved.json, probs.json
+    assert len(json.loads(out.read_text())["frames"]) == 3 + 4  # and the 4 odd files

@@ -181,7 +181,11 @@ def declare_categories(tasks: list[_layout.TaskSpec], context: Any) -> list[_Tas
 
 
 def parse(path: Path, options: Mapping[str, Any], context: Any) -> Iterator[Any]:
-    """Resolve the layout and declare categories now; return the lazy group iterator."""
+    """Resolve the layout and declare categories now; return the lazy group iterator.
+
+    A one-task object-detection folder is listed first and, when workers are used,
+    they start decoding here, before the categories are declared (see :class:`_Decoder`).
+    """
     check_options(options)
     lay = _layout.resolve(path, options)
     for name in lay.ignored:
@@ -434,13 +438,15 @@ class _Workers:
         try:
             for k in range(n):
                 recv, send = mp.Pipe(duplex=False)
-                _widen(send)
-                proc = mp.Process(target=_worker_main, args=(send, base, chunks, k, n), daemon=True,
-                                  name=f"predport-lightly-{k}")
                 self.conns.append(recv)
-                proc.start()
-                self.procs.append(proc)
-                send.close()  # the worker's end: closed here, so a dead worker reads as EOF
+                try:
+                    _widen(send)
+                    proc = mp.Process(target=_worker_main, args=(send, base, chunks, k, n), daemon=True,
+                                      name=f"predport-lightly-{k}")
+                    proc.start()
+                    self.procs.append(proc)
+                finally:
+                    send.close()  # the worker's end: closed here, so a dead worker reads as EOF
         except BaseException:
             self.close()
             raise
