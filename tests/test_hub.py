@@ -265,3 +265,37 @@ def test_hub__hook_wrappers_are_refused_with_a_reason(hub):
     mod.parse = parse
     rec = hub.register(mod, name="wrapping")
     assert rec.status == "failed" and "wrappers are not supported" in rec.reasons[0]
+
+
+def test_stream__close_and_failed_conversion_stop_the_reader_at_once(hub, tmp_path):
+    """A reader's clean-up (its ``finally``) runs when the stream is closed, leaves a ``with``
+    block, or a conversion fails: not whenever the garbage collector gets to it."""
+    stopped: list[str] = []
+    mod = _module("closing_toy", GOOD.replace(
+        "        for lineno, (data_id, cls, x, y, w, h, s) in records:",
+        "      try:\n        for lineno, (data_id, cls, x, y, w, h, s) in records:",
+    ).replace(
+        "                [cid], [float(s)], [[float(x), float(y), float(w), float(h)]]))\n    return frames()",
+        "                [cid], [float(s)], [[float(x), float(y), float(w), float(h)]]))\n"
+        "      finally:\n        STOPPED.append('stopped')\n    return frames()",
+    ))
+    mod.STOPPED = stopped
+    hub.register(mod, name="closing")
+    src = tmp_path / "a.toy"
+    src.write_text("TOY\n" + "".join(f"img{i}.jpg car 1 2 3 4 0.5\n" for i in range(5)))
+    stream = predport.open_stream(src)
+    assert next(iter(stream)).data_id == "img0.jpg" and stopped == []
+    stream.close()
+    assert stopped == ["stopped"]
+    with predport.open_stream(src) as stream:
+        next(iter(stream))
+    assert stopped == ["stopped"] * 2
+    import gc
+
+    gc.disable()  # the reader must stop because convert closes it, not because gc collects it
+    try:
+        with pytest.raises(predport.PredportError):  # YOLO needs image sizes: fails at the first frame
+            predport.convert(src, tmp_path / "out", to="yolo")
+        assert stopped == ["stopped"] * 3
+    finally:
+        gc.enable()

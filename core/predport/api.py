@@ -94,12 +94,15 @@ def convert(
     progress = kwargs.pop("progress", None)
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
     hub = get_hub()
-    stream = hub.read(src, format=format, context=ctx)
+    stream = source = hub.read(src, format=format, context=ctx)
     if progress is not None:
         stream = PredictionStream(progress(stream.frames), stream.categories, stream.source, stream.report)
     wctx = Context(options=write_options, policy=ctx.policy, categories=ctx.categories,
                    image_sizes=ctx.sizes, report=ctx.report)
-    summary = hub.write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
+    try:
+        summary = hub.write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
+    finally:
+        source.close()  # a failed write stops the reader now (its files, its worker processes)
     for name, c, role in ((stream.source.format if stream.source else format, ctx, "reader"), (to, wctx, "writer")):
         for key in c.unused_options():
             ctx.report.warn(f"{role} option {key!r} was not used by the {name} {role} (a typo?)")

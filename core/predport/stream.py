@@ -61,3 +61,16 @@ class PredictionStream:
 
     def __iter__(self) -> Iterator[Any]:
         return self.frames
+
+    def close(self) -> None:
+        """Stop reading: the reader's iterator is closed, so a plugin's clean-up runs now
+        (open files, worker processes) instead of whenever it is garbage collected."""
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> "PredictionStream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

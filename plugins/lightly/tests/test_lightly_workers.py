@@ -116,6 +116,18 @@ def test_workers__stop_when_reading_stops_early_or_the_stream_is_dropped(
 
 
 @needs_fork
+def test_workers__stop_when_a_conversion_fails(tmp_path: Path, lightly_task: Callable, made_up: Any) -> None:
+    folder = _folder(tmp_path, lightly_task, made_up, n=8 * reader.BATCH, bad=False)
+    gc.disable()  # stopped by convert itself, not by the garbage collector
+    try:
+        with pytest.raises(predport.ConfigError, match="image size"):  # YOLO needs sizes
+            predport.convert(folder, tmp_path / "out", to="yolo", options={"workers": 2})
+        assert not _ours()
+    finally:
+        gc.enable()
+
+
+@needs_fork
 def test_workers__a_killed_worker_is_reported_and_the_rest_read_here(
     tmp_path: Path, lightly_task: Callable, made_up: Any
 ) -> None:
