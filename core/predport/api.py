@@ -101,8 +101,13 @@ def convert(
                    image_sizes=ctx.sizes, report=ctx.report)
     try:
         summary = hub.write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
-    finally:
-        source.close()  # a failed write stops the reader now (its files, its worker processes)
+    except BaseException:
+        try:
+            source.close()  # a failed write stops the reader now (its files, its worker processes)
+        except Exception:
+            pass  # the write's error is the one to report
+        raise
+    source.close()
     for name, c, role in ((stream.source.format if stream.source else format, ctx, "reader"), (to, wctx, "writer")):
         for key in c.unused_options():
             ctx.report.warn(f"{role} option {key!r} was not used by the {name} {role} (a typo?)")

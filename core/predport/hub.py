@@ -260,12 +260,21 @@ class Hub:
         return None, None
 
     def _guard(self, items: Iterable[Any], plugin_name: str | None, what: str) -> Iterator[Any]:
-        """Re-raise errors from a plugin's lazy iterator with the plugin's name on them."""
+        """Re-raise errors from a plugin's lazy iterator with the plugin's name on them.
+
+        However this ends (exhausted, an error, or closed early), the plugin's iterator is
+        closed now, so its clean-up (files, worker processes) does not wait for the garbage
+        collector (an error's traceback keeps the suspended generators alive).
+        """
         try:
             for item in items:
                 yield item
         except Exception as exc:
             raise _located(exc, what=what, plugin=self.label(plugin_name)) from exc
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     # -- formats and schemas -------------------------------------------------------------
     def formats(self) -> dict[str, FormatInfo]:

@@ -36,26 +36,50 @@ def _folder(root: Path, lightly_task: Callable, made_up: Any, n: int = 2 * reade
     return lightly_task(root, "det", "object-detection", ["car", "person", "bike"], files)
 
 
+def _big_folder(root: Path, lightly_task: Callable, made_up: Any, batches: int = 6) -> Path:
+    """100 boxes a file: a batch is ~1.2 MB of columns, more than a pipe holds, so a worker
+    with batches left is alive (waiting on its pipe) until the main process reads them."""
+    files = {f"img_{i:04d}.json": {"file_name": f"img_{i:04d}.jpg",
+                                   "predictions": [{"category_id": 0, "bbox": made_up.box(i), "score": 0.5}] * 100}
+             for i in range(batches * reader.BATCH)}
+    return lightly_task(root, "det", "object-detection", ["car"], files)
+
+
 def _read(path: Path, workers: Any, **kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
     stream = predport.open_stream(path, options={"workers": workers}, **kwargs)
     frames = [f.to_json_dict() for f in stream.frames]
-    report = stream.report.to_dict(stream.categories)
-    report["skipped_examples"] = sorted(report["skipped_examples"])  # a failed batch is re-read after it
-    return frames, report
+    return frames, stream.report.to_dict(stream.categories)
 
 
 def _ours() -> list[Any]:
     return [p for p in multiprocessing.active_children() if p.name.startswith("predport-lightly-")]
 
 
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker counts of the pools started (the real ones), so a test knows workers ran."""
+    counts: list[int] = []
+    real = reader._Workers
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, base: str, chunks: list[Any], n: int) -> None:
+            counts.append(n)
+            super().__init__(base, chunks, n)
+
+    monkeypatch.setattr(reader, "_Workers", Spy)
+    return counts
+
+
 @needs_fork
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_workers__same_frames_order_and_report_as_one_process(
-    tmp_path: Path, lightly_task: Callable, made_up: Any, workers: int
+    tmp_path: Path, lightly_task: Callable, made_up: Any, workers: int, started: list[int]
 ) -> None:
     folder = _folder(tmp_path, lightly_task, made_up)
     one = _read(folder, 0, policy="skip")
+    assert started == []
     many = _read(folder, workers, policy="skip")
+    assert started == [workers]
     assert many == one
     frames, report = many
     # Independent facts of the folder: every file but the invalid one gives a frame, in walk order
@@ -72,12 +96,13 @@ def test_workers__same_frames_order_and_report_as_one_process(
 
 @needs_fork
 def test_workers__match_the_per_prediction_path_with_class_map_sizes_and_clamp(
-    tmp_path: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, lightly_task: Callable, made_up: Any, monkeypatch: pytest.MonkeyPatch, started: list[int]
 ) -> None:
     folder = _folder(tmp_path, lightly_task, made_up, bad=False)
     sizes = {f"img_{i:04d}.jpg": (20, 10) for i in range(0, 600)}
     kwargs = dict(policy="clamp", image_sizes=sizes, class_map={"car": {"id": 30, "name": "vehicle"}})
     fast = _read(folder, 2, **kwargs)
+    assert started == [2]
 
     class _Refuse:  # the strict decoder takes no file: every file goes the per-prediction way
         def decode(self, raw: bytes) -> Any:
@@ -95,12 +120,7 @@ def test_workers__match_the_per_prediction_path_with_class_map_sizes_and_clamp(
 def test_workers__stop_when_reading_stops_early_or_the_stream_is_dropped(
     tmp_path: Path, lightly_task: Callable, made_up: Any
 ) -> None:
-    # 100 boxes a file: a batch is ~1.2 MB of columns, more than a pipe holds, so a worker
-    # with batches left is still alive (waiting on its pipe) until they are read.
-    files = {f"img_{i:04d}.json": {"file_name": f"img_{i:04d}.jpg",
-                                   "predictions": [{"category_id": 0, "bbox": made_up.box(i), "score": 0.5}] * 100}
-             for i in range(6 * reader.BATCH)}
-    folder = lightly_task(tmp_path, "det", "object-detection", ["car"], files)
+    folder = _big_folder(tmp_path, lightly_task, made_up)
     frames = predport.iter_frames(folder, options={"workers": 2})
     first = next(frames)
     assert first.data_id == "img_0000.jpg" and len(first.predictions) == 100
@@ -117,12 +137,29 @@ def test_workers__stop_when_reading_stops_early_or_the_stream_is_dropped(
 
 @needs_fork
 def test_workers__stop_when_a_conversion_fails(tmp_path: Path, lightly_task: Callable, made_up: Any) -> None:
-    folder = _folder(tmp_path, lightly_task, made_up, n=8 * reader.BATCH, bad=False)
+    folder = _big_folder(tmp_path, lightly_task, made_up)
     gc.disable()  # stopped by convert itself, not by the garbage collector
     try:
-        with pytest.raises(predport.ConfigError, match="image size"):  # YOLO needs sizes
+        with pytest.raises(predport.ConfigError, match="image size") as exc:  # YOLO needs sizes
             predport.convert(folder, tmp_path / "out", to="yolo", options={"workers": 2})
-        assert not _ours()
+        assert not _ours()  # the workers had batches left: they were stopped, not finished
+        del exc
+    finally:
+        gc.enable()
+
+
+@needs_fork
+def test_workers__stop_when_the_reader_raises(tmp_path: Path, lightly_task: Callable, made_up: Any) -> None:
+    folder = _big_folder(tmp_path, lightly_task, made_up)
+    (folder / "img_0300.json").write_text("{not json")
+    gc.disable()
+    try:
+        with pytest.raises(predport.ParseError, match="img_0300.json") as exc:
+            with predport.open_stream(folder, options={"workers": 2}) as stream:  # policy "fail"
+                for _ in stream:
+                    pass
+        assert not _ours()  # the kept error (and its traceback) does not keep them alive
+        del exc
     finally:
         gc.enable()
 
@@ -131,19 +168,51 @@ def test_workers__stop_when_a_conversion_fails(tmp_path: Path, lightly_task: Cal
 def test_workers__a_killed_worker_is_reported_and_the_rest_read_here(
     tmp_path: Path, lightly_task: Callable, made_up: Any
 ) -> None:
-    folder = _folder(tmp_path, lightly_task, made_up, n=8 * reader.BATCH)
-    expected = _read(folder, 0, policy="skip")
-    stream = predport.open_stream(folder, options={"workers": 2}, policy="skip")
-    victim = next(p for p in _ours() if p.name.endswith("-1"))
+    folder = _big_folder(tmp_path, lightly_task, made_up)
+    expected = _read(folder, 0)
+    stream = predport.open_stream(folder, options={"workers": 2})
+    victim = next(p for p in _ours() if p.name.endswith("-1"))  # blocked on its first batch: alive
     os.kill(victim.pid, signal.SIGKILL)
     victim.join(5)
     frames = [f.to_json_dict() for f in stream.frames]
     report = stream.report.to_dict(stream.categories)
-    assert any("a worker process stopped" in w for w in report["warnings"])
-    report["skipped_examples"] = sorted(report["skipped_examples"])
-    report["warnings"] = [w for w in report["warnings"] if not w.startswith("Lightly: a worker process")]
+    (warning,) = [w for w in report["warnings"] if w.startswith("Lightly: a worker process stopped")]
+    assert "worker 1" in warning
+    report["warnings"].remove(warning)
     assert (frames, report) == expected
     assert not _ours()
+
+
+@needs_fork
+def test_workers__die_with_a_killed_main_process(tmp_path: Path, lightly_task: Callable, made_up: Any) -> None:
+    """A main process killed outright (no clean-up) leaves no worker behind, blocked on a pipe."""
+    import subprocess
+    import time
+
+    folder = _big_folder(tmp_path, lightly_task, made_up)
+    code = (
+        "import os, sys, signal, multiprocessing, predport\n"
+        "frames = predport.iter_frames(sys.argv[1], options={'workers': 2})\n"
+        "next(frames)\n"
+        "print(' '.join(str(p.pid) for p in multiprocessing.active_children()), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    pids = [int(p) for p in proc.stdout.split()]
+    assert len(pids) == 2
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().split(") ")[1][0] != "Z"  # a zombie is dead, waiting to be reaped
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(p) for p in pids)
 
 
 def test_workers__that_cannot_start_are_reported_and_reading_goes_on(
@@ -173,13 +242,15 @@ def test_workers__auto_starts_them_for_large_folders_only(
             started.append(n)
             raise RuntimeError("not needed here")
 
-    folder = _folder(tmp_path, lightly_task, made_up, n=40, bad=False)
+    n = 4 * reader.BATCH  # and the 4 odd files: 5 batches
+    folder = _folder(tmp_path, lightly_task, made_up, n=n, bad=False)
     monkeypatch.setattr(reader, "_Workers", Recording)
     monkeypatch.setattr(reader, "_can_fork", lambda: True)
     monkeypatch.setattr(reader, "_cpus", lambda: 2)
-    list(predport.iter_frames(folder))  # 44 files: under PARALLEL_MIN_FILES
+    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", n + 5)
+    list(predport.iter_frames(folder))  # one file short of the threshold
     assert started == []
-    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 40)
+    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", n + 4)
     list(predport.iter_frames(folder))
     assert started == [2]  # one worker per CPU
     monkeypatch.setattr(reader, "_cpus", lambda: 1)
@@ -188,6 +259,9 @@ def test_workers__auto_starts_them_for_large_folders_only(
     monkeypatch.setattr(reader, "_cpus", lambda: 64)
     list(predport.iter_frames(folder))
     assert started == [2, reader.MAX_AUTO_WORKERS]
+    # An explicit count is capped by the batches there are to decode.
+    list(predport.iter_frames(folder, options={"workers": 9}))
+    assert started == [2, reader.MAX_AUTO_WORKERS, 5]
 
 
 def test_workers__never_forked_beside_other_threads(

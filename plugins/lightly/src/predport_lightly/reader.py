@@ -29,16 +29,16 @@ field. ``tests/test_lightly_fast_path.py`` checks that both paths give the same 
 
 Worker processes (option ``workers``): decoding JSON holds the GIL, so threads gain
 nothing; processes do. With ``workers=N`` (N >= 1) the batches of a one-task folder
-are decoded by N forked processes (:class:`_Workers`: round robin, one pipe each,
-about one batch in flight per worker, so memory stays flat) and handed back as
-arrays in folder order; frames, checks and every report stay in the main process,
-so the frames and the report are the same as with ``workers=0`` (no workers). The
-default (``"auto"``) uses one worker per CPU (at most ``MAX_AUTO_WORKERS``) for
-folders of ``PARALLEL_MIN_FILES`` files or more, and none below that or with one
-CPU. Workers are forked, so they exist only where ``fork`` is safe: on Linux, from
-a process running a single thread; elsewhere reading stays in one process. Workers
-that cannot start, or a worker that dies, are reported as a warning and the rest is
-read in the main process.
+are decoded by N forked processes (:class:`_Workers`: round robin, one pipe each
+holding at most ``PIPE_BYTES``, so memory stays flat) and handed back as arrays in
+folder order; frames, checks and every report stay in the main process, so the
+frames and the report are the same as with ``workers=0`` (no workers). The default
+(``"auto"``) uses one worker per CPU (at most ``MAX_AUTO_WORKERS``) for folders of
+``PARALLEL_MIN_FILES`` files or more, and none below that or with one CPU. Workers
+are forked, so they exist only where ``fork`` is safe: on Linux, from a process
+running a single Python thread; elsewhere reading stays in one process. Workers that
+cannot start, or a worker that dies, are reported as a warning and the rest is read
+in the main process; workers die with the main process, however it ends.
 """
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def workers_option(options: Mapping[str, Any]) -> int | None:
     value = options.get("workers", "auto")
     if value is None or value == "auto":
         return None
-    if type(value) is str and value.isdigit():
+    if type(value) is str and value.isdecimal() and value.isascii():
         value = int(value)
     if type(value) is not int or value < 0:
         raise predport.ConfigError(
@@ -365,7 +365,8 @@ def auto_workers() -> int:
 
 
 def _can_fork() -> bool:
-    """Whether worker processes may be forked here: Linux, and no other thread running."""
+    """Whether worker processes may be forked here: Linux, and no other Python thread running
+    (native threads such as OpenBLAS's pool are fork-aware; the workers use no BLAS)."""
     return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
@@ -388,11 +389,12 @@ class _Decoder:
         self.note: str | None = None
         if workers and _can_fork():
             chunks = list(_chunks(rels))  # the whole listing: workers pick their chunks from it
-            self.chunks: Iterable[list[str]] = chunks
-            try:
-                self.pool = _Workers(self.base, chunks, workers)
-            except Exception as exc:  # e.g. a daemonic process may not have children
-                self.note = f"worker processes could not start ({exc}); reading in one process"
+            self.chunks: Iterable[list[str] | None] = chunks
+            if chunks:
+                try:
+                    self.pool = _Workers(self.base, chunks, min(workers, len(chunks)))
+                except Exception as exc:  # e.g. a daemonic process may not have children
+                    self.note = f"worker processes could not start ({exc}); reading in one process"
         else:
             self.chunks = _chunks(rels)
 
@@ -401,12 +403,16 @@ class _Decoder:
         try:
             if self.note:
                 context.report.warn(f"Lightly: {self.note}")
-            for j, chunk in enumerate(self.chunks):
+            chunks = self.chunks
+            for j, chunk in enumerate(chunks):
+                if type(chunks) is list:
+                    chunks[j] = None  # the listing shrinks as it is read
                 pool = self.pool
                 decoded = None if pool is None else pool.get(j)
                 if decoded is None:
                     if pool is not None:
-                        context.report.warn("Lightly: a worker process stopped; reading the rest in one process")
+                        context.report.warn(f"Lightly: a worker process stopped ({pool.why}); reading the "
+                                            "rest in one process")
                         self.close()
                     decoded = _decode_batch(base, chunk)
                 yield _Batch(task, chunk, decoded)
@@ -419,31 +425,51 @@ class _Decoder:
             self.pool = None
 
 
+class _Failure:
+    """What a worker sends instead of a batch when something unexpected stops it."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
 class _Workers:
     """Forked processes decoding batches round robin: worker ``k`` of ``n`` decodes chunks
     ``k, k+n, k+2n, ...`` and sends each result down its own pipe, so the main process
-    reads them back in folder order with no task queue and no threads. A worker
-    blocks on its pipe until its result is read: results never pile up (memory stays
-    flat). Workers stop when the main process closes them, is garbage collected, or exits.
+    reads them back in folder order with no task queue and no threads. A pipe holds up
+    to ``PIPE_BYTES`` (a few dozen batches of 256 files); a worker then waits until the
+    main process reads, so results never pile up (memory stays flat).
+
+    Workers stop when the main process closes them, is garbage collected, or exits;
+    if the main process dies without cleaning up (SIGKILL), they are killed too
+    (Linux parent-death signal) and never block on a pipe nobody reads.
     """
 
-    def __init__(self, base: str, chunks: list[list[str]], n: int) -> None:
+    def __init__(self, base: str, chunks: list[Any], n: int) -> None:
         import multiprocessing
+        import warnings
         import weakref
 
         mp = multiprocessing.get_context("fork")
+        self.why = ""
         self.conns: list[Any] = []
         self.procs: list[Any] = []
         self._stop = weakref.finalize(self, _stop_workers, self.procs, self.conns)
+        parent = os.getpid()
         try:
             for k in range(n):
                 recv, send = mp.Pipe(duplex=False)
                 self.conns.append(recv)
                 try:
                     _widen(send)
-                    proc = mp.Process(target=_worker_main, args=(send, base, chunks, k, n), daemon=True,
-                                      name=f"predport-lightly-{k}")
-                    proc.start()
+                    # The worker closes every receiving end it inherits (its own included), so
+                    # a dead main process leaves its pipe with no reader: writing fails at once.
+                    proc = mp.Process(target=_worker_main, args=(send, list(self.conns), parent, base, chunks, k, n),
+                                      daemon=True, name=f"predport-lightly-{k}")
+                    with warnings.catch_warnings():
+                        # Python 3.12+ warns on fork beside any OS thread (numpy's OpenBLAS pool
+                        # has some); workers only decode JSON, and Python threads are excluded.
+                        warnings.filterwarnings("ignore", r".*fork\(\) may lead to deadlocks", DeprecationWarning)
+                        proc.start()
                     self.procs.append(proc)
                 finally:
                     send.close()  # the worker's end: closed here, so a dead worker reads as EOF
@@ -452,19 +478,25 @@ class _Workers:
             raise
 
     def get(self, j: int) -> tuple[Any, ...] | None:
-        """The decoded chunk ``j`` (``None``: its worker failed)."""
+        """The decoded chunk ``j`` from its worker (``None``: that worker failed; ``why`` says how)."""
+        k = j % len(self.conns)
         try:
-            return self.conns[j % len(self.conns)].recv()
-        except (EOFError, OSError):
+            msg = self.conns[k].recv()
+        except (EOFError, OSError) as exc:
+            self.why = f"worker {k}: {type(exc).__name__}"
             return None
+        if type(msg) is _Failure:
+            self.why = f"worker {k}: {msg.why}"
+            return None
+        return msg
 
     def close(self) -> None:
         self._stop()
 
 
 def _widen(conn: Any) -> None:
-    """Let a pipe hold a whole decoded batch (about 1 MiB), so a worker can start its next
-    batch before the main process reads the last one (Linux; elsewhere nothing changes)."""
+    """Let a pipe hold up to ``PIPE_BYTES``, so a worker can go on decoding before the main
+    process reads its last batch (Linux; elsewhere nothing changes)."""
     import fcntl
 
     try:
@@ -483,9 +515,23 @@ def _stop_workers(procs: list[Any], conns: list[Any]) -> None:
         conn.close()
 
 
-def _worker_main(conn: Any, base: str, chunks: list[list[str]], k: int, n: int) -> None:
-    """A worker: decode chunks ``k, k+n, ...`` and send them; anything unexpected ends it
-    (the main process then reads the rest itself).
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when the main process dies (Linux ``PR_SET_PDEATHSIG``)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the signal was set
+        os._exit(1)
+
+
+def _worker_main(conn: Any, inherited: list[Any], parent: int, base: str, chunks: list[list[str]], k: int,
+                 n: int) -> None:
+    """Worker ``k`` of ``n``: decode chunks ``k, k+n, ...`` and send them; anything unexpected
+    is sent as a :class:`_Failure` and ends it (the main process then reads the rest itself).
 
     Ctrl-C is left to the main process (which stops the workers), SIGTERM kills, and
     the cyclic garbage collector is off: a worker only makes acyclic objects (gc-free
@@ -497,10 +543,18 @@ def _worker_main(conn: Any, base: str, chunks: list[list[str]], k: int, n: int) 
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with(parent)
     gc.disable()
+    for other in inherited:
+        other.close()
     try:
         for j in range(k, len(chunks), n):
             conn.send(_decode_batch(base, chunks[j]))
+    except Exception as exc:
+        try:
+            conn.send(_Failure(f"{type(exc).__name__}: {exc}"))
+        except OSError:
+            pass  # the main process is gone or stopped reading
     finally:
         conn.close()
 
@@ -683,46 +737,51 @@ class _Reader:
         A group of one strictly decoded file (the common case) is planned inline as one
         tuple, without the general per-group plumbing of :meth:`_extract`.
         """
-        ctx = self.ctx
-        inline = ctx.id_lookup is None
-        plan: list[Any] = []
-        cols: dict[_Task, list[_FastPrediction]] = {}
-        extract = self._extract
-        empty = predport.Detections.empty
-        for group in records:
-            if type(group) is _Batch:
-                if plan:
-                    yield from self._flush(plan, cols)
-                    plan, cols = [], {}
-                yield from self._batch(group)
-                continue
-            if inline and len(group) == 1:
-                task, file, rel_stem, obj = group[0]
-                if type(obj) is _FastFile:
-                    fn = obj.file_name
-                    ident, mismatch = identify(rel_stem, fn)
-                    if mismatch:
-                        self._mismatch(file, fn, rel_stem)
-                    preds = obj.predictions
-                    if preds:
-                        batch = cols.get(task)
-                        if batch is None:
-                            batch = cols[task] = []
-                        start = len(batch)
-                        batch += preds
-                        plan.append((ident, file, task, start, start + len(preds)))
-                    else:
-                        plan.append((ident, file, task, -1, empty()))
-                    if len(plan) >= BATCH:
+        try:
+            ctx = self.ctx
+            inline = ctx.id_lookup is None
+            plan: list[Any] = []
+            cols: dict[_Task, list[_FastPrediction]] = {}
+            extract = self._extract
+            empty = predport.Detections.empty
+            for group in records:
+                if type(group) is _Batch:
+                    if plan:
                         yield from self._flush(plan, cols)
                         plan, cols = [], {}
+                    yield from self._batch(group)
                     continue
-            plan.append(extract(group, cols))
-            if len(plan) >= BATCH:
+                if inline and len(group) == 1:
+                    task, file, rel_stem, obj = group[0]
+                    if type(obj) is _FastFile:
+                        fn = obj.file_name
+                        ident, mismatch = identify(rel_stem, fn)
+                        if mismatch:
+                            self._mismatch(file, fn, rel_stem)
+                        preds = obj.predictions
+                        if preds:
+                            batch = cols.get(task)
+                            if batch is None:
+                                batch = cols[task] = []
+                            start = len(batch)
+                            batch += preds
+                            plan.append((ident, file, task, start, start + len(preds)))
+                        else:
+                            plan.append((ident, file, task, -1, empty()))
+                        if len(plan) >= BATCH:
+                            yield from self._flush(plan, cols)
+                            plan, cols = [], {}
+                        continue
+                plan.append(extract(group, cols))
+                if len(plan) >= BATCH:
+                    yield from self._flush(plan, cols)
+                    plan, cols = [], {}
+            if plan:
                 yield from self._flush(plan, cols)
-                plan, cols = [], {}
-        if plan:
-            yield from self._flush(plan, cols)
+        finally:  # an error here stops the reading now (worker processes included)
+            close = getattr(records, "close", None)
+            if close is not None:
+                close()
 
     def _batch(self, batch: _Batch) -> Iterator[Any]:
         """Frames of a decoded batch; files not in the plain shape are read again the general way."""
