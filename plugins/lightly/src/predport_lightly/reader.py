@@ -760,11 +760,7 @@ class _Reader:
                             self._mismatch(file, fn, rel_stem)
                         preds = obj.predictions
                         if preds:
-                            batch = cols.get(task)
-                            if batch is None:
-                                batch = cols[task] = []
-                            start = len(batch)
-                            batch += preds
+                            start = _gather(cols, task, preds)
                             plan.append((ident, file, task, start, start + len(preds)))
                         else:
                             plan.append((ident, file, task, -1, empty()))
@@ -881,11 +877,7 @@ class _Reader:
             elif not preds:
                 items.append((ident, file, task, -1, predport.Detections.empty()))
             else:
-                batch = cols.get(task)
-                if batch is None:
-                    batch = cols[task] = []
-                start = len(batch)
-                batch += preds
+                start = _gather(cols, task, preds)
                 items.append((ident, file, task, start, start + len(preds)))
         return items
 
@@ -982,6 +974,16 @@ class _Reader:
         except ValueError as exc:  # pydantic's ValidationError: a bad size from the user's mapping
             self.ctx.problem(predport.ParseError(f"invalid frame: {exc}", file=file))
             return None
+
+
+def _gather(cols: dict[_Task, list[_FastPrediction]], task: _Task, preds: list[_FastPrediction]) -> int:
+    """Add a file's strictly decoded predictions to its task's batch; returns their first row."""
+    batch = cols.get(task)
+    if batch is None:
+        batch = cols[task] = []
+    start = len(batch)
+    batch += preds
+    return start
 
 
 _KNOWN_KEYS = frozenset({"category_id", "score", "bbox", "segmentation", "keypoints", "probabilities"})
