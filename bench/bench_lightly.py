@@ -205,6 +205,18 @@ def check(label: str, value: float, op: str, target: float) -> tuple[str, float]
     return label, round(value, 3)
 
 
+def against_targets(part: str, res: dict[str, dict], floor: float, other: float) -> list[tuple[str, float]]:
+    """predport / floor (wall and work, at most ``floor``) and labelformat / predport (wall,
+    at least ``other``) for one part of the benchmark."""
+    fl, pp = res["floor"], res["predport"]
+    out = [check(f"{part}: predport / floor, wall", pp["wall_s"] / fl["wall_s"], "<=", floor),
+           check(f"{part}: predport / floor, work", pp["work_s"] / fl["work_s"], "<=", floor)]
+    if "labelformat" in res:
+        out.append(check(f"{part}: labelformat / predport, wall", res["labelformat"]["wall_s"] / pp["wall_s"],
+                         ">=", other))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default="./bench-data", help="folder made by gen.py (default ./bench-data)")
@@ -241,14 +253,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"(median of {a.repeat} run(s))", res)
             fl, pp = res["floor"], res["predport"]
             print()
-            ratios.append(check("read: predport / floor, wall", pp["wall_s"] / fl["wall_s"], "<=", 1.5))
-            ratios.append(check("read: predport / floor, work", pp["work_s"] / fl["work_s"], "<=", 1.5))
+            ratios += against_targets("read", res, 1.5, 5.0)
             one = res["predport, workers=0"]
             print(f"{'  (no target) workers=0 / floor, wall':40s}{one['wall_s'] / fl['wall_s']:7.2f}x")
             print(f"{'  (no target) CPU s predport / floor':40s}{pp['cpu_s'] / fl['cpu_s']:7.2f}x")
-            if "labelformat" in res:
-                ratios.append(check("read: labelformat / predport, wall",
-                                    res["labelformat"]["wall_s"] / pp["wall_s"], ">=", 5.0))
             ratios.append(check("read: peak RSS 50k / 10k files, floor",
                                 fl["peak_rss_mib"] / res["floor, 10k files"]["peak_rss_mib"], "<=", 1.1))
             ratios.append(check("read: peak RSS 50k / 10k files, predport",
@@ -274,13 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                 out["convert"] = res
                 table(f"(b) COCO results -> Lightly folder: {res['floor']['count']} boxes, 5,000 files "
                       f"(median of {a.repeat} run(s))", res)
-                fl, pp = res["floor"], res["predport"]
                 print()
-                ratios.append(check("convert: predport / floor, wall", pp["wall_s"] / fl["wall_s"], "<=", 2.0))
-                ratios.append(check("convert: predport / floor, work", pp["work_s"] / fl["work_s"], "<=", 2.0))
-                if "labelformat" in res:
-                    ratios.append(check("convert: labelformat / predport, wall",
-                                        res["labelformat"]["wall_s"] / pp["wall_s"], ">=", 4.0))
+                ratios += against_targets("convert", res, 2.0, 4.0)
     if a.json:
         print(json.dumps({"results": out, "ratios": dict(ratios)}))
     return 0

@@ -259,12 +259,14 @@ class Hub:
                 return result, impl.plugin_name
         return None, None
 
-    def _guard(self, items: Iterable[Any], plugin_name: str | None, what: str) -> Iterator[Any]:
+    def _guard(self, items: Iterable[Any], plugin_name: str | None, what: str,
+               feeds: Iterable[Any] = ()) -> Iterator[Any]:
         """Re-raise errors from a plugin's lazy iterator with the plugin's name on them.
 
-        However this ends (exhausted, an error, or closed early), the plugin's iterator is
-        closed now, so its clean-up (files, worker processes) does not wait for the garbage
-        collector (an error's traceback keeps the suspended generators alive).
+        However this ends (exhausted, an error, or closed early), the plugin's iterator and
+        the iterator that ``feeds`` it (``parse``'s records, for ``to_canonical``) are closed
+        now, so their clean-up (files, worker processes) does not wait for the garbage
+        collector (an error's traceback keeps suspended generators alive).
         """
         try:
             for item in items:
@@ -272,9 +274,10 @@ class Hub:
         except Exception as exc:
             raise _located(exc, what=what, plugin=self.label(plugin_name)) from exc
         finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
+            for it in (items, feeds):
+                close = getattr(it, "close", None)
+                if close is not None:
+                    close()
 
     # -- formats and schemas -------------------------------------------------------------
     def formats(self) -> dict[str, FormatInfo]:
@@ -431,7 +434,8 @@ class Hub:
         from .model import SourceInfo
 
         src = SourceInfo(format=info.id, uri=str(p), plugin=self.label(owner2) or "?")
-        return PredictionStream(self._guard(frames, owner2, "to_canonical"), ctx.categories, src, ctx.report)
+        return PredictionStream(self._guard(frames, owner2, "to_canonical", feeds=records), ctx.categories, src,
+                                ctx.report)
 
     # -- writing --------------------------------------------------------------------------
     def write(

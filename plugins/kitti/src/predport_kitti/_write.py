@@ -224,18 +224,16 @@ class KittiWriter:
         return row, " ".join(fields) + "\n"
 
     def _value(self, a: dict[str, Any], key: str, unknown: float) -> float:
-        if key not in a:
-            return unknown
-        v = _number(a[key])
-        if v is None:
-            self._bad_values += 1
-            return unknown
-        return v
+        return self._checked(a, key, unknown, _number)
 
     def _vector(self, a: dict[str, Any], key: str, unknown: list[float]) -> list[float]:
+        return self._checked(a, key, unknown, _triple)
+
+    def _checked(self, a: dict[str, Any], key: str, unknown: Any, parse: Any) -> Any:
+        """``parse(a[key])``; ``unknown`` when the key is absent or its value unusable (counted)."""
         if key not in a:
             return unknown
-        v = _triple(a[key])
+        v = parse(a[key])
         if v is None:
             self._bad_values += 1
             return unknown

@@ -93,7 +93,6 @@ class _FastFile(msgspec.Struct, gc=False, forbid_unknown_fields=True):
 
 
 _FAST = msgspec.json.Decoder(_FastFile)
-_DTYPES = (np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.float64))
 _FAST_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
 _NUMBER = (int, float)
 
@@ -123,13 +122,14 @@ class _Task:
 
 
 # ---------------------------------------------------------------------------- parse
-def check_options(options: Mapping[str, Any]) -> None:
+def check_options(options: Mapping[str, Any]) -> int | None:
+    """Refuse unknown read options; returns the ``workers`` option (see :func:`workers_option`)."""
     unknown = sorted(set(options) - set(READ_OPTIONS))
     if unknown:
         raise predport.ConfigError(
             f"unknown option(s) {unknown} for reading Lightly; known: {', '.join(READ_OPTIONS)}"
         )
-    workers_option(options)
+    return workers_option(options)
 
 
 def workers_option(options: Mapping[str, Any]) -> int | None:
@@ -186,13 +186,13 @@ def parse(path: Path, options: Mapping[str, Any], context: Any) -> Iterator[Any]
     A one-task object-detection folder is listed first and, when workers are used,
     they start decoding here, before the categories are declared (see :class:`_Decoder`).
     """
-    check_options(options)
+    workers = check_options(options)
     lay = _layout.resolve(path, options)
     for name in lay.ignored:
         context.report.warn(f"task folder {name!r} is not listed in tasks.json; ignored")
     decoder = None
     if lay.single_file is None and len(lay.tasks) == 1 and lay.tasks[0].task_type == "object-detection":
-        decoder = _Decoder(str(lay.tasks[0].folder), workers_option(options))  # workers start now
+        decoder = _Decoder(str(lay.tasks[0].folder), workers)  # workers start now
     try:
         tasks = declare_categories(lay.tasks, context)
     except BaseException:
@@ -716,9 +716,7 @@ class _Reader:
         box has a negative size (the files are then read again, prediction by prediction)."""
         if cols is None:
             return None
-        # Views with numpy's own dtype objects: arrays from a worker (unpickled) carry dtype
-        # copies, and Detections checks ``dtype is`` first.
-        cid, score, box = (a.view(t) for a, t in zip(cols, _DTYPES))
+        cid, score, box = cols
         if len(cid) and (int(cid.min()) < 0 or int(cid.max()) > task.max_id or not task.valid[cid].all()):
             return None
         if not (box[:, 2:] >= 0).all():
@@ -737,115 +735,90 @@ class _Reader:
         A group of one strictly decoded file (the common case) is planned inline as one
         tuple, without the general per-group plumbing of :meth:`_extract`.
         """
-        try:
-            ctx = self.ctx
-            inline = ctx.id_lookup is None
-            plan: list[Any] = []
-            cols: dict[_Task, list[_FastPrediction]] = {}
-            extract = self._extract
-            empty = predport.Detections.empty
-            for group in records:
-                if type(group) is _Batch:
-                    if plan:
-                        yield from self._flush(plan, cols)
-                        plan, cols = [], {}
-                    yield from self._batch(group)
-                    continue
-                if inline and len(group) == 1:
-                    task, file, rel_stem, obj = group[0]
-                    if type(obj) is _FastFile:
-                        fn = obj.file_name
-                        ident, mismatch = identify(rel_stem, fn)
-                        if mismatch:
-                            self._mismatch(file, fn, rel_stem)
-                        preds = obj.predictions
-                        if preds:
-                            start = _gather(cols, task, preds)
-                            plan.append((ident, file, task, start, start + len(preds)))
-                        else:
-                            plan.append((ident, file, task, -1, empty()))
-                        if len(plan) >= BATCH:
-                            yield from self._flush(plan, cols)
-                            plan, cols = [], {}
-                        continue
-                plan.append(extract(group, cols))
-                if len(plan) >= BATCH:
+        ctx = self.ctx
+        inline = ctx.id_lookup is None
+        plan: list[Any] = []
+        cols: dict[_Task, list[_FastPrediction]] = {}
+        extract = self._extract
+        empty = predport.Detections.empty
+        for group in records:
+            if type(group) is _Batch:
+                if plan:
                     yield from self._flush(plan, cols)
                     plan, cols = [], {}
-            if plan:
+                yield from self._batch(group)
+                continue
+            if inline and len(group) == 1:
+                task, file, rel_stem, obj = group[0]
+                if type(obj) is _FastFile:
+                    fn = obj.file_name
+                    ident, mismatch = identify(rel_stem, fn)
+                    if mismatch:
+                        self._mismatch(file, fn, rel_stem)
+                    preds = obj.predictions
+                    if preds:
+                        start = _gather(cols, task, preds)
+                        plan.append((ident, file, task, start, start + len(preds)))
+                    else:
+                        plan.append((ident, file, task, -1, empty()))
+                    if len(plan) >= BATCH:
+                        yield from self._flush(plan, cols)
+                        plan, cols = [], {}
+                    continue
+            plan.append(extract(group, cols))
+            if len(plan) >= BATCH:
                 yield from self._flush(plan, cols)
-        finally:  # an error here stops the reading now (worker processes included)
-            close = getattr(records, "close", None)
-            if close is not None:
-                close()
+                plan, cols = [], {}
+        if plan:
+            yield from self._flush(plan, cols)
 
     def _batch(self, batch: _Batch) -> Iterator[Any]:
-        """Frames of a decoded batch; files not in the plain shape are read again the general way."""
-        ctx = self.ctx
+        """Frames of a decoded batch. With no sizes, class-map drops or id function, a plain
+        file's frame is built straight from the arrays (the hot loop of a large folder);
+        every other file is planned by :meth:`_plan_file` and built by :meth:`_flush`."""
         task = batch.task
         base = task.folder + os.sep
-        lookup = ctx.id_lookup is not None
         arrays = self.columns(task, batch.cols)
-        if arrays is not None and not lookup and not self.sizes and not task.unmapped:
-            yield from self._plain_batch(batch, base, arrays)
-            return
-        empty = predport.Detections.empty
-        plan: list[Any] = []
+        plan_file = self._plan_file
         start = 0
-        for rel, fn, end in zip(batch.rels, batch.names, batch.ends):
-            file = base + rel
-            if fn is None:
-                obj = _load(file, ctx)
-                if obj is not None:
-                    plan.append(self._extract([(task, file, rel[:-5], obj)], {}))
+        if arrays is None or self.ctx.id_lookup is not None or self.sizes or task.unmapped:
+            plan = []
+            for rel, fn, end in zip(batch.rels, batch.names, batch.ends):
+                entry = plan_file(task, base, rel, fn, start, end)
+                if entry is not None:
+                    plan.append(entry)
                 start = end
-                continue
-            ident, mismatch = identify(rel[:-5], fn)
-            if mismatch:
-                self._mismatch(file, fn, rel[:-5])
-            if lookup:
-                data_id, frame = ctx.data_id_for(Path(file), (ident.data_id, ident.frame_index))
-                ident = Identity(data_id, frame, ident.virtual_name)
-            plan.append((ident, file, task, start, end) if end > start else (ident, file, task, -1, empty()))
-            start = end
-        yield from self._flush(plan, {}, {task: arrays})
-
-    def _plain_batch(self, batch: _Batch, base: str, arrays: tuple[Any, Any, Any]) -> Iterator[Any]:
-        """Frames of a batch that passed its checks, with no sizes, class-map drops or id function:
-        the hot loop of a large folder (one frame per file, straight from the arrays)."""
-        task = batch.task
+            yield from self._flush(plan, {}, {task: arrays})
+            return
         cid, score, box = arrays
         Frame = predport.Frame
         Dets = predport.Detections
         empty = Dets.empty
-        start = 0
         for rel, fn, end in zip(batch.rels, batch.names, batch.ends):
-            if fn is None or not is_plain(rel[:-5], fn):
-                yield from self._odd_file(batch, base, rel, fn, start, end, arrays)
-            else:
+            if fn is not None and is_plain(rel[:-5], fn):
                 yield Frame(data_id=fn, predictions=Dets(cid[start:end], score[start:end], box[start:end])
                             if end > start else empty())
+            else:
+                entry = plan_file(task, base, rel, fn, start, end)
+                if entry is not None:
+                    yield from self._flush([entry], {}, {task: arrays})
             start = end
 
-    def _odd_file(self, batch: _Batch, base: str, rel: str, fn: str | None, start: int, end: int,
-                  arrays: tuple[Any, Any, Any]) -> Iterator[Any]:
-        """A file of a checked batch that is not the plain case: not the plain shape (read
-        again the general way), a video frame, or a ``file_name`` that differs from its path."""
+    def _plan_file(self, task: _Task, base: str, rel: str, fn: str | None, start: int, end: int) -> Any:
+        """The plan entry of one file of a decoded batch (``None``: unreadable, reported): a
+        file not in the plain shape is read again the general way."""
+        ctx = self.ctx
         file = base + rel
         if fn is None:
-            obj = _load(file, self.ctx)
-            if obj is not None:
-                yield from self._flush([self._extract([(batch.task, file, rel[:-5], obj)], {})], {})
-            return
+            obj = _load(file, ctx)
+            return None if obj is None else self._extract([(task, file, rel[:-5], obj)], {})
         ident, mismatch = identify(rel[:-5], fn)
         if mismatch:
             self._mismatch(file, fn, rel[:-5])
-        cid, score, box = arrays
-        dets = predport.Detections(cid[start:end], score[start:end], box[start:end]) if end > start \
-            else predport.Detections.empty()
-        frame = self._frame(ident, file, dets)
-        if frame is not None:
-            yield frame
+        if ctx.id_lookup is not None:
+            data_id, frame = ctx.data_id_for(Path(file), (ident.data_id, ident.frame_index))
+            ident = Identity(data_id, frame, ident.virtual_name)
+        return (ident, file, task, start, end) if end > start else (ident, file, task, -1, predport.Detections.empty())
 
     def _mismatch(self, file: str, fn: str, rel_stem: str) -> None:
         self.ctx.report.count("file_name differs from the file's path")
