@@ -47,13 +47,18 @@ class Box(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     confidence: float
 
 
-class LegacyEntry(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+class OldestEntry(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     uuid: str
     linked_labels: tuple[()]
     label_type: Literal["BBOX_2D"]
     label: str
     label_coordinate_frame: Literal["DEFAULT"]
     attributes: Box
+
+
+class LegacyEntry(OldestEntry):
+    """The oldest entry plus the two keys 0.0.x clients added later (struct options are inherited)."""
+
     reuse_latest_embedding: Literal[False]
     change: Literal["ADD"]
 
@@ -67,15 +72,6 @@ class V1Entry(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     attributes: Box
     reuse_latest_embedding: Literal[False]
     change: Literal["ADD"]
-
-
-class OldestEntry(msgspec.Struct, gc=False, forbid_unknown_fields=True):
-    uuid: str
-    linked_labels: tuple[()]
-    label_type: Literal["BBOX_2D"]
-    label: str
-    label_coordinate_frame: Literal["DEFAULT"]
-    attributes: Box
 
 
 _FRAME = msgspec.json.Decoder(dict[str, msgspec.Raw])
