@@ -11,7 +11,8 @@ HOOKS = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "p
 
 
 def test_docs__hookspecs_are_found():
-    assert set(HOOKS) == {"formats", "detect_format", "parse", "to_canonical", "from_canonical", "schemas"}
+    assert set(HOOKS) == {"formats", "detect_format", "parse", "to_canonical", "from_canonical", "schemas",
+                          "register_commands"}
 
 
 def test_docs__every_hook_has_a_section_in_the_hook_reference():

@@ -9,7 +9,7 @@ from .context import ClassMap, Context, ImageSizes
 from .hub import get_hub
 from .stream import PredictionStream
 
-__all__ = ["load", "iter_frames", "open_stream", "detect", "convert", "save", "register", "make_context"]
+__all__ = ["load", "iter_frames", "open_stream", "detect", "convert", "save", "register", "make_context", "evaluate"]
 
 
 def make_context(
@@ -20,6 +20,7 @@ def make_context(
     image_sizes: ImageSizes | Mapping[str, Any] | str | os.PathLike[str] | None = None,
     images: str | os.PathLike[str] | None = None,
     id_lookup: Callable[[Path], tuple[str, int | None]] | None = None,
+    role: str = "predictions",
 ) -> Context:
     """A :class:`Context` from keyword arguments (what ``load``/``convert`` accept)."""
     return Context(
@@ -29,6 +30,7 @@ def make_context(
         image_sizes=image_sizes,
         images=images,
         id_lookup=id_lookup,
+        role=role,
     )
 
 
@@ -39,6 +41,9 @@ def open_stream(path: str | os.PathLike[str], format: str | None = None, **kwarg
     ``class_map`` (a :class:`ClassMap`, mapping, or JSON/YAML path),
     ``image_sizes`` (mapping or sizes file), ``images`` (image folder whose
     headers give sizes), ``id_lookup`` (path -> ``(data_id, frame)``),
+    ``role`` (``"predictions"``, the default, or ``"ground_truth"``: read labels —
+    no scores, crowd/ignore/difficulty fields as prediction attributes; detection
+    then picks among formats that read ground truth),
     ``context`` (a ready :class:`Context`, instead of the above).
     """
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
@@ -53,6 +58,22 @@ def iter_frames(path: str | os.PathLike[str], format: str | None = None, **kwarg
 def load(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Any:
     """Read ``path`` into a :class:`~predport.PredictionSet`, detecting the format unless given."""
     return open_stream(path, format, **kwargs).collect()
+
+
+def evaluate(predictions: Any, ground_truth: Any, **kwargs: Any) -> Any:
+    """Evaluate ``predictions`` against ``ground_truth`` (paths, prediction sets or streams).
+
+    Delegates to the ``predport-eval`` plugin (``predport_eval.evaluate``, imported
+    only now); see its documentation for the keyword arguments and the
+    ``EvaluationResult`` it returns.
+    """
+    try:
+        import predport_eval
+    except ImportError:
+        from .errors import ConfigError
+
+        raise ConfigError("evaluation needs the predport-eval plugin", hint="pip install predport-eval") from None
+    return predport_eval.evaluate(predictions, ground_truth, **kwargs)
 
 
 def detect(path: str | os.PathLike[str]) -> list[Any]:

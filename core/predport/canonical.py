@@ -36,6 +36,7 @@ def formats() -> list[FormatInfo]:
             patterns=("*.json",),
             tasks=("detection", "segmentation", "keypoints", "classification"),
             description="predport/prediction-set/1 as one JSON document",
+            roles=("predictions", "ground_truth"),
         ),
         FormatInfo(
             id="canonical-jsonl",
@@ -47,6 +48,7 @@ def formats() -> list[FormatInfo]:
             patterns=("*.jsonl",),
             tasks=("detection", "segmentation", "keypoints", "classification"),
             description="head line, then one frame per line",
+            roles=("predictions", "ground_truth"),
         ),
     ]
 

@@ -31,7 +31,8 @@ def _kv(text: str) -> tuple[str, Any]:
     return key.strip(), _parse_value(value)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
+    """The ``predport`` parser: the built-in commands, then ``plugin_commands`` (staged by the hub)."""
     from . import __version__
 
     p = argparse.ArgumentParser(
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("path")
     d.add_argument("--explain", action="store_true", help="show every plugin's vote and reason")
     d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument("--role", choices=("predictions", "ground_truth"), default="predictions",
+                   help="pick the format for reading as predictions (default) or as ground truth")
 
     c = sub.add_parser("convert", help="convert predictions to another format (default: canonical JSON)")
     c.add_argument("input")
@@ -81,7 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print a registered JSON Schema (default: the canonical one)")
     s.add_argument("id", nargs="?", help="schema $id (or a unique part of it)")
     s.add_argument("--list", action="store_true", help="list registered schema ids")
+    if plugin_commands:
+        from .commands import Commands
+
+        for command in plugin_commands:
+            Commands.attach(sub, command)
     return p
+
+
+def _plugin_commands(argv: Sequence[str]) -> list[Any]:
+    """Plugin subcommands, unless ``argv`` names a built-in command (a conversion loads no extra hooks).
+
+    A plugin whose registration failed is named on stderr (and shown by ``predport plugins``).
+    """
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in COMMANDS:
+        return []
+    from .hub import get_hub
+
+    hub = get_hub()
+    commands = hub.commands(taken=COMMANDS)
+    for rec in hub.records.values():
+        for reason in rec.reasons:
+            if "register_commands" in reason or reason.startswith("command "):
+                _err(f"predport: warning: plugin {rec.label}: {reason}")
+    return commands
 
 
 # -- output helpers ---------------------------------------------------------------------
@@ -135,7 +162,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     hub = get_hub()
     votes = hub.detect(args.path)
     try:
-        info = hub.pick(args.path, votes)
+        info = hub.pick(args.path, votes, role=args.role)
         winner, error = info.id, None
     except DetectionError as exc:
         winner, error = None, exc
@@ -144,12 +171,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
                          "votes": [v.to_dict() for v in votes]}, indent=2))
     else:
         if winner is not None:
-            best = next(v for v in votes if v.format == winner)
-            _out(f"{winner}  ({best.confidence}: {best.reason})")
+            best = next(v for v in votes if v.format == winner and v.role in (None, args.role))
+            role = f", {best.role.replace('_', ' ')}" if best.role else ""
+            _out(f"{winner}  ({best.confidence}{role}: {best.reason})")
         if args.explain or winner is None:
             if votes:
-                rows = [(v.format, int(v.confidence), hub.label(v.plugin), v.reason) for v in votes]
-                _out(_table(rows, ("format", "confidence", "plugin", "reason")))
+                rows = [(v.format, int(v.confidence), (v.role or "-").replace("_", " "), hub.label(v.plugin), v.reason)
+                        for v in votes]
+                _out(_table(rows, ("format", "confidence", "role", "plugin", "reason")))
             else:
                 _out("no plugin voted")
         if error is not None:
@@ -290,7 +319,9 @@ def cmd_formats(args: argparse.Namespace) -> int:
 def cmd_plugins(args: argparse.Namespace) -> int:
     from .hub import get_hub
 
-    records = get_hub().plugins()
+    hub = get_hub()
+    hub.commands(taken=COMMANDS)  # a plugin whose command registration fails shows as degraded
+    records = hub.plugins()
     if args.json:
         _out(json.dumps([r.to_dict() for r in records], indent=2))
         return EXIT_OK
@@ -329,7 +360,8 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_plugin_commands(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help, --version and usage errors
@@ -351,6 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         previous = None
     as_json = bool(getattr(args, "json", False))
     try:
+        plugin_command = getattr(args, "_plugin_command", None)
+        if plugin_command is not None:
+            code = plugin_command.run(args)
+            return EXIT_OK if code is None else int(code)
         return COMMANDS[args.command](args)
     except LossError as err:
         from .loss import format_loss_table

@@ -506,7 +506,10 @@ class Context:
     Attributes: ``options`` (format options from the user), ``policy``,
     ``categories`` (:class:`CategoryTable`), ``class_map``, ``sizes``
     (:class:`ImageSizes`), ``id_lookup`` (callable path -> ``(data_id, frame)``),
-    ``report`` (:class:`Report`), ``format`` and ``plugin`` (set by the hub).
+    ``report`` (:class:`Report`), ``format`` and ``plugin`` (set by the hub), and
+    ``role``: ``"predictions"`` (the default) or ``"ground_truth"`` — what the caller
+    reads the source as. A reader that reads both looks at ``context.role``; one that
+    meets the wrong kind of content calls :meth:`wrong_role`.
     """
 
     def __init__(
@@ -520,9 +523,16 @@ class Context:
         id_lookup: Callable[[Path], tuple[str, int | None]] | None = None,
         categories: CategoryTable | None = None,
         report: Report | None = None,
+        role: str = "predictions",
     ) -> None:
         if policy not in POLICIES:
             raise ConfigError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        from .detection import ROLES
+
+        if role not in ROLES:
+            raise ConfigError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        #: ``"predictions"`` or ``"ground_truth"``: what the source is read as.
+        self.role = role
         self.options: dict[str, Any] = _TrackedOptions(options or {})
         self.policy = policy
         if class_map is not None and not isinstance(class_map, ClassMap):
@@ -567,6 +577,27 @@ class Context:
         if self.policy == "fail":
             raise error
         self.report.skip(error)
+
+    @property
+    def ground_truth(self) -> bool:
+        """Whether the source is read as ground truth (``role == "ground_truth"``)."""
+        return self.role == "ground_truth"
+
+    def wrong_role(self, found: str, *, file: str | None = None, line: int | None = None,
+                   json_path: Any = None, field: str | None = None) -> PredportError:
+        """The error a reader raises when the content is not of the role it was asked for.
+
+        ``found`` says what the content is instead ("results: annotations carry a
+        score"). The message names both roles and how to read it as the other one.
+        """
+        from .errors import ParseError
+
+        other = "predictions" if self.ground_truth else "ground truth"
+        asked = "ground truth" if self.ground_truth else "predictions"
+        how = "read it as predictions (role='predictions', the default)" if self.ground_truth else \
+            "read it with role='ground_truth' (--gt-from on predport evaluate)"
+        return ParseError(f"read as {asked}, but this is {other}: {found}", plugin=self.plugin, file=file,
+                          line=line, json_path=json_path, field=field, hint=how)
 
     def image_size(self, data_id: str) -> tuple[int, int] | None:
         """``(width, height)`` of a data unit from the user's sizes or image folder, else ``None``."""

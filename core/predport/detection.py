@@ -13,7 +13,11 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Iterator, Sequence
 
-__all__ = ["Confidence", "FormatMatch", "FormatInfo", "Source"]
+__all__ = ["Confidence", "FormatMatch", "FormatInfo", "Source", "ROLES"]
+
+#: What a file read holds: model output (``predictions``, the default) or labels
+#: (``ground_truth``: no scores; crowd, ignore and difficulty fields kept as attributes).
+ROLES: tuple[str, ...] = ("predictions", "ground_truth")
 
 #: How many bytes of a file the hub reads for detection.
 HEAD_BYTES = 64 * 1024
@@ -49,12 +53,22 @@ class Confidence(IntEnum):
 
 @dataclass(frozen=True)
 class FormatMatch:
-    """One plugin's vote on one format: ``confidence`` (see :class:`Confidence`) and why."""
+    """One plugin's vote on one format: ``confidence`` (see :class:`Confidence`) and why.
+
+    ``role`` says what the content holds when the plugin can tell: ``"predictions"``
+    (scores), ``"ground_truth"`` (a labelled dataset) or ``None`` (either, or not told
+    by the content). A vote for the other role never wins a read of this role.
+    """
 
     format: str
     confidence: int
     reason: str
     plugin: str | None = None  # filled in by the hub
+    role: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role is not None and self.role not in ROLES:
+            raise ValueError(f"FormatMatch.role must be one of {ROLES} or None, not {self.role!r}")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -62,6 +76,7 @@ class FormatMatch:
             "confidence": int(self.confidence),
             "reason": self.reason,
             "plugin": self.plugin,
+            "role": self.role,
         }
 
 
@@ -95,6 +110,9 @@ class FormatInfo:
       and ``category_attributes`` are declared separately.
     * ``patterns`` — typical file names (documentation only; never decides detection).
     * ``tasks`` — prediction kinds (``"detection"``, ``"segmentation"``...).
+    * ``roles`` — what a reader can read: ``("predictions",)`` (the default) and/or
+      ``"ground_truth"``; the hub refuses a read of another role before the reader runs
+      (see :data:`ROLES` and ``Context.role``).
     """
 
     id: str
@@ -107,8 +125,13 @@ class FormatInfo:
     tasks: tuple[str, ...] = ()
     description: str = ""
     plugin: str | None = None  # filled in by the hub
+    roles: tuple[str, ...] = ("predictions",)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "roles", tuple(self.roles))
+        bad = [r for r in self.roles if r not in ROLES]
+        if bad or not self.roles:
+            raise ValueError(f"FormatInfo.roles must be a non-empty subset of {ROLES}, not {self.roles!r}")
         if self.target not in ("file", "folder"):
             raise ValueError(f"FormatInfo.target must be 'file' or 'folder', not {self.target!r}")
         object.__setattr__(self, "holds", frozenset(self.holds))
@@ -127,6 +150,7 @@ class FormatInfo:
             "holds": sorted(self.holds),
             "tasks": list(self.tasks),
             "patterns": list(self.patterns),
+            "roles": list(self.roles),
         }
 
 

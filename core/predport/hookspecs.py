@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import pluggy
 
 if TYPE_CHECKING:  # imported for annotations only; keeps ``import predport`` cheap
+    from .commands import Commands
     from .context import Context
     from .detection import FormatInfo, FormatMatch, Source
     from .model import Frame
@@ -57,6 +58,10 @@ def detect_format(source: "Source") -> "FormatMatch | list[FormatMatch] | None":
     confidence ``Confidence.NO`` is a reasoned rejection, shown by
     ``predport detect --explain``. An exception raised here is reported with the
     plugin's name and version and the plugin's vote is skipped.
+
+    When the content tells predictions from ground truth, say so with
+    ``FormatMatch(..., role="predictions")`` or ``role="ground_truth"``: a read of the
+    other role skips the vote (and says why). ``role=None`` (the default) is "either".
     """
 
 
@@ -72,6 +77,10 @@ def parse(
     the file, the line or JSON path, and the field for malformed input, or hand
     it to ``context.problem(error)``, which raises under the ``fail`` policy and
     counts and skips under ``skip``.
+
+    ``context.role`` is ``"predictions"`` or ``"ground_truth"`` (only roles the
+    format declares in ``FormatInfo.roles`` reach the reader); content of the other
+    role is refused with ``raise context.wrong_role("what it is instead", file=...)``.
     """
 
 
@@ -113,4 +122,19 @@ def schemas() -> "list[Mapping[str, Any]]":
     unique ``$id``; writers then validate with ``target.write_json(...,
     schema=ID)``. An ``$id`` already registered by another plugin is a conflict
     and is reported.
+    """
+
+
+@hookspec
+def register_commands(commands: "Commands") -> None:
+    """Add subcommands to the ``predport`` command line.
+
+    Called on *every plugin* when the command line is built for ``--help`` or for a
+    command that is not built in (a conversion never calls it). Call
+    ``commands.add(name, help=..., run=fn)`` once per subcommand; it returns the
+    command's :class:`argparse.ArgumentParser` to add arguments to, and
+    ``fn(args)`` later returns the exit code. Keep it cheap: import heavy modules
+    inside ``fn``. The return value is ignored. A plugin whose registration raises
+    is reported (``predport plugins`` shows it ``degraded``, ``--help`` warns) and
+    none of its commands is added; a name already taken is reported and skipped.
     """

@@ -37,7 +37,7 @@ __all__ = ["Hub", "PluginRecord", "get_hub", "reset_hub", "ENTRY_POINT_GROUP", "
 ENTRY_POINT_GROUP = "predport"
 STRICT_ENV = "PREDPORT_STRICT"
 BLOCK_ENV = "PREDPORT_BLOCK"
-HOOK_NAMES = ("formats", "detect_format", "parse", "to_canonical", "from_canonical", "schemas")
+HOOK_NAMES = ("formats", "detect_format", "parse", "to_canonical", "from_canonical", "schemas", "register_commands")
 
 
 def _truthy(value: str | None) -> bool:
@@ -91,6 +91,7 @@ class Hub:
         self.records: dict[str, PluginRecord] = {}
         self._formats: dict[str, FormatInfo] | None = None
         self._registry: Any = None
+        self._commands: list[Any] | None = None
         self._lock = threading.RLock()
         from . import canonical
 
@@ -165,6 +166,7 @@ class Hub:
             self.records[name] = record
             self._formats = None  # re-declare formats with the newcomer
             self._registry = None
+            self._commands = None
             return record
 
     def _hook_problem(self, plugin: Any) -> str | None:
@@ -200,6 +202,7 @@ class Hub:
             self.records.pop(name, None)
             self._formats = None
             self._registry = None
+            self._commands = None
 
     def _fail(self, record: PluginRecord, reason: str, exc: BaseException | None = None) -> PluginRecord:
         record.status = "failed"
@@ -365,21 +368,41 @@ class Hub:
                 if m.format not in known:
                     self._note(impl.plugin_name, f"detect_format voted for undeclared format {m.format!r}")
                     continue
-                votes.append(FormatMatch(m.format, int(m.confidence), m.reason, impl.plugin_name))
+                votes.append(FormatMatch(m.format, int(m.confidence), m.reason, impl.plugin_name, m.role))
         votes.sort(key=lambda m: (-m.confidence, m.format))
         return votes
 
-    def pick(self, path: str | os.PathLike[str], votes: list[FormatMatch] | None = None) -> FormatInfo:
-        """The format of ``path``: the single best vote above ``EXTENSION``."""
+    def pick(self, path: str | os.PathLike[str], votes: list[FormatMatch] | None = None,
+             role: str = "predictions") -> FormatInfo:
+        """The format of ``path`` read as ``role``: the single best vote above ``EXTENSION``.
+
+        Votes for content of the other role (``FormatMatch.role``) and formats whose
+        reader does not read ``role`` (``FormatInfo.roles``) never win.
+        """
         votes = self.detect(path) if votes is None else votes
-        readable = {k for k, v in self.formats().items() if v.can_read}
-        real = [v for v in votes if v.confidence > Confidence.EXTENSION and v.format in readable]
+        fmts = self.formats()
+        readable = {k for k, v in fmts.items() if v.can_read and role in v.roles}
+        real = [v for v in votes if v.confidence > Confidence.EXTENSION and v.format in readable
+                and v.role in (None, role)]
         if not real:
-            reasons = "; ".join(f"{v.format}: {v.reason}" for v in votes) or "no plugin voted"
+            def why(v: FormatMatch) -> str:
+                if v.confidence > Confidence.EXTENSION and v.role not in (None, role):
+                    return f"{v.format}: {v.reason} [{v.role.replace('_', ' ')}, not {role.replace('_', ' ')}]"
+                info = fmts.get(v.format)
+                if v.confidence > Confidence.EXTENSION and info is not None and role not in info.roles:
+                    return f"{v.format}: {v.reason} [its reader does not read {role.replace('_', ' ')}]"
+                return f"{v.format}: {v.reason}"
+
+            reasons = "; ".join(why(v) for v in votes) or "no plugin voted"
+            other = [v for v in votes if v.confidence > Confidence.EXTENSION and v.role not in (None, role)]
+            hint = "name one with format=... / --from"
+            if other:
+                hint = ("read it as ground truth: role='ground_truth' / --gt-from" if other[0].role == "ground_truth"
+                        else "read it as predictions: role='predictions' (the default)")
             raise UnknownFormatError(
-                f"no format recognised ({reasons})",
+                f"no format recognised as {role.replace('_', ' ')} ({reasons})",
                 file=str(path),
-                hint="name one with format=... / --from",
+                hint=hint,
             )
         top = real[0].confidence
         best = {}
@@ -402,6 +425,15 @@ class Hub:
 
         if mode == "read" and not info.can_read:
             raise ConfigError(f"format {info.id!r} can be written but not read", plugin=self.label(info.plugin))
+        role = getattr(context, "role", "predictions")
+        if mode == "read" and role not in info.roles:
+            able = [k for k, v in self.formats().items() if v.can_read and role in v.roles]
+            raise ConfigError(
+                f"the {info.id!r} reader reads {' and '.join(r.replace('_', ' ') for r in info.roles)} only, "
+                f"not {role.replace('_', ' ')}",
+                plugin=self.label(info.plugin),
+                hint=f"formats that read {role.replace('_', ' ')}: {', '.join(able) or 'none installed'}",
+            )
         if mode == "write" and not info.can_write:
             raise ConfigError(f"format {info.id!r} can be read but not written", plugin=self.label(info.plugin))
         ctx = context if context is not None else Context()
@@ -418,7 +450,8 @@ class Hub:
             raise UnknownFormatError("no such file or folder", file=str(p))
         # One Source for detection and parsing: the heads detection read stay cached.
         source = Source(p)
-        info = self.format_info(format) if format else self.pick(p, self._votes(source))
+        role = getattr(context, "role", "predictions")
+        info = self.format_info(format) if format else self.pick(p, self._votes(source), role=role)
         ctx = self._bind(info, context, "read")
         records, owner = self._first(
             "parse", info.plugin, source=source, format=info.id, options=ctx.options, context=ctx
@@ -434,8 +467,47 @@ class Hub:
         from .model import SourceInfo
 
         src = SourceInfo(format=info.id, uri=str(p), plugin=self.label(owner2) or "?")
-        return PredictionStream(self._guard(frames, owner2, "to_canonical", feeds=records), ctx.categories, src,
-                                ctx.report)
+        guarded = self._guard(frames, owner2, "to_canonical", feeds=records)
+        if ctx.role == "ground_truth":
+            guarded = _scoreless(guarded, ctx, str(p))
+        return PredictionStream(guarded, ctx.categories, src, ctx.report)
+
+    # -- command-line commands ------------------------------------------------------------
+    def commands(self, taken: Iterable[str] = ()) -> list[Any]:
+        """The subcommands plugins contribute through ``register_commands``, checked.
+
+        Each plugin is called with its own :class:`~predport.commands.Commands`; a
+        plugin whose registration raises is recorded (``degraded``, with the reason)
+        and none of its commands is kept; a command whose name is taken (by a built-in
+        command named in ``taken`` or an earlier plugin) is reported and skipped.
+        Computed once per hub.
+        """
+        from .commands import Commands
+
+        with self._lock:
+            if self._commands is not None:
+                return self._commands
+            kept: list[Any] = []
+            names = set(taken)
+            for impl in self._impls("register_commands", registration_order=True):
+                label = self.label(impl.plugin_name)
+                staging = Commands(plugin=label)
+                try:
+                    self._call(impl, {"commands": staging})
+                except Exception as exc:
+                    self._note(impl.plugin_name,
+                               f"register_commands raised {type(exc).__name__}: {exc}; its commands are skipped", exc)
+                    continue
+                for problem in staging.problems:
+                    self._note(impl.plugin_name, problem)
+                for cmd in staging.staged:
+                    if cmd.name in names:
+                        self._note(impl.plugin_name, f"command {cmd.name!r} is already taken; skipped")
+                        continue
+                    names.add(cmd.name)
+                    kept.append(cmd)
+            self._commands = kept
+            return kept
 
     # -- writing --------------------------------------------------------------------------
     def write(
@@ -497,6 +569,18 @@ class Hub:
         if isinstance(result, Mapping):
             summary.update({k: v for k, v in result.items() if k not in summary})
         return summary
+
+
+def _scoreless(frames: Iterable[Any], ctx: Any, path: str) -> Iterator[Any]:
+    """Ground truth carries no scores: a frame with a scored row is predictions, said so."""
+    import numpy as np
+
+    for frame in frames:
+        dets = frame.predictions
+        if len(dets) and not np.isnan(dets.score).all():
+            raise ctx.wrong_role(f"frame {frame.data_id!r} has predictions with a score "
+                                 "(ground truth has none)", file=path, field="score")
+        yield frame
 
 
 def _located(exc: BaseException, *, what: str, plugin: str | None) -> PredportError:

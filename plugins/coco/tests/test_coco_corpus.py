@@ -88,11 +88,17 @@ def test_detect__results_files_are_coco(corpus, rel: str) -> None:
 
 @pytest.mark.parametrize("rel", GROUND_TRUTH)
 def test_detect__ground_truth_is_never_picked_as_coco_results(corpus, rel: str) -> None:
-    votes = coco_votes(corpus(rel))
+    path = corpus(rel)
+    votes = coco_votes(path)
     assert votes, "a COCO dataset dict deserves a reasoned vote"
-    assert all(v.confidence <= predport.Confidence.EXTENSION for v in votes), votes
-    if votes[0].confidence == predport.Confidence.NO:
+    # A vote above EXTENSION says the content is ground truth: a read as predictions skips it.
+    assert all(v.confidence <= predport.Confidence.EXTENSION or v.role == "ground_truth" for v in votes), votes
+    if votes[0].role == "ground_truth":
         assert "not results" in votes[0].reason
+        with pytest.raises(predport.UnknownFormatError) as err:
+            predport.get_hub().pick(path)
+        assert "ground truth" in str(err.value) and "role='ground_truth'" in str(err.value)
+        assert predport.get_hub().pick(path, role="ground_truth").id == "coco"
 
 
 def test_detect__captions_are_rejected_with_a_reason(corpus) -> None:

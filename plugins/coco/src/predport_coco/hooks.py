@@ -36,7 +36,9 @@ def formats() -> list[predport.FormatInfo]:
             patterns=("*results*.json", "bbox.json", "segm.json", "coco_instances_results.json"),
             tasks=("detection", "segmentation", "keypoints"),
             description="COCO results list (bbox, RLE or polygon segmentation, keypoints), "
-            "or results stored as a dataset dict; optional ground truth with -o gt=PATH",
+            "or results stored as a dataset dict; optional ground truth with -o gt=PATH; "
+            "read as ground truth: an instance dataset (iscrowd, area, ignore kept as attributes)",
+            roles=("predictions", "ground_truth"),
         )
     ]
 
@@ -48,10 +50,13 @@ _VERDICTS = {
                         "a COCO dataset dict whose annotations carry a score (results stored as a dataset)"),
     "empty": (predport.Confidence.LOW, "an empty JSON array: an empty COCO results list, or any empty list"),
     "captions": (predport.Confidence.NO, "COCO caption results: captions are not predictions"),
-    "ground_truth": (predport.Confidence.NO,
-                     "COCO ground truth, not results: its annotations carry no score (give it with -o gt=PATH)"),
+    "ground_truth": (predport.Confidence.HIGH,
+                     "COCO ground truth, not results: its annotations carry no score (give it with -o gt=PATH, "
+                     "or read it with role='ground_truth')"),
     "image_info": (predport.Confidence.NO, "a COCO dataset dict without annotations (image info), not results"),
 }
+#: What a sniffed kind holds, when the content tells (a read of the other role skips the vote).
+_ROLES = {"dataset_results": "predictions", "ground_truth": "ground_truth"}
 #: Words in a file name that make a COCO dataset dict more likely results than ground truth.
 RESULT_NAME_HINTS = ("result", "det", "pred")
 
@@ -73,7 +78,8 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
         what = "+".join(keys) or "category_id"
         if "score" in found.first:
             return predport.FormatMatch(FORMAT_ID, predport.Confidence.HIGH,
-                                        f"a JSON array of results with image_id, {what} and score")
+                                        f"a JSON array of results with image_id, {what} and score",
+                                        role="predictions")
         return predport.FormatMatch(FORMAT_ID, predport.Confidence.MEDIUM,
                                     f"a JSON array of records with image_id and {what} but no score "
                                     "(stuff segmentation, or ground-truth annotations)")
@@ -87,7 +93,7 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
                                     "a COCO dataset dict whose annotations lie beyond the head: results or "
                                     "ground truth? (name format='coco' if it holds results)")
     confidence, reason = _VERDICTS[found.kind]
-    return predport.FormatMatch(FORMAT_ID, confidence, reason)
+    return predport.FormatMatch(FORMAT_ID, confidence, reason, role=_ROLES.get(found.kind))
 
 
 @predport.hookimpl

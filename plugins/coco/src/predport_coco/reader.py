@@ -572,14 +572,43 @@ class Prepared:
     gt: gtmod.GroundTruth | None
     file: str
     base: tuple[Any, ...]
+    truth: bool = False  # read as ground truth: one frame per image, annotated or not
+
+    def _groups(self) -> Iterator[tuple[int, int]]:
+        """``(start, end)`` row ranges, one per frame: per image group, and for ground truth
+        one per image of the dataset in its order (empty ranges for images without annotations)."""
+        cols = self.cols
+        bounds = self.starts.tolist() + [len(cols)]
+        ranges = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
+        if not self.truth or self.gt is None:
+            yield from ranges
+            return
+        int_ids = isinstance(cols.image_id, np.ndarray)
+        by_image: dict[Any, tuple[int, int]] = {}
+        for s, e in ranges:
+            image_id = int(cols.image_id[s]) if int_ids else cols.image_id[s]
+            by_image[image_id] = (s, e)
+        for image_id in self.gt.images:
+            found = by_image.pop(image_id, None)
+            if found is None and isinstance(image_id, str) and image_id.isdigit():
+                found = by_image.pop(int(image_id), None)
+            yield found if found is not None else (-1, image_id)  # an image without annotations
+        yield from by_image.values()  # annotations of unknown images: reported in chunks()
 
     def chunks(self, context: Any) -> Iterator[FrameChunk]:
         cols, gt = self.cols, self.gt
-        n = len(cols)
-        bounds = self.starts.tolist() + [n]
         int_ids = isinstance(cols.image_id, np.ndarray)
-        for k in range(len(bounds) - 1):
-            s, e = bounds[k], bounds[k + 1]
+        for s, e in self._groups():
+            if s < 0:  # ground truth: an image with no annotation is a frame with none
+                data_id, width, height = gt.image(e)  # type: ignore[union-attr,misc]
+                if width is None or height is None:
+                    size = context.image_size(data_id or str(e))
+                    if size is not None:
+                        width, height = size
+                yield FrameChunk(data_id=data_id or str(e), width=width, height=height, attributes={"image_id": e},
+                                 category_id=cols.category_id[:0], score=cols.score[:0],
+                                 box=None if cols.box is None else cols.box[:0], objects={})
+                continue
             image_id = int(cols.image_id[s]) if int_ids else cols.image_id[s]
             width = height = None
             data_id = None
@@ -644,17 +673,27 @@ def prepare(path: Path, context: Any) -> Prepared:
         doc, strict = loads(raw, file=file)
         del raw
         base: tuple[Any, ...] = ()
+        truth = getattr(context, "role", "predictions") == "ground_truth"
         if isinstance(doc, dict):
             recs = doc.get("annotations")
             if not isinstance(recs, list):
-                raise predport.ParseError("a COCO dataset dict without an 'annotations' list holds no results",
+                raise predport.ParseError("a COCO dataset dict without an 'annotations' list holds no "
+                                          + ("ground truth" if truth else "results"),
                                           file=file, json_path="$", field="annotations")
-            if recs and not any(isinstance(a, dict) and "score" in a for a in recs):
+            scored = next((i for i, a in enumerate(recs) if isinstance(a, dict) and "score" in a), None)
+            if truth and scored is not None:
+                raise context.wrong_role("COCO results stored as a dataset: annotations carry a score",
+                                         file=file, json_path=["annotations", scored, "score"], field="score")
+            if not truth and recs and scored is None:
                 raise predport.ParseError("COCO ground truth, not results: no annotation carries a score",
-                                          file=file, json_path="$.annotations", field="score")
-            if gt is None:
+                                          file=file, json_path="$.annotations", field="score",
+                                          hint="read it with role='ground_truth' (--gt-from on predport evaluate)")
+            if gt is None or truth:
                 gt = gtmod.from_document(doc, origin=file, error=predport.ParseError)
             base = ("annotations",)
+        elif truth:
+            raise context.wrong_role("a JSON array of COCO results (ground truth is a dataset dict with "
+                                     "'images', 'annotations' and 'categories')", file=file, json_path="$")
         elif isinstance(doc, list):
             recs = doc
         else:
@@ -669,13 +708,14 @@ def prepare(path: Path, context: Any) -> Prepared:
             cols = _general_columns(recs, base=base, file=file, context=context, strict=strict)
         # The parsed records are the bulk of the memory: let them go before grouping.
         del recs
-        return _finish(cols, gt=gt, file=file, base=base, context=context)
+        return _finish(cols, gt=gt, file=file, base=base, context=context, truth=truth)
 
 
 def _finish(cols: Columns, *, gt: gtmod.GroundTruth | None, file: str, base: tuple[Any, ...],
-            context: Any) -> Prepared:
+            context: Any, truth: bool = False) -> Prepared:
     cols = _resolve_categories(cols, gt, context)
     order, starts = _group(cols.image_id)
     if order is not None:
         cols = cols.take(order)
-    return Prepared(cols=cols, starts=starts, regrouped=order is not None, gt=gt, file=file, base=base)
+    return Prepared(cols=cols, starts=starts, regrouped=order is not None, gt=gt, file=file, base=base,
+                    truth=truth)
