@@ -44,10 +44,12 @@ def open_stream(path: str | os.PathLike[str], format: str | None = None, **kwarg
     ``role`` (``"predictions"``, the default, or ``"ground_truth"``: read labels —
     no scores, crowd/ignore/difficulty fields as prediction attributes; detection
     then picks among formats that read ground truth),
-    ``context`` (a ready :class:`Context`, instead of the above).
+    ``context`` (a ready :class:`Context`, instead of the above), ``storage_options``
+    (for an fsspec URL: passed to its filesystem, e.g. ``{"anon": True}``).
     """
+    storage_options = kwargs.pop("storage_options", None)
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
-    return get_hub().read(path, format=format, context=ctx)
+    return get_hub().read(path, format=format, context=ctx, storage_options=storage_options)
 
 
 def iter_frames(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Iterator[Any]:
@@ -76,9 +78,9 @@ def evaluate(predictions: Any, ground_truth: Any, **kwargs: Any) -> Any:
     return predport_eval.evaluate(predictions, ground_truth, **kwargs)
 
 
-def detect(path: str | os.PathLike[str]) -> list[Any]:
+def detect(path: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None) -> list[Any]:
     """Ranked :class:`~predport.FormatMatch` votes for ``path`` (best first, rejections last)."""
-    return get_hub().detect(path)
+    return get_hub().detect(path, storage_options=storage_options)
 
 
 def save(
@@ -90,9 +92,11 @@ def save(
     allow_loss: bool = False,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """Write a :class:`~predport.PredictionSet` or stream to ``dest`` (validated, atomic)."""
+    """Write a :class:`~predport.PredictionSet` or stream to ``dest`` (validated, atomic; a path or an fsspec URL)."""
+    storage_options = kwargs.pop("storage_options", None)
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
-    return get_hub().write(data, dest, format=format, context=ctx, overwrite=overwrite, allow_loss=allow_loss)
+    return get_hub().write(data, dest, format=format, context=ctx, overwrite=overwrite, allow_loss=allow_loss,
+                           storage_options=storage_options)
 
 
 def convert(
@@ -110,18 +114,29 @@ def convert(
 
     Returns a summary: frames, predictions, files written, what was skipped,
     dropped or (with ``allow_loss``) lost. ``progress`` may wrap the frame
-    iterator (the CLI's progress bar does).
+    iterator (the CLI's progress bar does). ``src`` and ``dst`` may be fsspec URLs
+    (``storage_options`` go to their filesystems); ``engine="dask"`` (with
+    ``scheduler=ADDRESS``) or ``engine="local"`` shards the work (see :mod:`predport.engine`).
     """
     progress = kwargs.pop("progress", None)
+    storage_options = kwargs.pop("storage_options", None)
+    engine = kwargs.pop("engine", None)
+    if engine is not None:
+        from .engine import convert_sharded
+
+        return convert_sharded(src, dst, to=to, format=format, overwrite=overwrite, allow_loss=allow_loss,
+                               write_options=write_options, storage_options=storage_options, engine=engine,
+                               **kwargs)
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
     hub = get_hub()
-    stream = source = hub.read(src, format=format, context=ctx)
+    stream = source = hub.read(src, format=format, context=ctx, storage_options=storage_options)
     if progress is not None:
         stream = PredictionStream(progress(stream.frames), stream.categories, stream.source, stream.report)
     wctx = Context(options=write_options, policy=ctx.policy, categories=ctx.categories,
                    image_sizes=ctx.sizes, report=ctx.report)
     try:
-        summary = hub.write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss)
+        summary = hub.write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss,
+                            storage_options=storage_options)
     except BaseException:
         try:
             source.close()  # a failed write stops the reader now (its files, its worker processes)

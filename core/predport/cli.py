@@ -31,6 +31,13 @@ def _kv(text: str) -> tuple[str, Any]:
     return key.strip(), _parse_value(value)
 
 
+def _storage_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage-option", dest="storage_options", action="append", type=_kv, default=[],
+                        metavar="KEY=VALUE", help="fsspec option for URL inputs/outputs (repeatable), e.g. "
+                        "endpoint_url=http://127.0.0.1:9000 or anon=true; credentials otherwise come from the "
+                        "usual fsspec/boto configuration")
+
+
 def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
     """The ``predport`` parser: the built-in commands, then ``plugin_commands`` (staged by the hub)."""
     from . import __version__
@@ -49,6 +56,7 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.add_argument("--role", choices=("predictions", "ground_truth"), default="predictions",
                    help="pick the format for reading as predictions (default) or as ground truth")
+    _storage_arg(d)
 
     c = sub.add_parser("convert", help="convert predictions to another format (default: canonical JSON)")
     c.add_argument("input")
@@ -69,6 +77,7 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     c.add_argument("--allow-loss", action="store_true", help="convert even if the target cannot hold everything")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _storage_arg(c)
 
     v = sub.add_parser("validate", help="validate a file against its JSON Schema")
     v.add_argument("file")
@@ -160,7 +169,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from .hub import get_hub
 
     hub = get_hub()
-    votes = hub.detect(args.path)
+    votes = hub.detect(args.path, storage_options=dict(args.storage_options) or None)
     try:
         info = hub.pick(args.path, votes, role=args.role)
         winner, error = info.id, None
@@ -196,7 +205,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
         args.input, args.output, to=to, format=args.from_format, overwrite=args.overwrite,
         allow_loss=args.allow_loss, write_options=dict(args.write_options), progress=progress.wrap,
         options=dict(args.options), policy=args.policy, class_map=args.class_map,
-        image_sizes=args.sizes, images=args.images,
+        image_sizes=args.sizes, images=args.images, storage_options=dict(args.storage_options) or None,
     )
     if args.json:
         _out(json.dumps(summary, indent=2, default=str))

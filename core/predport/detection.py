@@ -164,6 +164,16 @@ class Source:
     each file's head is read at most once.
     """
 
+    def __new__(cls, path: str | os.PathLike[str] = "", *args: object, **kwargs: object) -> "Source":
+        if cls is Source and (getattr(path, "_fs", None) is not None or "://" in str(path)):
+            # A path below a remote source (``source.path / "labels"``) or a URL: the same
+            # views, on remote storage (predport.storage).
+            from .storage import RemoteSource, is_url
+
+            if is_url(path):
+                return RemoteSource(path)  # type: ignore[arg-type]
+        return super().__new__(cls)
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._head: dict[Path, bytes] = {}

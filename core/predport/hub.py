@@ -343,8 +343,14 @@ class Hub:
             return self._registry
 
     # -- detection ------------------------------------------------------------------------
-    def detect(self, path: str | os.PathLike[str]) -> list[FormatMatch]:
-        """Every plugin's votes on ``path``, best first (rejections included, last)."""
+    def detect(self, path: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None
+               ) -> list[FormatMatch]:
+        """Every plugin's votes on ``path`` (a path or an fsspec URL), best first (rejections included, last)."""
+        from . import storage
+
+        path = storage.localize(path)
+        if storage.is_url(path):
+            return self._votes(storage.remote_source(os.fspath(path), storage_options))
         p = Path(path)
         if not p.exists():
             raise UnknownFormatError("no such file or folder", file=str(p))
@@ -441,10 +447,28 @@ class Hub:
         return ctx
 
     # -- reading --------------------------------------------------------------------------
-    def read(self, path: str | os.PathLike[str], *, format: str | None = None, context: Any = None) -> Any:
-        """Open ``path`` as a lazy :class:`~predport.stream.PredictionStream`."""
-        from .stream import PredictionStream
+    def read(self, path: str | os.PathLike[str], *, format: str | None = None, context: Any = None,
+             storage_options: Mapping[str, Any] | None = None) -> Any:
+        """Open ``path`` (a path or an fsspec URL) as a lazy :class:`~predport.stream.PredictionStream`."""
+        from . import storage
 
+        path = storage.localize(path)
+        if storage.is_url(path):
+            remote = storage.remote_source(os.fspath(path), storage_options)
+            role = getattr(context, "role", "predictions")
+            info = self.format_info(format) if format else self.pick(path, self._votes(remote), role=role)
+            # Plugins parse local files: the objects are streamed into a spool once.
+            spool = storage.Spool(remote)
+            try:
+                stream = self._read(Source(spool.local), info, context, uri=remote.url)
+            except PredportError as err:
+                spool.close()
+                raise spool.relocate(err) from err.__cause__
+            except BaseException:
+                spool.close()
+                raise
+            stream._frames = storage.spooled_frames(stream._frames, spool, stream.report)
+            return stream
         p = Path(path)
         if not p.exists():
             raise UnknownFormatError("no such file or folder", file=str(p))
@@ -452,6 +476,11 @@ class Hub:
         source = Source(p)
         role = getattr(context, "role", "predictions")
         info = self.format_info(format) if format else self.pick(p, self._votes(source), role=role)
+        return self._read(source, info, context, uri=str(p))
+
+    def _read(self, source: Source, info: FormatInfo, context: Any, *, uri: str) -> Any:
+        from .stream import PredictionStream
+
         ctx = self._bind(info, context, "read")
         records, owner = self._first(
             "parse", info.plugin, source=source, format=info.id, options=ctx.options, context=ctx
@@ -466,10 +495,10 @@ class Hub:
         # work in parse (the Lightly plugin forks decoding workers) overlaps with it.
         from .model import SourceInfo
 
-        src = SourceInfo(format=info.id, uri=str(p), plugin=self.label(owner2) or "?")
+        src = SourceInfo(format=info.id, uri=uri, plugin=self.label(owner2) or "?")
         guarded = self._guard(frames, owner2, "to_canonical", feeds=records)
         if ctx.role == "ground_truth":
-            guarded = _scoreless(guarded, ctx, str(p))
+            guarded = _scoreless(guarded, ctx, uri)
         return PredictionStream(guarded, ctx.categories, src, ctx.report)
 
     # -- command-line commands ------------------------------------------------------------
@@ -519,6 +548,7 @@ class Hub:
         context: Any = None,
         overwrite: bool = False,
         allow_loss: bool = False,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Write a stream (or a :class:`~predport.PredictionSet`) to ``dest`` in ``format``.
 
@@ -527,7 +557,7 @@ class Hub:
         """
         from .loss import LossTracker
         from .model import PredictionSet
-        from .output import OutputTarget
+        from .storage import output_target
         from .stream import PredictionStream
 
         info = self.format_info(format)
@@ -536,7 +566,8 @@ class Hub:
             stream = PredictionStream.from_set(stream)
         tracker = LossTracker(info)
         wrapped = PredictionStream(tracker.watch(stream.frames), stream.categories, stream.source, stream.report)
-        target = OutputTarget(dest, kind=info.target, registry=self.registry, overwrite=overwrite)
+        target = output_target(dest, kind=info.target, registry=self.registry, overwrite=overwrite,
+                               storage_options=storage_options)
         try:
             result, _owner = self._first("from_canonical", info.plugin, stream=wrapped, format=info.id,
                                          target=target, context=ctx)
@@ -554,6 +585,8 @@ class Hub:
         except BaseException:
             target.abort()
             raise
+        for note in getattr(target, "notes", ()):
+            ctx.report.warn(note)
         left_over = target.left_over
         if left_over:
             ctx.report.warn(f"{len(left_over)} file(s) from before are still in {dest} "
