@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from .context import ClassMap, Context, ImageSizes
 from .hub import get_hub
+from .limits import refuse_url
 from .stream import PredictionStream
 
 __all__ = ["load", "iter_frames", "open_stream", "detect", "convert", "save", "register", "make_context", "evaluate"]
@@ -23,6 +24,8 @@ def make_context(
     role: str = "predictions",
 ) -> Context:
     """A :class:`Context` from keyword arguments (what ``load``/``convert`` accept)."""
+    for role, value in (("class map", class_map), ("image sizes file", image_sizes), ("image folder", images)):
+        refuse_url(value, role=role)
     return Context(
         options=options,
         policy=policy,

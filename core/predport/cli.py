@@ -2,8 +2,11 @@
 
 Exit codes: 0 success; 1 bad input, bad output or a failed validation; 2 wrong
 usage; 3 the conversion would lose data (see ``--allow-loss``); 70 an internal
-error (a bug: rerun with ``PREDPORT_DEBUG=1`` for the traceback). Errors are
-printed without tracebacks, naming plugin, file, line or JSON path, and field.
+error or a bug in a plugin (rerun with ``PREDPORT_DEBUG=1`` for the traceback);
+130 interrupted (Ctrl-C, SIGTERM). An error is one line on stderr, without a
+traceback, naming plugin, file, line or JSON path, and field; Python warnings
+raised meanwhile (numpy, Pillow) are shown as ``warning`` lines of a successful
+summary, never around an error. After an interruption the CLI says what is on disk.
 """
 from __future__ import annotations
 
@@ -378,25 +381,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from .errors import LossError, PredportError
-
     import signal
+    import warnings
+
+    from .errors import LossError, PluginError, PredportError
+    from .hub import INTERRUPTS
+    from .output import output_state
 
     def _terminated(signum: int, frame: Any) -> None:
-        # Turn SIGTERM into an exception so that staged output is aborted, not left behind.
+        # Turn SIGINT and SIGTERM into an exception so that staged output is rolled back,
+        # not left behind; remember that a signal (not a plugin) raised it.
+        INTERRUPTS["received"] = True
         raise KeyboardInterrupt
 
+    previous: dict[int, Any] = {}
     try:
-        previous = signal.signal(signal.SIGTERM, _terminated)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, _terminated)
+        INTERRUPTS.update(tracked=True, received=False)
     except ValueError:  # not the main thread (an embedding application): leave signals alone
-        previous = None
+        pass
     as_json = bool(getattr(args, "json", False))
+    debug = bool(os.environ.get("PREDPORT_DEBUG"))
+    caught = warnings.catch_warnings(record=True)
+    seen = caught.__enter__()
+    if not debug:
+        warnings.simplefilter("default")
     try:
         plugin_command = getattr(args, "_plugin_command", None)
         if plugin_command is not None:
-            code = plugin_command.run(args)
-            return EXIT_OK if code is None else int(code)
-        return COMMANDS[args.command](args)
+            result = plugin_command.run(args)
+            code = EXIT_OK if result is None else int(result)
+        else:
+            code = COMMANDS[args.command](args)
+        if seen and not getattr(args, "quiet", False) and not as_json:
+            for w in seen:
+                _err(f"warning: {w.category.__name__}: {w.message}")
+        return code
     except LossError as err:
         from .loss import format_loss_table
 
@@ -406,25 +427,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             _out(json.dumps({"error": err.to_dict(), "loss": err.report or {}}))
         return EXIT_LOSS
     except PredportError as err:
-        if os.environ.get("PREDPORT_DEBUG"):
+        if debug:
             raise
-        _err(f"predport: error: {err}")
+        _err(f"predport: error: {_one_line(str(err))}")
         if as_json:
             _out(json.dumps({"error": err.to_dict()}))
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        _err("predport: interrupted; nothing was written")
+        # A plugin's own bug is an internal error, as the guide says; bad input is 1.
+        return EXIT_INTERNAL if isinstance(err, PluginError) else EXIT_ERROR
+    except KeyboardInterrupt as exc:
+        state = output_state(exc)
+        where = getattr(exc, "predport_output", None)
+        if state == "written":
+            _err(f"predport: interrupted after the output was complete; {where} is the new output")
+        elif state == "pending":
+            _err(f"predport: interrupted twice while the previous output of {where} was being restored; "
+                 "the next predport run into it finishes restoring it")
+        else:
+            _err("predport: interrupted; nothing was written")
         return 130
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # a bug: short message, traceback only on request
-        if os.environ.get("PREDPORT_DEBUG"):
+        if debug:
             raise
-        _err(f"predport: internal error: {type(exc).__name__}: {exc} (rerun with PREDPORT_DEBUG=1 for details)")
+        _err(f"predport: internal error: {_one_line(f'{type(exc).__name__}: {exc}')} "
+             "(rerun with PREDPORT_DEBUG=1 for details)")
         return EXIT_INTERNAL
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        caught.__exit__(None, None, None)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        INTERRUPTS.update(tracked=False, received=False)
+
+
+def _one_line(text: str) -> str:
+    """An error message on one line (a plugin's message may hold newlines)."""
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
 
 
 def run() -> None:

@@ -44,6 +44,30 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+#: Set by the CLI's signal handlers: whether SIGINT/SIGTERM handling is installed, and
+#: whether a signal arrived. A ``KeyboardInterrupt`` that no signal caused came from a
+#: plugin and is contained like any other plugin failure.
+INTERRUPTS = {"tracked": False, "received": False}
+
+
+def _contained(exc: BaseException) -> bool:
+    """Whether an exception from a plugin is the plugin's failure (contained), not the user's.
+
+    ``SystemExit`` and other ``BaseException``s a plugin raises are its failures; a real
+    Ctrl-C or SIGTERM, and the ``GeneratorExit`` of closing an iterator, pass through.
+    """
+    if isinstance(exc, GeneratorExit):
+        return False
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTS["tracked"] and not INTERRUPTS["received"]
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 @dataclass
 class PluginRecord:
     """What the hub knows about one plugin, for ``predport plugins``."""
@@ -120,10 +144,12 @@ class Hub:
                 continue
             try:
                 obj = ep.load()
-            except Exception as exc:  # a plugin that cannot import must not take the hub down
+            except BaseException as exc:  # a plugin that cannot import must not take the hub down
+                if not _contained(exc):
+                    raise
                 self._fail(
                     PluginRecord(ep.name, version, dist_name),
-                    f"import failed: {type(exc).__name__}: {exc}",
+                    f"import failed: {_describe(exc)}",
                     exc,
                 )
                 continue
@@ -157,7 +183,9 @@ class Hub:
                 return self._fail(record, f"a plugin named {name!r} is already registered")
             try:
                 self.pm.register(plugin, name=name)
-            except Exception as exc:  # pluggy rejects bad signatures here
+            except BaseException as exc:  # pluggy rejects bad signatures here
+                if not _contained(exc):
+                    raise
                 return self._fail(record, f"invalid hook implementation: {exc}", exc)
             problem = self._hook_problem(plugin)
             if problem:
@@ -256,14 +284,26 @@ class Hub:
         for impl in self._impls(hook, owner):
             try:
                 result = self._call(impl, kwargs)
-            except Exception as exc:
-                raise _located(exc, what=hook, plugin=self.label(impl.plugin_name)) from exc
+            except BaseException as exc:
+                if not _contained(exc):
+                    raise
+                raise self._blame(exc, hook, impl.plugin_name) from exc
             if result is not None:
                 return result, impl.plugin_name
         return None, None
 
+    def _blame(self, exc: BaseException, what: str, plugin_name: str | None) -> PredportError:
+        """The error to raise for ``exc`` from a plugin's hook; a bug in the plugin also marks it degraded."""
+        err = _located(exc, what=what, plugin=self.label(plugin_name))
+        if isinstance(err, PluginError) and plugin_name is not None:
+            try:
+                self._note(plugin_name, err.message)
+            except PluginError:
+                pass  # strict mode: the error below is the one to raise
+        return err
+
     def _guard(self, items: Iterable[Any], plugin_name: str | None, what: str,
-               feeds: Iterable[Any] = ()) -> Iterator[Any]:
+               feeds: Iterable[Any] = (), check: Any = None) -> Iterator[Any]:
         """Re-raise errors from a plugin's lazy iterator with the plugin's name on them.
 
         However this ends (exhausted, an error, or closed early), the plugin's iterator and
@@ -272,10 +312,24 @@ class Hub:
         collector (an error's traceback keeps suspended generators alive).
         """
         try:
-            for item in items:
+            it = iter(items)
+        except BaseException as exc:
+            if not _contained(exc):
+                raise
+            raise self._blame(exc, what, plugin_name) from exc
+        try:
+            while True:
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+                except BaseException as exc:
+                    if not _contained(exc):
+                        raise
+                    raise self._blame(exc, what, plugin_name) from exc
+                if check is not None:
+                    check(item)
                 yield item
-        except Exception as exc:
-            raise _located(exc, what=what, plugin=self.label(plugin_name)) from exc
         finally:
             for it in (items, feeds):
                 close = getattr(it, "close", None)
@@ -301,8 +355,10 @@ class Hub:
                     for info in declared:
                         if not isinstance(info, FormatInfo):
                             raise TypeError(f"formats() must return FormatInfo objects, got {type(info).__name__}")
-                except Exception as exc:
-                    self._fail(self.records[name], f"formats() raised {type(exc).__name__}: {exc}", exc)
+                except BaseException as exc:
+                    if not _contained(exc):
+                        raise
+                    self._fail(self.records[name], f"formats() raised {_describe(exc)}", exc)
                     continue
                 for info in declared:
                     if info.id in found:
@@ -335,10 +391,15 @@ class Hub:
                 reg = SchemaRegistry()
                 for impl in self._impls("schemas"):
                     try:
-                        for schema in self._call(impl, {}) or []:
+                        returned = self._call(impl, {}) or []
+                        if isinstance(returned, Mapping):
+                            raise TypeError("schemas() must return a list of schema documents, not one mapping")
+                        for schema in returned:
                             reg.register(schema, owner=impl.plugin_name)
-                    except Exception as exc:
-                        self._note(impl.plugin_name, f"schemas() failed: {type(exc).__name__}: {exc}", exc)
+                    except BaseException as exc:
+                        if not _contained(exc):
+                            raise
+                        self._note(impl.plugin_name, f"schemas() failed: {_describe(exc)}", exc)
                 self._registry = reg
             return self._registry
 
@@ -360,21 +421,26 @@ class Hub:
         known = self.formats()
         votes: list[FormatMatch] = []
         for impl in self._impls("detect_format"):
+            name = impl.plugin_name
             try:
                 result = self._call(impl, {"source": source})
-            except Exception as exc:
-                self._note(impl.plugin_name, f"detect_format raised {type(exc).__name__}: {exc}", exc)
+            except BaseException as exc:
+                if not _contained(exc):
+                    raise
+                reason = f"detect_format raised {_describe(exc)}"
+                self._note(name, reason, exc)
+                # Shown by --explain (a vote of NO never wins), not hidden as "no plugin voted".
+                own = self.records[name].formats if name in self.records else []
+                votes.append(FormatMatch(own[0] if own else "?", Confidence.NO, f"error: {reason}", name))
                 continue
             if result is None:
                 continue
             for m in result if isinstance(result, list) else [result]:
-                if not isinstance(m, FormatMatch):
-                    self._note(impl.plugin_name, f"detect_format returned {type(m).__name__}, not FormatMatch")
+                problem = _vote_problem(m, known)
+                if problem:
+                    self._note(name, f"detect_format {problem}")
                     continue
-                if m.format not in known:
-                    self._note(impl.plugin_name, f"detect_format voted for undeclared format {m.format!r}")
-                    continue
-                votes.append(FormatMatch(m.format, int(m.confidence), m.reason, impl.plugin_name, m.role))
+                votes.append(FormatMatch(m.format, int(m.confidence), m.reason, name, m.role))
         votes.sort(key=lambda m: (-m.confidence, m.format))
         return votes
 
@@ -493,10 +559,15 @@ class Hub:
             raise PluginError(f"no plugin converts format {info.id!r} to canonical", plugin=self.label(info.plugin))
         # The canonical model is imported only now (pydantic builds it): a reader that starts
         # work in parse (the Lightly plugin forks decoding workers) overlaps with it.
-        from .model import SourceInfo
+        from .model import Frame, SourceInfo
+
+        def check(item: Any) -> None:
+            if not isinstance(item, Frame):
+                raise self._blame(TypeError(f"yielded a {type(item).__name__}, not a predport.Frame"),
+                                  "to_canonical", owner2)
 
         src = SourceInfo(format=info.id, uri=uri, plugin=self.label(owner2) or "?")
-        guarded = self._guard(frames, owner2, "to_canonical", feeds=records)
+        guarded = self._guard(frames, owner2, "to_canonical", feeds=records, check=check)
         if ctx.role == "ground_truth":
             guarded = _scoreless(guarded, ctx, uri)
         return PredictionStream(guarded, ctx.categories, src, ctx.report)
@@ -523,9 +594,11 @@ class Hub:
                 staging = Commands(plugin=label)
                 try:
                     self._call(impl, {"commands": staging})
-                except Exception as exc:
+                except BaseException as exc:
+                    if not _contained(exc):
+                        raise
                     self._note(impl.plugin_name,
-                               f"register_commands raised {type(exc).__name__}: {exc}; its commands are skipped", exc)
+                               f"register_commands raised {_describe(exc)}; its commands are skipped", exc)
                     continue
                 for problem in staging.problems:
                     self._note(impl.plugin_name, problem)
@@ -565,14 +638,21 @@ class Hub:
         if isinstance(stream, PredictionSet):
             stream = PredictionStream.from_set(stream)
         tracker = LossTracker(info)
-        wrapped = PredictionStream(tracker.watch(stream.frames), stream.categories, stream.source, stream.report)
+        ended = _Ended(tracker.watch(stream.frames))
+        wrapped = PredictionStream(ended, stream.categories, stream.source, stream.report)
         target = output_target(dest, kind=info.target, registry=self.registry, overwrite=overwrite,
                                storage_options=storage_options)
         try:
-            result, _owner = self._first("from_canonical", info.plugin, stream=wrapped, format=info.id,
-                                         target=target, context=ctx)
+            result, owner = self._first("from_canonical", info.plugin, stream=wrapped, format=info.id,
+                                        target=target, context=ctx)
             if result is None:
                 raise PluginError(f"no plugin writes format {info.id!r}", plugin=self.label(info.plugin))
+            if not (result is True or isinstance(result, Mapping)):
+                raise self._blame(TypeError(f"from_canonical returned {type(result).__name__} "
+                                            "(True or a mapping of counts is success)"), "from_canonical", owner)
+            if not ended.done:
+                raise self._blame(RuntimeError("from_canonical returned before reading every frame of the "
+                                               "stream"), "from_canonical", owner)
             loss = tracker.report(stream.categories, partial=ctx.report.lost)
             if loss and not allow_loss:
                 raise LossError(
@@ -582,8 +662,12 @@ class Hub:
                     hint="pass --allow-loss (allow_loss=True) to convert anyway",
                 )
             paths = target.commit()
-        except BaseException:
+        except BaseException as exc:
             target.abort()
+            if target.committed:
+                from .output import _mark
+
+                _mark(exc, "written", target.dest)
             raise
         for note in getattr(target, "notes", ()):
             ctx.report.warn(note)
@@ -614,6 +698,46 @@ def _scoreless(frames: Iterable[Any], ctx: Any, path: str) -> Iterator[Any]:
             raise ctx.wrong_role(f"frame {frame.data_id!r} has predictions with a score "
                                  "(ground truth has none)", file=path, field="score")
         yield frame
+
+
+class _Ended:
+    """An iterator that remembers whether it was read to the end."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self._it = iter(items)
+        self.done = False
+
+    def __iter__(self) -> "_Ended":
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._it)
+        except StopIteration:
+            self.done = True
+            raise
+
+    def close(self) -> None:
+        close = getattr(self._it, "close", None)
+        if close is not None:
+            close()
+
+
+_LEVELS = frozenset(int(c) for c in Confidence)
+
+
+def _vote_problem(m: Any, known: Mapping[str, Any]) -> str | None:
+    """Why a ``detect_format`` result cannot be counted as a vote, or ``None``."""
+    if not isinstance(m, FormatMatch):
+        return f"returned {type(m).__name__}, not FormatMatch"
+    c = m.confidence
+    if isinstance(c, bool) or not isinstance(c, int) or int(c) not in _LEVELS:
+        return f"returned confidence {c!r}, not a level of predport.Confidence"
+    if not isinstance(m.format, str) or m.format not in known:
+        return f"voted for undeclared format {m.format!r}"
+    if not isinstance(m.reason, str):
+        return f"returned a reason of type {type(m.reason).__name__}, not str"
+    return None
 
 
 def _located(exc: BaseException, *, what: str, plugin: str | None) -> PredportError:

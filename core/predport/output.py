@@ -3,14 +3,27 @@
 Every file predport or a plugin writes goes through an :class:`OutputTarget`:
 
 * paths are relative to the output the user named; ``..``, absolute paths,
-  backslashes and links leading outside are refused;
+  backslashes, links leading outside and the reserved staging name are refused;
 * JSON is validated against a registered schema before it is written;
 * everything is written to a staging area first and moved into place only on
   :meth:`OutputTarget.commit`; on failure the staging area is removed, so no
   half-written or invalid file is ever left behind.
+
+The commit of a folder is a transaction. Before the first file moves, the staging
+folder gets a *journal* (the list of files and of the folders the commit creates);
+every file the new output replaces is moved into the staging folder, not deleted.
+An exception of any kind (``KeyboardInterrupt`` from Ctrl-C or SIGTERM included)
+rolls the moves back at once; a run killed outright (SIGKILL, a power cut of the
+process) leaves the journal behind, and the next :class:`OutputTarget` on that
+output rolls it back before anything else. Only when every file is in place is the
+journal marked committed (one ``rename``), and only then are the replaced files
+dropped. So after any interruption the output is exactly the previous one or
+exactly the new one. A staging folder is held with an advisory lock while its run
+is alive, so a concurrent run into the same output never touches it.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -19,14 +32,18 @@ from typing import IO, Any
 
 from .errors import OutputError
 
-__all__ = ["OutputTarget", "safe_relpath"]
+__all__ = ["OutputTarget", "safe_relpath", "STAGING_PREFIX", "output_state"]
+
+#: Names starting with this are reserved for staging folders: no output file may use one.
+STAGING_PREFIX = ".predport-staging-"
+_LOCK, _JOURNAL, _COMMITTED, _NEW, _OLD = ".lock", ".journal", ".journal.committed", "new", "old"
 
 
 def safe_relpath(relpath: str | os.PathLike[str]) -> PurePosixPath:
     """Check that ``relpath`` stays inside the output; return it normalised.
 
     Raises :class:`OutputError` for absolute paths, ``..`` parts, backslashes,
-    NUL bytes and empty names.
+    NUL bytes, empty names and names starting with the reserved staging prefix.
     """
     text = os.fspath(relpath)
     if "\x00" in text:
@@ -41,14 +58,159 @@ def safe_relpath(relpath: str | os.PathLike[str]) -> PurePosixPath:
         raise OutputError(f"empty output path {text!r}")
     if ".." in parts:
         raise OutputError(f"refusing path {text!r}: '..' would escape the output folder")
+    if any(part.startswith(STAGING_PREFIX) for part in parts):
+        raise OutputError(f"refusing path {text!r}: names starting with {STAGING_PREFIX!r} are reserved "
+                          "for predport's staging folders")
     return PurePosixPath(*parts)
+
+
+def output_state(exc: BaseException) -> str | None:
+    """What an interrupted write left on disk, as set by :meth:`OutputTarget.commit`.
+
+    ``"unchanged"`` (nothing was written; the previous output is as it was),
+    ``"written"`` (the new output is complete), ``"pending"`` (a second interruption
+    stopped the roll-back; the next run into that output restores the previous one), or
+    ``None`` when the exception did not pass through a write.
+    """
+    return getattr(exc, "predport_output_state", None)
+
+
+def _mark(exc: BaseException, state: str, dest: Path) -> None:
+    try:
+        exc.predport_output_state = state  # type: ignore[attr-defined]
+        exc.predport_output = str(dest)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # pragma: no cover - exceptions with __slots__
+        pass
+
+
+class _Lock:
+    """An advisory lock on a staging folder, held while the run that owns it is alive.
+
+    The kernel releases it when the process dies, however it dies, so a staging folder
+    whose lock can be taken belongs to a run that is gone.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - no advisory locks (Windows): files stay open instead
+            pass
+
+    @staticmethod
+    def is_stale(path: Path) -> bool:
+        try:
+            fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return False
+        try:
+            import fcntl
+
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return False  # held: its run is alive
+            return True
+        except ImportError:  # pragma: no cover
+            return False
+        finally:
+            os.close(fd)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _remove_staging(staging: Path) -> None:
+    """Remove a staging folder that holds nothing of any output any more.
+
+    The journal goes first (one unlink), so a removal that is itself interrupted leaves
+    a folder that the next run simply removes, never one it would roll back.
+    """
+    (staging / _JOURNAL).unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _roll_back(dest: Path, staging: Path, journal: dict[str, Any]) -> int:
+    """Undo the moves of an unfinished commit; return how many files of the previous output came back.
+
+    Every step can be repeated: a roll-back that is itself interrupted is finished by the
+    next run. For each file, the new file goes back into staging (when it was moved), then
+    the previous file comes back from staging (when it was replaced).
+    """
+    new_root, old_root = staging / _NEW, staging / _OLD
+    restored = 0
+    for rel in reversed(journal.get("files", [])):
+        new, old, final = new_root / rel, old_root / rel, dest / rel
+        if not os.path.lexists(new) and os.path.lexists(final):
+            new.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(final, new)
+        if os.path.lexists(old):
+            os.replace(old, final)
+            restored += 1
+    for rel in sorted(journal.get("dirs", []), key=lambda r: -r.count("/")):
+        try:
+            (dest / rel).rmdir()  # created by the commit; only when empty again
+        except OSError:
+            pass
+    return restored
+
+
+def recover(parent: Path, prefix: str) -> list[str]:
+    """Recover the staging folders named ``prefix*`` in ``parent`` that a killed run left behind.
+
+    An unfinished commit is rolled back, then the staging folder is removed; staging of a
+    run that is still alive is left alone. Returns one sentence per recovered run (the
+    summary shows them); staging paths are never part of a message.
+    """
+    notes: list[str] = []
+    try:
+        entries = [p for p in parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return notes
+    for staging in entries:
+        if staging.is_symlink() or not staging.is_dir():
+            continue
+        lock = staging / _LOCK
+        if not lock.exists():
+            if not any(staging.iterdir()):  # killed between mkdir and lock: nothing in it
+                staging.rmdir()
+            continue  # not ours, or not ours to judge: left alone (and counted as content)
+        if not _Lock.is_stale(lock):
+            continue
+        journal_path = staging / _JOURNAL
+        if journal_path.exists():
+            try:
+                journal = json.loads(journal_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise OutputError(f"cannot read the journal an interrupted run left behind: {exc}; "
+                                  "remove the hidden staging folder by hand after checking the output",
+                                  file=str(parent)) from None
+            try:
+                restored = _roll_back(parent, staging, journal)
+            except OSError as exc:
+                raise OutputError(f"cannot roll back an interrupted earlier run: {exc.strerror}",
+                                  file=str(parent)) from None
+            notes.append(f"an earlier run into {parent} was interrupted while moving its files into place; "
+                         f"rolled back ({restored} file(s) of the previous output restored)")
+        elif (staging / _COMMITTED).exists():
+            notes.append(f"removed the staging files of an earlier run into {parent} that was interrupted "
+                         "after its output was complete")
+        else:
+            notes.append(f"removed the unfinished files of an earlier, interrupted run into {parent}")
+        _remove_staging(staging)
+    return notes
 
 
 class OutputTarget:
     """Where a writer puts its output: one file, or one folder of files.
 
     Use as a context manager; leaving the block without an exception commits,
-    an exception aborts and removes everything staged.
+    an exception aborts and removes everything staged. ``notes`` says what was
+    recovered from an earlier, interrupted run into the same output.
     """
 
     def __init__(
@@ -61,6 +223,9 @@ class OutputTarget:
     ) -> None:
         if kind not in ("file", "folder"):
             raise ValueError("kind must be 'file' or 'folder'")
+        from .limits import refuse_url
+
+        refuse_url(dest, role="output")
         self.dest = Path(dest)
         self.kind = kind
         self.overwrite = overwrite
@@ -73,11 +238,14 @@ class OutputTarget:
         self._written_set: set[str] = set()
         self._open: list[IO[bytes]] = []
         self._staging: Path | None = None
+        self._lock: _Lock | None = None
         self._done = False
+        self.committed = False
         self._created_dest = False
         self._dirs: set[Path] = set()
         self._created_parents: list[Path] = []
         self._before: set[str] = set()
+        self.notes: list[str] = []
         self._check_dest()
 
     # -- set-up -----------------------------------------------------------------------
@@ -86,13 +254,17 @@ class OutputTarget:
         if self.kind == "file":
             if d.is_dir():
                 raise OutputError(f"{d} is a folder; this format writes one file", file=str(d))
+            if d.parent.is_dir():
+                self.notes += recover(d.parent, f".{d.name}{STAGING_PREFIX}")
             if d.exists() and not self.overwrite:
                 raise OutputError("output file exists", file=str(d), hint="pass --overwrite to replace it")
             self._make_parents(d.parent)
         else:
             if d.exists() and not d.is_dir():
                 raise OutputError(f"{d} is a file; this format writes a folder", file=str(d))
-            if d.is_dir() and any(not p.name.startswith(".predport-staging-") for p in d.iterdir()):
+            if d.is_dir():
+                self.notes += recover(d, STAGING_PREFIX)
+            if d.is_dir() and any(not self._is_staging(p) for p in d.iterdir()):
                 if not self.overwrite:
                     raise OutputError(
                         "output folder is not empty", file=str(d), hint="pass --overwrite to write into it"
@@ -100,11 +272,16 @@ class OutputTarget:
                 # Remembered so the summary can say which earlier files are still there:
                 # --overwrite replaces files of the same name and deletes nothing else.
                 self._before = {
-                    p.relative_to(d).as_posix() for p in d.rglob("*")
-                    if p.is_file() and ".predport-staging-" not in p.as_posix()
+                    rel for p in d.rglob("*")
+                    if not (rel := p.relative_to(d).as_posix()).startswith(STAGING_PREFIX) and p.is_file()
                 }
             if not d.exists():
                 self._make_parents(d.parent)
+
+    @staticmethod
+    def _is_staging(p: Path) -> bool:
+        """A live run's staging folder (a recovered one is gone by now)."""
+        return p.name.startswith(STAGING_PREFIX) and (p / _LOCK).exists()
 
     def _make_parents(self, folder: Path) -> None:
         """Create the missing folders above the output (like ``mkdir -p``); abort removes them again."""
@@ -123,19 +300,26 @@ class OutputTarget:
             self._created_parents.append(p)
 
     def _stage_root(self) -> Path:
+        """The staging folder's ``new`` folder (created on first use, locked while this run is alive)."""
         if self._staging is None:
             tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
             if self.kind == "file":
-                self._staging = self.dest.parent / f".{self.dest.name}.predport-staging-{tag}"
+                staging = self.dest.parent / f".{self.dest.name}{STAGING_PREFIX}{tag}"
             else:
                 # Staging lives inside the folder the user named: nothing is ever
                 # written outside it, not even temporarily.
                 if not self.dest.exists():
                     self.dest.mkdir()
                     self._created_dest = True
-                self._staging = self.dest / f".predport-staging-{tag}"
-            self._staging.mkdir()
-        return self._staging
+                staging = self.dest / f"{STAGING_PREFIX}{tag}"
+            try:
+                staging.mkdir()
+                self._staging = staging
+                self._lock = _Lock(staging / _LOCK)
+                (staging / _NEW).mkdir()
+            except OSError as exc:
+                raise OutputError(f"cannot write: {exc.strerror}", file=str(self.dest)) from None
+        return self._staging / _NEW
 
     def _staged_path(self, relpath: str | os.PathLike[str] | None) -> tuple[str, Path]:
         if self._done:
@@ -151,7 +335,10 @@ class OutputTarget:
         path = self._stage_root() / rel
         parent = path.parent
         if parent not in self._dirs:  # one mkdir per folder, not per file
-            parent.mkdir(parents=True, exist_ok=True)
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot write: {exc.strerror}", file=str(self.final_path(rel))) from None
             self._dirs.add(parent)
         self.written.append(rel)
         self._written_set.add(rel)
@@ -172,19 +359,20 @@ class OutputTarget:
         try:
             data = orjson.dumps(obj, option=option)
         except TypeError as exc:
-            raise OutputError(f"cannot serialise to JSON: {exc}", file=str(self.dest / rel)) from None
-        self._write(path, data)
+            raise OutputError(f"cannot serialise to JSON: {exc}", file=str(self.final_path(rel))) from None
+        self._write(rel, path, data)
 
     def write_bytes(self, relpath: str | None, data: bytes) -> None:
         """Stage raw bytes (for non-JSON formats; the writer validates its records first)."""
-        _, path = self._staged_path(relpath)
-        self._write(path, data)
+        rel, path = self._staged_path(relpath)
+        self._write(rel, path, data)
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write(self, rel: str, path: Path, data: bytes) -> None:
         try:
             path.write_bytes(data)
         except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror}", file=str(path)) from None
+            # The message names the file the user asked for, never the staging path.
+            raise OutputError(f"cannot write: {exc.strerror}", file=str(self.final_path(rel))) from None
 
     def open(self, relpath: str | None = None) -> IO[bytes]:
         """A binary file handle in the staging area, for streaming writers.
@@ -192,8 +380,11 @@ class OutputTarget:
         The writer must call :meth:`validate` on what it writes. The handle is
         closed by :meth:`commit`/:meth:`abort` if the writer does not close it.
         """
-        _, path = self._staged_path(relpath)
-        fh = open(path, "wb")
+        rel, path = self._staged_path(relpath)
+        try:
+            fh = open(path, "wb")
+        except OSError as exc:
+            raise OutputError(f"cannot write: {exc.strerror}", file=str(self.final_path(rel))) from None
         self._open.append(fh)
         return fh
 
@@ -206,7 +397,8 @@ class OutputTarget:
         """An anonymous temporary file in the staging area (never committed)."""
         import tempfile
 
-        fh = tempfile.TemporaryFile(dir=self._stage_root())
+        root = self._stage_root().parent
+        fh = tempfile.TemporaryFile(dir=root)
         self._open.append(fh)
         return fh
 
@@ -224,7 +416,13 @@ class OutputTarget:
         self._open.clear()
 
     def commit(self) -> list[Path]:
-        """Move everything staged into place. Returns the final paths."""
+        """Move everything staged into place, as one transaction. Returns the final paths.
+
+        An exception of any kind while files move (an ``OSError``, ``KeyboardInterrupt``
+        from Ctrl-C or SIGTERM) puts the previous output back before it propagates; the
+        exception then carries :func:`output_state` ``"unchanged"`` (or ``"pending"``
+        when a second interruption stopped the roll-back: the next run finishes it).
+        """
         if self._done:
             return [self.final_path(r) for r in self.written]
         self._close_handles()
@@ -233,19 +431,44 @@ class OutputTarget:
         if staging is None:
             if self.kind == "folder":
                 self.dest.mkdir(exist_ok=True)
+            self.committed = True
             return []
         try:
             if self.kind == "file":
                 try:
-                    os.replace(staging / self.dest.name, self.dest)
+                    os.replace(staging / _NEW / self.dest.name, self.dest)  # one rename: atomic
                 except OSError as exc:
                     raise OutputError(f"cannot write: {exc.strerror}", file=str(self.dest)) from None
             else:
                 self._check_final_paths()
                 self._move_all(staging)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        except BaseException as exc:
+            if self._landed(staging):
+                # Interrupted after the commit point: the new output is complete.
+                self.committed = True
+                _mark(exc, "written", self.dest)
+                self._discard()
+            elif output_state(exc) != "pending":
+                self._discard()
+                _mark(exc, "unchanged", self.dest)
+            raise
+        self.committed = True
+        self._discard()
         return [self.final_path(r) for r in self.written]
+
+    def _landed(self, staging: Path) -> bool:
+        """Whether the commit point was passed (read from disk: an interruption may fall anywhere)."""
+        if self.kind == "file":
+            return not os.path.lexists(staging / _NEW / self.dest.name)
+        return (staging / _COMMITTED).exists()
+
+    def _discard(self) -> None:
+        """Remove the staging folder (it holds nothing of any output now) and release its lock."""
+        if self._staging is not None:
+            _remove_staging(self._staging)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _check_final_paths(self) -> None:
         """Before anything moves: every final path stays inside the output, and nothing is in the way."""
@@ -267,36 +490,78 @@ class OutputTarget:
             if final.is_dir() and not final.is_symlink():
                 raise OutputError("a folder is in the way of an output file", file=str(final))
 
+    def _plan(self) -> dict[str, Any]:
+        """The journal: every file to move, and every folder the commit will create (deepest last)."""
+        dirs: list[str] = []
+        seen: set[str] = set()
+        for rel in self.written:
+            parent = PurePosixPath(rel).parent
+            chain = []
+            while str(parent) not in (".", "") and str(parent) not in seen:
+                seen.add(str(parent))
+                if not (self.dest / str(parent)).exists():
+                    chain.append(str(parent))
+                parent = parent.parent
+            dirs.extend(reversed(chain))
+        return {"dest": str(self.dest), "files": list(self.written), "dirs": dirs}
+
     def _move_all(self, staging: Path) -> None:
-        """Move every staged file into place; on failure put back what was there before."""
-        moved: list[Path] = []
-        backups: list[tuple[Path, Path]] = []
-        spare = staging / ".replaced"
+        """Move every staged file into place under a journal; on any exception put back what was there."""
+        journal = self._plan()
+        tmp = staging / (_JOURNAL + ".tmp")
         try:
+            tmp.write_text(json.dumps(journal), encoding="utf-8")
+            os.replace(tmp, staging / _JOURNAL)  # from here on, a killed run is rolled back by the next
+        except OSError as exc:
+            raise OutputError(f"cannot write: {exc.strerror}; nothing was changed", file=str(self.dest)) from None
+        new_root, old_root = staging / _NEW, staging / _OLD
+        made: set[Path] = set()
+        try:
+            for d in journal["dirs"]:
+                (self.dest / d).mkdir(exist_ok=True)
             for rel in self.written:
                 final = self.dest / rel
-                final.parent.mkdir(parents=True, exist_ok=True)
-                if final.exists() or final.is_symlink():
-                    backup = spare / rel
-                    backup.parent.mkdir(parents=True, exist_ok=True)
+                if os.path.lexists(final):
+                    backup = old_root / rel
+                    if backup.parent not in made:
+                        backup.parent.mkdir(parents=True, exist_ok=True)
+                        made.add(backup.parent)
                     os.replace(final, backup)
-                    backups.append((final, backup))
-                os.replace(staging / rel, final)
-                moved.append(final)
-        except OSError as exc:
-            for path in moved:
-                path.unlink(missing_ok=True)
-            for final, backup in backups:
-                os.replace(backup, final)
+                os.replace(new_root / rel, final)
+        except BaseException as exc:
+            self._undo(exc, staging, journal)
+        try:
+            os.replace(staging / _JOURNAL, staging / _COMMITTED)  # the commit point: one rename
+        except BaseException as exc:
+            if self._landed(staging):
+                raise
+            self._undo(exc, staging, journal)
+
+    def _undo(self, exc: BaseException, staging: Path, journal: dict[str, Any]) -> None:
+        """Roll the moves back after ``exc`` and raise it (an ``OSError`` as an OutputError)."""
+        try:
+            _roll_back(self.dest, staging, journal)
+        except BaseException:
+            # A second interruption (or a failing disk) stopped the roll-back: the journal
+            # stays, and the next run into this output finishes it.
+            _mark(exc, "pending", self.dest)
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            raise exc from None
+        if isinstance(exc, OSError):
             raise OutputError(f"cannot write: {exc.strerror}; nothing was changed",
-                              file=str(exc.filename or self.dest)) from None
+                              file=str(self.dest)) from None
+        raise exc
 
     def abort(self) -> None:
-        """Remove everything staged; the destination is left as it was."""
+        """Remove everything staged; the destination is left as it was (a no-op after a commit)."""
         self._close_handles()
         self._done = True
-        if self._staging is not None:
-            shutil.rmtree(self._staging, ignore_errors=True)
+        if self.committed:
+            return
+        if self._staging is not None and not (self._staging / _JOURNAL).exists():
+            self._discard()
         if self._created_dest and self.dest.is_dir() and not any(self.dest.iterdir()):
             # We created it for staging only; leave no empty folder behind.
             try:
