@@ -74,6 +74,20 @@ _LAZY = {
     "PREDICTION_SET_ID": "registry",
     "FRAME_REF": "registry",
     "package_schemas": "registry",
+    "Limits": "limits",
+    "current_limits": "limits",
+    "check_pixels": "limits",
+    "check_id": "limits",
+    "parse_int": "limits",
+    "IdIndex": "limits",
+    "check_json_depth": "limits",
+    "load_json": "limits",
+    "check_file_size": "limits",
+    "open_regular": "limits",
+    "read_bytes": "limits",
+    "is_regular": "limits",
+    "is_url": "limits",
+    "refuse_url": "limits",
 }
 
 __all__ = [

@@ -92,6 +92,9 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
 
     pl = sub.add_parser("plugins", help="list plugins: name, version, formats, status")
     pl.add_argument("--json", action="store_true")
+    pl.add_argument("--probe", metavar="PATH",
+                    help="run every plugin's detection on PATH first, so that a plugin that crashes or "
+                         "votes nonsense there is shown degraded")
 
     s = sub.add_parser("schema", help="print a registered JSON Schema (default: the canonical one)")
     s.add_argument("id", nargs="?", help="schema $id (or a unique part of it)")
@@ -333,6 +336,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
     hub = get_hub()
     hub.commands(taken=COMMANDS)  # a plugin whose command registration fails shows as degraded
+    if args.probe:
+        hub.detect(args.probe)
     records = hub.plugins()
     if args.json:
         _out(json.dumps([r.to_dict() for r in records], indent=2))

@@ -17,7 +17,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping, NoReturn
 
 import pluggy
 
@@ -53,11 +53,10 @@ INTERRUPTS = {"tracked": False, "received": False}
 def _contained(exc: BaseException) -> bool:
     """Whether an exception from a plugin is the plugin's failure (contained), not the user's.
 
-    ``SystemExit`` and other ``BaseException``s a plugin raises are its failures; a real
-    Ctrl-C or SIGTERM, and the ``GeneratorExit`` of closing an iterator, pass through.
+    ``SystemExit``, ``GeneratorExit`` and other ``BaseException``s a plugin raises are its
+    failures (the hub's own iterators are closed at a ``yield``, never inside a hook call);
+    a real Ctrl-C or SIGTERM passes through.
     """
-    if isinstance(exc, GeneratorExit):
-        return False
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTS["tracked"] and not INTERRUPTS["received"]
     return True
@@ -287,7 +286,7 @@ class Hub:
             except BaseException as exc:
                 if not _contained(exc):
                     raise
-                raise self._blame(exc, hook, impl.plugin_name) from exc
+                self._reraise(exc, hook, impl.plugin_name)
             if result is not None:
                 return result, impl.plugin_name
         return None, None
@@ -301,6 +300,14 @@ class Hub:
             except PluginError:
                 pass  # strict mode: the error below is the one to raise
         return err
+
+    def _reraise(self, exc: BaseException, what: str, plugin_name: str | None) -> NoReturn:
+        """Raise :meth:`_blame`'s error for ``exc``, chained to it so that ``PREDPORT_DEBUG=1``
+        shows the plugin's own raising line (a predport error passing through keeps its cause)."""
+        err = self._blame(exc, what, plugin_name)
+        if err is exc:
+            raise err
+        raise err from exc
 
     def _guard(self, items: Iterable[Any], plugin_name: str | None, what: str,
                feeds: Iterable[Any] = (), check: Any = None) -> Iterator[Any]:
@@ -316,7 +323,7 @@ class Hub:
         except BaseException as exc:
             if not _contained(exc):
                 raise
-            raise self._blame(exc, what, plugin_name) from exc
+            self._reraise(exc, what, plugin_name)
         try:
             while True:
                 try:
@@ -326,7 +333,7 @@ class Hub:
                 except BaseException as exc:
                     if not _contained(exc):
                         raise
-                    raise self._blame(exc, what, plugin_name) from exc
+                    self._reraise(exc, what, plugin_name)
                 if check is not None:
                     check(item)
                 yield item
@@ -429,9 +436,7 @@ class Hub:
                     raise
                 reason = f"detect_format raised {_describe(exc)}"
                 self._note(name, reason, exc)
-                # Shown by --explain (a vote of NO never wins), not hidden as "no plugin voted".
-                own = self.records[name].formats if name in self.records else []
-                votes.append(FormatMatch(own[0] if own else "?", Confidence.NO, f"error: {reason}", name))
+                votes.append(self._error_vote(name, reason))
                 continue
             if result is None:
                 continue
@@ -439,10 +444,17 @@ class Hub:
                 problem = _vote_problem(m, known)
                 if problem:
                     self._note(name, f"detect_format {problem}")
+                    votes.append(self._error_vote(name, f"detect_format {problem}"))
                     continue
                 votes.append(FormatMatch(m.format, int(m.confidence), m.reason, name, m.role))
         votes.sort(key=lambda m: (-m.confidence, m.format))
         return votes
+
+    def _error_vote(self, name: str, reason: str) -> FormatMatch:
+        """A plugin's failed vote as a rejection: shown by ``--explain`` with its error, never winning
+        (not hidden as "no plugin voted")."""
+        own = self.records[name].formats if name in self.records else []
+        return FormatMatch(own[0] if own else "?", Confidence.NO, f"error: {reason}", name)
 
     def pick(self, path: str | os.PathLike[str], votes: list[FormatMatch] | None = None,
              role: str = "predictions") -> FormatInfo:

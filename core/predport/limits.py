@@ -40,7 +40,7 @@ from typing import IO, Any, Iterable, Sequence
 from .errors import ConfigError, ParseError
 
 __all__ = [
-    "Limits", "limits", "check_pixels", "check_id", "parse_int", "IdIndex", "check_json_depth",
+    "Limits", "current_limits", "check_pixels", "check_id", "parse_int", "IdIndex", "check_json_depth",
     "load_json", "check_file_size", "open_regular", "read_bytes", "is_regular", "is_url", "refuse_url",
     "INT64_MIN", "INT64_MAX",
 ]
@@ -78,14 +78,14 @@ def _env_int(name: str) -> int | None:
 
 @dataclass(frozen=True)
 class Limits:
-    """The limits in force (see the module docstring); :func:`limits` reads them."""
+    """The limits in force (see the module docstring); :func:`current_limits` reads them."""
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
     max_file_bytes: int = 0  # 0: a quarter of the memory available when checked
 
 
-def limits() -> Limits:
+def current_limits() -> Limits:
     """The limits in force now: the defaults, raised or lowered by the environment variables."""
     return Limits(
         max_pixels=_env_int(PIXELS_ENV) or DEFAULT_MAX_PIXELS,
@@ -105,7 +105,7 @@ def check_pixels(width: Any, height: Any, *, limit: int | None = None, what: str
     w, h = check_id(width, **where), check_id(height, **where)
     if w <= 0 or h <= 0:
         raise ParseError(f"{what} size {w} x {h} is not positive", **where)
-    cap = limit or limits().max_pixels
+    cap = limit or current_limits().max_pixels
     if w * h > cap:
         raise ParseError(
             f"{what} of {w} x {h} = {w * h} pixels is above the limit of {cap} pixels",
@@ -215,7 +215,7 @@ def check_json_depth(obj: Any, *, limit: int | None = None, **where: Any) -> Non
 
     The error names the JSON path where the limit is crossed (appended to ``json_path``).
     """
-    cap = limit or limits().max_json_depth
+    cap = limit or current_limits().max_json_depth
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(obj, 1, ())]
     while stack:
         value, depth, path = stack.pop()
@@ -279,7 +279,7 @@ def load_json(data: bytes | str, *, limit: int | None = None, **where: Any) -> A
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc}", **where) from None
-    cap = limit or limits().max_json_depth
+    cap = limit or current_limits().max_json_depth
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if _depth_bound(raw, cap):
         check_json_depth(obj, limit=cap, **where)
@@ -289,7 +289,7 @@ def load_json(data: bytes | str, *, limit: int | None = None, **where: Any) -> A
 # -- files --------------------------------------------------------------------------------
 def check_file_size(size: int, *, limit: int | None = None, what: str = "file", **where: Any) -> None:
     """Refuse to read a ``size``-byte file whole when it would not fit in memory."""
-    cap = limit or limits().max_file_bytes or _available_memory() // 4
+    cap = limit or current_limits().max_file_bytes or _available_memory() // 4
     if size > cap:
         raise ParseError(
             f"{what} is {size} bytes, more than the {cap} bytes predport reads whole "

@@ -56,6 +56,26 @@ class _Compiled:
         return list(errors[0].absolute_path), errors[0].message
 
 
+def _meta_problem(schema: Mapping[str, Any]) -> str | None:
+    """Why ``schema`` is not a valid Draft 2020-12 schema (checked against the meta-schema), or ``None``."""
+    try:
+        import jsonschema_rs
+
+        jsonschema_rs.meta.validate(dict(schema))
+    except ImportError:  # pragma: no cover - exercised only without jsonschema_rs
+        import jsonschema
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(dict(schema))
+        except jsonschema.SchemaError as exc:
+            return str(exc.message)
+    except ValueError as exc:  # jsonschema_rs.ValidationError
+        return str(exc).splitlines()[0]
+    except Exception as exc:  # a schema the validator cannot even read (keys that are not strings)
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 class SchemaRegistry:
     """Schemas by ``$id``, compiled on first use.
 
@@ -71,11 +91,16 @@ class SchemaRegistry:
             self.register(schema, owner="predport")
 
     def register(self, schema: Mapping[str, Any], *, owner: str) -> str:
+        if not isinstance(schema, Mapping):
+            raise ConfigError(f"schema from {owner} is a {type(schema).__name__}, not a JSON Schema object")
         sid = schema.get("$id")
         if not isinstance(sid, str) or not sid:
             raise ConfigError(f"schema from {owner} has no '$id'")
         if sid in self._schemas and self._owners[sid] != owner:
             raise ConfigError(f"schema {sid} is already registered by {self._owners[sid]}")
+        problem = _meta_problem(schema)
+        if problem:
+            raise ConfigError(f"schema {sid} from {owner} is not a valid JSON Schema: {problem}")
         self._schemas[sid] = dict(schema)
         self._owners[sid] = owner
         self._compiled.pop(sid, None)
