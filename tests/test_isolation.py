@@ -258,14 +258,27 @@ def test_cli__plugin_bug_exits_70_and_debug_shows_the_plugins_own_line(tmp_path)
     assert not (tmp_path / "o.json").exists()
 
 
-def test_cli__remote_looking_paths_are_refused_and_nothing_is_written_locally(tmp_path, canonical_path):
+def test_cli__remote_looking_paths_are_never_written_locally(tmp_path, canonical_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREDPORT_")}
-    for args in ([str(canonical_path), "s3://bucket/out.json"], ["gs://bucket/in.json", "out.json"],
-                 [str(canonical_path), "out/", "--images", "https://host/images"]):
+    env.update(AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY="", AWS_EC2_METADATA_DISABLED="true")
+    for args in ([str(canonical_path), "nosuchscheme://bucket/out.json"],
+                 [str(canonical_path), "out/", "--images", "https://host/images"],
+                 [str(canonical_path), "out.json", "--class-map", "gs://bucket/map.yaml"]):
         run = subprocess.run([sys.executable, "-m", "predport", "convert", *args], capture_output=True,
                              text=True, cwd=tmp_path, env=env, timeout=120)
-        assert run.returncode == 1 and "URL" in run.stderr and run.stderr.count("\n") == 1, run.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == [canonical_path.name]
+        assert run.returncode == 1 and run.stderr.count("\n") == 1, run.stderr
+        assert "URL" in run.stderr or "nosuchscheme" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [canonical_path.name]  # no ./s3:/ folder
+
+
+def test_output_target__made_directly_on_a_url_is_refused(tmp_path, hub, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    for dest in ("s3://bucket/out", Path("s3://bucket/out")):
+        with pytest.raises(predport.ConfigError, match="URL"):
+            predport.OutputTarget(dest, kind="folder", registry=hub.registry)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture

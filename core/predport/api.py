@@ -24,8 +24,8 @@ def make_context(
     role: str = "predictions",
 ) -> Context:
     """A :class:`Context` from keyword arguments (what ``load``/``convert`` accept)."""
-    for role, value in (("class map", class_map), ("image sizes file", image_sizes), ("image folder", images)):
-        refuse_url(value, role=role)
+    for what, value in (("class map", class_map), ("image sizes file", image_sizes), ("image folder", images)):
+        refuse_url(value, role=what)
     return Context(
         options=options,
         policy=policy,
