@@ -113,6 +113,10 @@ class FormatInfo:
     * ``roles`` — what a reader can read: ``("predictions",)`` (the default) and/or
       ``"ground_truth"``; the hub refuses a read of another role before the reader runs
       (see :data:`ROLES` and ``Context.role``).
+    * ``in_place`` — the writer can update an existing output folder in place through
+      a library that commits atomically on its own (a Deep Lake dataset's new version):
+      the hub then opens a non-empty output folder without ``--overwrite``, and the
+      writer uses ``OutputTarget.in_place()`` and ``OutputTarget.on_commit()``.
     """
 
     id: str
@@ -126,6 +130,7 @@ class FormatInfo:
     description: str = ""
     plugin: str | None = None  # filled in by the hub
     roles: tuple[str, ...] = ("predictions",)
+    in_place: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "roles", tuple(self.roles))

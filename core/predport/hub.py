@@ -653,7 +653,7 @@ class Hub:
         ended = _Ended(tracker.watch(stream.frames))
         wrapped = PredictionStream(ended, stream.categories, stream.source, stream.report)
         target = output_target(dest, kind=info.target, registry=self.registry, overwrite=overwrite,
-                               storage_options=storage_options)
+                               storage_options=storage_options, in_place=info.in_place)
         try:
             result, owner = self._first("from_canonical", info.plugin, stream=wrapped, format=info.id,
                                         target=target, context=ctx)

@@ -220,6 +220,7 @@ class OutputTarget:
         kind: str = "folder",
         registry: Any = None,
         overwrite: bool = False,
+        in_place: bool = False,
     ) -> None:
         if kind not in ("file", "folder"):
             raise ValueError("kind must be 'file' or 'folder'")
@@ -246,6 +247,10 @@ class OutputTarget:
         self._created_parents: list[Path] = []
         self._before: set[str] = set()
         self.notes: list[str] = []
+        self._in_place = in_place and kind == "folder"
+        self._not_empty: OutputError | None = None  # an in-place format's deferred "not empty" refusal
+        self._stage_folders: list[Path] = []
+        self._commit_steps: list[Any] = []
         self._check_dest()
 
     # -- set-up -----------------------------------------------------------------------
@@ -266,9 +271,15 @@ class OutputTarget:
                 self.notes += recover(d, STAGING_PREFIX)
             if d.is_dir() and any(not self._is_staging(p) for p in d.iterdir()):
                 if not self.overwrite:
-                    raise OutputError(
+                    refusal = OutputError(
                         "output folder is not empty", file=str(d), hint="pass --overwrite to write into it"
                     )
+                    if not self._in_place:
+                        raise refusal
+                    # A format that updates an existing output in place (through its library's
+                    # own commits) may still use it; staging files into it stays refused.
+                    self._not_empty = refusal
+                    return
                 # Remembered so the summary can say which earlier files are still there:
                 # --overwrite replaces files of the same name and deletes nothing else.
                 self._before = {
@@ -301,6 +312,8 @@ class OutputTarget:
 
     def _stage_root(self) -> Path:
         """The staging folder's ``new`` folder (created on first use, locked while this run is alive)."""
+        if self._not_empty is not None:
+            raise self._not_empty
         if self._staging is None:
             tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
             if self.kind == "file":
@@ -402,6 +415,46 @@ class OutputTarget:
         self._open.append(fh)
         return fh
 
+    def stage_folder(self, relpath: str | os.PathLike[str] | None = None) -> Path:
+        """A folder in the staging area for a writer that writes through a third-party library.
+
+        The library fills it (``relpath=None`` is the output folder itself); on
+        :meth:`commit` every file below it is moved into place like a staged file,
+        and on :meth:`abort` it is removed. The writer validates its records first.
+        """
+        if self._done:
+            raise OutputError("output already committed or aborted")
+        if self.kind != "folder":
+            raise OutputError(f"this output is the single file {self.dest}; it has no folders")
+        root = self._stage_root()
+        folder = root if relpath in (None, "") else root / str(safe_relpath(relpath))
+        folder.mkdir(parents=True, exist_ok=True)
+        self._stage_folders.append(folder)
+        return folder
+
+    def in_place(self) -> Path:
+        """The output folder itself, for a format that updates an existing output in place.
+
+        Only for formats declared with ``FormatInfo(in_place=True)`` (their library
+        commits atomically on its own, as a Deep Lake dataset does). The writer must
+        make its change visible only in a step registered with :meth:`on_commit`,
+        so that a failed write or a refused loss check changes nothing.
+        """
+        if not self._in_place:
+            raise OutputError("this format does not update outputs in place", file=str(self.dest))
+        return self.dest
+
+    def on_commit(self, step: Any) -> None:
+        """Run ``step()`` when the output commits, before staged files move into place.
+
+        For writers whose library has its own commit (a dataset version): the hub
+        commits only after the writer finished and the loss check passed. An
+        exception from a step aborts the output (nothing staged is moved).
+        """
+        if self._done:
+            raise OutputError("output already committed or aborted")
+        self._commit_steps.append(step)
+
     def final_path(self, relpath: str | None = None) -> Path:
         """Where ``relpath`` will be after commit."""
         if self.kind == "file":
@@ -426,6 +479,9 @@ class OutputTarget:
         if self._done:
             return [self.final_path(r) for r in self.written]
         self._close_handles()
+        for step in self._commit_steps:
+            step()  # raises before anything moves; the hub then aborts
+        self._register_stage_folders()
         self._done = True
         staging = self._staging
         if staging is None:
@@ -469,6 +525,21 @@ class OutputTarget:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+    def _register_stage_folders(self) -> None:
+        """The files a library wrote into :meth:`stage_folder` folders join the staged files."""
+        if self._staging is None:
+            return
+        new_root = self._staging / _NEW
+        for folder in self._stage_folders:
+            for path in sorted(folder.rglob("*")):
+                if path.is_symlink():
+                    raise OutputError("refusing to commit a link written into the staging folder",
+                                      file=str(self.dest / path.relative_to(new_root)))
+                if path.is_file():
+                    rel = path.relative_to(new_root).as_posix()
+                    if rel not in self._written_set:
+                        self.written.append(rel)
+                        self._written_set.add(rel)
 
     def _check_final_paths(self) -> None:
         """Before anything moves: every final path stays inside the output, and nothing is in the way."""

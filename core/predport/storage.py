@@ -479,13 +479,16 @@ def spooled_frames(frames: Iterator[Any], spool: Spool, report: Any) -> Iterator
 
 # -- writing: stage locally, upload, publish ----------------------------------------------
 def output_target(dest: Any, *, kind: str, registry: Any, overwrite: bool,
-                  storage_options: Mapping[str, Any] | None = None) -> OutputTarget:
-    """The :class:`~predport.OutputTarget` for ``dest``: local, or a :class:`RemoteOutput` for a URL."""
+                  storage_options: Mapping[str, Any] | None = None, in_place: bool = False) -> OutputTarget:
+    """The :class:`~predport.OutputTarget` for ``dest``: local, or a :class:`RemoteOutput` for a URL.
+
+    ``in_place`` (``FormatInfo.in_place``) applies to local outputs; a remote output is never
+    updated in place (its ``in_place()`` refuses)."""
     dest = localize(dest)
     if is_url(dest):
         return RemoteOutput(os.fspath(dest), kind=kind, registry=registry, overwrite=overwrite,
                             storage_options=storage_options)
-    return OutputTarget(dest, kind=kind, registry=registry, overwrite=overwrite)
+    return OutputTarget(dest, kind=kind, registry=registry, overwrite=overwrite, in_place=in_place)
 
 
 class RemoteOutput(OutputTarget):

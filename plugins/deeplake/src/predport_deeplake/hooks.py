@@ -1,0 +1,131 @@
+"""predport hooks for Deep Lake 4.x datasets (format id ``deeplake``).
+
+Cheap to import: ``deeplake`` and numpy are imported by the reader and the writer,
+when a dataset is actually read or written. Detection reads only the dataset's own
+log files (``_deeplake_log/_meta/*.jsonl``), never a folder name.
+
+Reader options (``-o KEY=VALUE``): ``group`` (the predictions' column group, default
+``model_evaluation``; ground truth is read from the top-level columns), ``id_column``
+(the data ids; default ``data_id`` when present, else the row index, said in the
+report), ``branch``, ``boxes``/``labels``/``scores`` (column names), ``box_format`` and
+``box_type`` (for box columns without ``coords`` metadata), ``images`` (image column
+for sizes).
+
+Writer options (``-w KEY=VALUE``): ``branch`` (write an existing dataset on this branch,
+created from ``main`` when missing), ``group``, ``id_column``, ``message``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Iterator
+
+import predport
+
+FORMAT_ID = "deeplake"
+LOG_META = "_deeplake_log/_meta"
+#: Entries of ``_deeplake_log/_meta`` looked at by detection (a few per dataset in practice).
+META_SCAN_LIMIT = 64
+
+
+@predport.hookimpl
+def formats() -> list[predport.FormatInfo]:
+    return [
+        predport.FormatInfo(
+            id=FORMAT_ID,
+            title="Deep Lake dataset (4.x)",
+            can_read=True,
+            can_write=True,
+            target="folder",
+            in_place=True,
+            holds=frozenset({"score", "box", "polygon", "attributes", "size", "frame_attributes",
+                             "category_external_id", "category_attributes"}),
+            patterns=("_deeplake_log/",),
+            tasks=("detection", "segmentation"),
+            description="Deep Lake 4.x dataset: predictions in a column group (model_evaluation/boxes, "
+            "labels, scores, iou), ground truth in the top-level columns; existing datasets "
+            "are written on a branch (-w branch=NAME) and committed once",
+        )
+    ]
+
+
+def _first_commit_line(source: predport.Source) -> tuple[str, bytes] | None:
+    """The first line of a ``_deeplake_log/_meta`` log file, with its relative path."""
+    folder = source.path / LOG_META
+    try:
+        with os.scandir(folder) as it:
+            names = []
+            for i, entry in enumerate(it):
+                if i >= META_SCAN_LIMIT:
+                    break
+                if entry.name.endswith(".jsonl") and entry.is_file():
+                    names.append(entry.name)
+    except OSError:
+        return None
+    for name in sorted(names):
+        rel = f"{LOG_META}/{name}"
+        line = source.head(rel, size=4096).split(b"\n", 1)[0]
+        if line:
+            return rel, line
+    return None
+
+
+@predport.hookimpl
+def detect_format(source: predport.Source) -> predport.FormatMatch | None:
+    if not source.is_dir:
+        return None
+    if source.has(LOG_META):
+        found = _first_commit_line(source)
+        if found is None:
+            return predport.FormatMatch(FORMAT_ID, predport.Confidence.LOW,
+                                        f"a {LOG_META} folder without a readable log file")
+        rel, line = found
+        import json
+
+        try:
+            release = json.loads(line)["commit"]["release"]
+        except (ValueError, KeyError, TypeError):
+            return predport.FormatMatch(FORMAT_ID, predport.Confidence.LOW,
+                                        f"{rel} does not start with a Deep Lake commit record")
+        if not isinstance(release, str) or not release.startswith("4."):
+            return predport.FormatMatch(FORMAT_ID, predport.Confidence.NO,
+                                        f"a Deep Lake dataset written by release {release!r}; this plugin reads 4.x")
+        return predport.FormatMatch(FORMAT_ID, predport.Confidence.CERTAIN,
+                                    f"a Deep Lake dataset ({rel} written by deeplake {release})")
+    if source.has("dataset_meta.json") and source.has("version_control_info.json"):
+        return predport.FormatMatch(FORMAT_ID, predport.Confidence.NO,
+                                    "a Deep Lake 3.x dataset: convert it to 4.x first with deeplake.convert")
+    return None
+
+
+@predport.hookimpl
+def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
+    if format != FORMAT_ID:
+        return None
+    return _rows(source, context)
+
+
+def _rows(source: predport.Source, context: predport.Context) -> Iterator[Any]:
+    from .reader import read
+
+    yield from read(source.path, context)
+
+
+@predport.hookimpl
+def to_canonical(records: Iterable[Any], format: str) -> Iterable[predport.Frame] | None:
+    if format != FORMAT_ID:
+        return None
+    return records  # the reader builds canonical frames column by column already
+
+
+@predport.hookimpl
+def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
+    if format != FORMAT_ID:
+        return None
+    from .writer import write
+
+    return write(stream, target, context)
+
+
+@predport.hookimpl
+def schemas() -> list[dict[str, Any]]:
+    return predport.package_schemas("predport_deeplake")

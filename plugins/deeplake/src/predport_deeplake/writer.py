@@ -1,0 +1,373 @@
+"""Write canonical frames into a Deep Lake 4.x dataset: a new one, or an existing one on a branch.
+
+All-or-nothing: every frame is read, checked and turned into columns first. A new
+dataset is created in the output's staging folder (``target.stage_folder()``) and
+committed there, then moved into place by the hub like any staged output. An
+existing dataset is changed only in the step registered with ``target.on_commit``,
+which runs after the loss check passed: it creates the branch when missing, adds the
+group's columns and commits **once**; an interrupted step leaves the branch at its
+previous commit (Deep Lake shows only committed versions) and ``main`` untouched.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import predport
+
+from . import layout
+
+SCHEMA_ID = "urn:predport:schema:deeplake:columns:1"
+
+
+class _Columns:
+    """The prediction columns of every frame, in frame order, built while the stream is read."""
+
+    def __init__(self) -> None:
+        self.data_ids: list[str] = []
+        self.widths: list[int] = []
+        self.heights: list[int] = []
+        self.cids: list[Any] = []
+        self.scores: list[Any] = []
+        self.boxes: list[Any] = []
+        self.polygons: list[list[Any]] | None = None
+        self.attrs: list[str] = []
+        self.any_attrs = False
+        self.evals: dict[str, list[Any]] = {c: [] for c in layout.EVAL_COLUMNS}
+        self.any_eval: set[str] = set()
+        self.any_size = False
+
+
+def _collect(stream: Any, context: Any) -> _Columns:
+    import numpy as np
+    import orjson
+
+    cols = _Columns()
+    empty_box = np.zeros((0, 4))
+    eval_attrs = {a: c for c, a in layout.EVAL_COLUMNS.items()}
+    lost_rings = lost_precision = 0
+    for frame in stream.frames:
+        dets = frame.predictions
+        n = len(dets)
+        cols.data_ids.append(frame.data_id)
+        w, h = frame.width, frame.height
+        if w is not None and h is not None:
+            cols.any_size = True
+            cols.widths.append(w)
+            cols.heights.append(h)
+        else:
+            cols.widths.append(0)
+            cols.heights.append(0)
+        cols.cids.append(dets.category_id)
+        cols.scores.append(dets.score)
+        box = dets.box
+        cols.boxes.append(box if box is not None else (np.full((n, 4), np.nan) if n else empty_box))
+        fattrs = frame.attributes
+        other: dict[str, Any] = {}
+        for c in layout.EVAL_COLUMNS:
+            cols.evals[c].append(None)
+        if fattrs:
+            for key, value in fattrs.items():
+                col = eval_attrs.get(key)
+                if col is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    cols.evals[col][-1] = value
+                    cols.any_eval.add(col)
+                else:
+                    other[key] = value
+        pattrs = dets.attributes
+        if dets.polygon is not None:
+            if cols.polygons is None:
+                cols.polygons = [[np.zeros((0, 2), dtype=np.float32)] * len(c) for c in cols.cids[:-1]]
+            row = []
+            for poly in dets.polygon:
+                if poly is None:
+                    row.append(np.zeros((0, 2), dtype=np.float32))
+                    continue
+                if len(poly) > 1:
+                    lost_rings += 1
+                ring = np.asarray(poly[0], dtype=np.float64).reshape(-1, 2)
+                as32 = ring.astype(np.float32)
+                if not np.array_equal(as32.astype(np.float64), ring):
+                    lost_precision += 1
+                row.append(as32)
+            cols.polygons.append(row)
+        elif cols.polygons is not None:
+            cols.polygons.append([np.zeros((0, 2), dtype=np.float32)] * n)
+        if other or pattrs is not None:
+            cols.any_attrs = True
+            doc: dict[str, Any] = {"frame": other}
+            if pattrs is not None:
+                doc["predictions"] = [a or {} for a in pattrs]
+            try:
+                cols.attrs.append(orjson.dumps(doc).decode())
+            except TypeError as exc:
+                raise predport.OutputError(f"frame {frame.data_id!r}: attributes are not JSON: {exc}") from None
+        else:
+            cols.attrs.append("")
+    if lost_rings:
+        context.report.loss("predictions.polygon (rings after the first)", lost_rings)
+    if lost_precision:
+        context.report.loss("predictions.polygon (points not exact in float32)", lost_precision)
+    return cols
+
+
+def _categories(stream: Any, cols: _Columns) -> tuple[list[int], list[dict[str, Any]]]:
+    """Canonical ids in label order, and the ``category_info`` metadata (id, name, ...)."""
+    ids = sorted({c.id for c in stream.categories} | set(_all_ids(cols)))
+    info = []
+    for cid in ids:
+        cat = stream.categories.get(cid)
+        entry: dict[str, Any] = {"id": cid, "name": cat.name if cat is not None else str(cid)}
+        if cat is not None and cat.external_id is not None:
+            entry["external_id"] = cat.external_id
+        if cat is not None and cat.attributes:
+            entry["attributes"] = cat.attributes
+        info.append(entry)
+    return ids, info
+
+
+def _all_ids(cols: _Columns) -> list[int]:
+    import numpy as np
+
+    if not cols.cids:
+        return []
+    return np.unique(np.concatenate(cols.cids)).tolist()
+
+
+def _label_rows(cols: _Columns, ids: list[int]) -> list[Any]:
+    """Per frame, the uint32 label indices (positions of the category ids in ``ids``)."""
+    import numpy as np
+
+    if not cols.cids:
+        return []
+    flat = np.concatenate(cols.cids)
+    index = np.searchsorted(np.asarray(ids, dtype=np.int64), flat).astype(np.uint32)
+    return np.split(index, np.cumsum([len(c) for c in cols.cids[:-1]], dtype=np.int64))
+
+
+def _check_boxes(cols: _Columns, target: Any) -> None:
+    import numpy as np
+
+    if not cols.boxes:
+        return
+    flat = np.concatenate(cols.boxes)
+    ok = np.isnan(flat).all(axis=1) | (np.isfinite(flat).all(axis=1) & (flat[:, 2] >= 0) & (flat[:, 3] >= 0))
+    if not ok.all():
+        bad = int(np.flatnonzero(~ok)[0])
+        counts = np.cumsum([len(b) for b in cols.boxes])
+        frame = int(np.searchsorted(counts, bad, side="right"))
+        raise predport.OutputError(f"frame {cols.data_ids[frame]!r}: box {flat[bad].tolist()} is not "
+                                   "[x, y, w, h] with finite values and w, h >= 0", file=str(target.dest))
+
+
+def _eval_values(cols: _Columns, name: str) -> list[Any]:
+    if name in layout.EVAL_FLOAT:
+        return [float("nan") if v is None else float(v) for v in cols.evals[name]]
+    return [-1 if v is None else int(v) for v in cols.evals[name]]
+
+
+def _group_columns(cols: _Columns, labels: list[Any], info: list[dict[str, Any]],
+                   order: list[int] | None, n_rows: int) -> list[tuple[str, Any, list[Any], dict[str, Any]]]:
+    """``(name, type, values, metadata)`` per group column; ``order`` maps frames to rows."""
+    import deeplake
+    import numpy as np
+
+    T = deeplake.types
+
+    def rows(values: list[Any], empty: Any) -> list[Any]:
+        if order is None:
+            return values
+        out = [empty] * n_rows
+        for frame, row in enumerate(order):
+            out[row] = values[frame]
+        return out
+
+    no_u32, no_f64, no_box = np.zeros(0, np.uint32), np.zeros(0), np.zeros((0, 4))
+    names = [c["name"] for c in info]
+    out = [
+        (layout.BOXES, T.BoundingBox("float64", format="ltwh", bbox_type="pixel"), rows(cols.boxes, no_box),
+         {"coords": dict(layout.COORDS)}),
+        (layout.LABELS, T.ClassLabel(T.Array("uint32", dimensions=1)), rows(labels, no_u32),
+         {"class_names": names, "category_info": info}),
+        (layout.SCORES, T.Array("float64", dimensions=1), rows(cols.scores, no_f64), {}),
+    ]
+    if cols.polygons is not None:
+        out.append((layout.POLYGONS, T.Polygon(), rows(cols.polygons, []), {}))
+    if cols.any_attrs:
+        out.append((layout.ATTRIBUTES, T.Text(), rows(cols.attrs, ""), {}))
+    for name in layout.EVAL_COLUMNS:
+        if name in cols.any_eval:
+            kind = T.Float64() if name in layout.EVAL_FLOAT else T.Int64()
+            out.append((name, kind, rows(_eval_values(cols, name), float("nan") if name in layout.EVAL_FLOAT
+                                         else -1), {}))
+    return out
+
+
+def _validate(target: Any, group: str, columns: list[tuple[str, Any, list[Any], dict[str, Any]]]) -> None:
+    """The column metadata against the plugin's schema (the values were checked as columns)."""
+    target.validate(SCHEMA_ID, {"group": group, "columns": {name: meta for name, _t, _v, meta in columns}})
+
+
+def _add(ds: Any, pre: str, columns: list[tuple[str, Any, list[Any], dict[str, Any]]]) -> None:
+    for name, kind, _values, meta in columns:
+        ds.add_column(pre + name, kind)
+        for key, value in meta.items():
+            ds[pre + name].metadata[key] = value
+
+
+def _commit_version(ds: Any, message: str) -> None:
+    """The one commit that makes a write visible (a separate function: the kill test stops here)."""
+    ds.commit(message)
+
+
+def is_dataset(path: Path) -> bool:
+    from .hooks import detect_format
+
+    if not path.is_dir():
+        return False
+    vote = detect_format(predport.Source(path))
+    return vote is not None and vote.confidence >= predport.Confidence.HIGH
+
+
+def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
+    dest = Path(target.dest)
+    group = layout.parse_group(context.option("group"), layout.DEFAULT_GROUP)
+    pre = layout.prefix(group)
+    branch = context.option("branch")
+    branch = str(branch) if branch else None
+    id_opt = context.option("id_column")
+    message = str(context.option("message") or f"predport: {stream.source.format if stream.source else 'canonical'}"
+                  f" {'predictions' if group else 'labels'} into {group or 'top-level columns'}")
+    existing = is_dataset(dest)
+    if existing and branch is None:
+        raise predport.OutputError(
+            "the output is an existing Deep Lake dataset: it is written on a branch", file=str(dest),
+            hint="pass -w branch=NAME (created from main when missing; branch=main adds a commit on main)")
+    if existing:
+        # Before the stream is read: a wrong id column or group is found at once.
+        plan = _InPlace(dest, branch, pre, id_opt, target)
+    cols = _collect(stream, context)
+    ids, info = _categories(stream, cols)
+    labels = _label_rows(cols, ids)
+    _check_boxes(cols, target)
+    if existing:
+        return plan.prepare(cols, labels, info, message, group)
+    columns = _group_columns(cols, labels, info, None, len(cols.data_ids))
+    _validate(target, group, columns)
+    return _create(target, cols, columns, pre, branch, message, id_opt)
+
+
+def _create(target: Any, cols: _Columns, columns: list[Any], pre: str, branch: str | None, message: str,
+            id_opt: Any) -> dict[str, Any]:
+    import deeplake
+
+    T = deeplake.types
+    folder = target.stage_folder()
+    ds = deeplake.create(str(folder))
+    id_col = str(id_opt or layout.ID_COLUMN)
+    top: dict[str, Any] = {id_col: cols.data_ids}
+    ds.add_column(id_col, T.Text())
+    if cols.any_size:
+        ds.add_column(layout.WIDTH, T.UInt32())
+        ds.add_column(layout.HEIGHT, T.UInt32())
+        top[layout.WIDTH] = cols.widths
+        top[layout.HEIGHT] = cols.heights
+    if branch and branch != "main":
+        # The playbook's layout: the data on main, the model's predictions on their branch.
+        ds.append(top)
+        _commit_version(ds, "predport: data ids")
+        ds.branch(branch)
+        ds = ds.branches[branch].open()
+        _add(ds, pre, columns)
+        for name, _kind, values, _meta in columns:
+            ds[pre + name][0:len(values)] = values
+    else:
+        _add(ds, pre, columns)
+        top.update({pre + name: values for name, _kind, values, _meta in columns})
+        ds.append(top)
+    _commit_version(ds, message)
+    return {"rows": len(cols.data_ids), "branch": branch or "main", "columns": len(columns) + len(top)}
+
+
+class _InPlace:
+    """A write onto a branch of an existing dataset: rows aligned by data id, one commit."""
+
+    def __init__(self, dest: Path, branch: str, pre: str, id_opt: Any, target: Any) -> None:
+        from . import reader
+
+        self.dest, self.branch, self.pre, self.target = dest, branch, pre, target
+        root = target.in_place()
+        self.path = root
+        ds = reader.open_dataset(root)
+        self.branch_exists = branch in ds.branches.names()
+        view = ds.branches[branch].open() if self.branch_exists and branch != "main" else ds
+        kinds = reader.column_kinds(view)
+        id_col = str(id_opt) if id_opt else (layout.ID_COLUMN if layout.ID_COLUMN in kinds else None)
+        if id_col is not None and kinds.get(id_col) != "text":
+            raise predport.OutputError(f"the dataset has no text data-id column {id_col!r}", file=str(dest),
+                                       field="id_column", hint="name it with -w id_column=NAME")
+        self.n_rows = len(view)
+        self.id_col = id_col
+        self.row_of: dict[str, int] = {}
+        self.dupes: set[str] = set()
+        if id_col is None:
+            self.row_of = {str(i): i for i in range(self.n_rows)}
+        else:
+            for i, value in enumerate(view[id_col][0:self.n_rows] if self.n_rows else []):
+                if self.row_of.setdefault(str(value), i) != i:
+                    self.dupes.add(str(value))
+        self.taken = sorted(n for n in kinds if n.startswith(pre) and n[len(pre):] in _OWN_COLUMNS)
+        if self.taken and not target.overwrite:
+            raise predport.OutputError(
+                f"branch {branch!r} already has the columns {', '.join(self.taken)}", file=str(dest),
+                hint="pass --overwrite to replace them in a new commit, or write another -w group=NAME")
+
+    def prepare(self, cols: _Columns, labels: list[Any], info: list[dict[str, Any]], message: str,
+                group: str) -> dict[str, Any]:
+        missing = [d for d in cols.data_ids if d not in self.row_of]
+        if missing:
+            how = f"data-id column {self.id_col!r}" if self.id_col else "row index (the dataset has no data-id column)"
+            raise predport.OutputError(
+                f"{len(missing)} frame(s) have no row in the dataset (matched by {how}): "
+                + ", ".join(repr(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else ""),
+                file=str(self.dest), hint="rows are matched by data id; add the rows first, or choose -w id_column")
+        order = [self.row_of[d] for d in cols.data_ids]
+        ambiguous = sorted({d for d in cols.data_ids if d in self.dupes})
+        if ambiguous:
+            raise predport.OutputError(f"data ids name more than one row: {', '.join(map(repr, ambiguous[:10]))}",
+                                       file=str(self.dest))
+        if len(set(order)) != len(order):
+            counts: dict[int, int] = {}
+            for r in order:
+                counts[r] = counts.get(r, 0) + 1
+            twice = sorted({d for d, r in zip(cols.data_ids, order) if counts[r] > 1})
+            raise predport.OutputError(f"two frames for the same row: {', '.join(map(repr, twice[:10]))}",
+                                       file=str(self.dest))
+        columns = _group_columns(cols, labels, info, order, self.n_rows)
+        _validate(self.target, group, columns)
+        self.target.on_commit(lambda: self._commit(columns, message))
+        return {"rows": len(order), "dataset_rows": self.n_rows, "branch": self.branch,
+                "columns": len(columns), "matched_by": self.id_col or "row index"}
+
+    def _commit(self, columns: list[Any], message: str) -> None:
+        import deeplake
+
+        ds = deeplake.open(str(self.path))
+        if self.branch != "main":
+            if self.branch not in ds.branches.names():
+                ds.branch(self.branch)
+            ds = ds.branches[self.branch].open()
+        if len(ds) != self.n_rows:
+            raise predport.OutputError(f"the dataset changed while writing ({len(ds)} rows, was {self.n_rows})",
+                                       file=str(self.dest))
+        for name in self.taken:
+            ds.remove_column(name)
+        _add(ds, self.pre, columns)
+        for name, _kind, values, _meta in columns:
+            if self.n_rows:
+                ds[self.pre + name][0:self.n_rows] = values
+        _commit_version(ds, message)
+
+
+_OWN_COLUMNS = frozenset({layout.BOXES, layout.LABELS, layout.SCORES, layout.POLYGONS, layout.ATTRIBUTES,
+                          *layout.EVAL_COLUMNS})
