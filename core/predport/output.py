@@ -442,6 +442,7 @@ class OutputTarget:
         """
         if not self._in_place:
             raise OutputError("this format does not update outputs in place", file=str(self.dest))
+        self._before = set()  # the folder is updated, not replaced: nothing of it is "left over"
         return self.dest
 
     def on_commit(self, step: Any) -> None:
@@ -479,9 +480,13 @@ class OutputTarget:
         if self._done:
             return [self.final_path(r) for r in self.written]
         self._close_handles()
-        for step in self._commit_steps:
-            step()  # raises before anything moves; the hub then aborts
-        self._register_stage_folders()
+        try:
+            for step in self._commit_steps:
+                step()  # before anything moves
+            self._register_stage_folders()
+        except BaseException:
+            self.abort()
+            raise
         self._done = True
         staging = self._staging
         if staging is None:

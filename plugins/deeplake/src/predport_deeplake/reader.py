@@ -21,8 +21,9 @@ def _err(message: str, path: Path, field: str | None = None, hint: str | None = 
     return predport.ParseError(message, file=str(path), field=field, hint=hint)
 
 
-def open_dataset(path: Path, branch: str | None = None) -> Any:
-    """The dataset at ``path`` read-only, at the head of ``branch`` (default: ``main``)."""
+def open_dataset(path: Path, branch: str | None = None) -> tuple[Any, Any]:
+    """``(root, view)``: the dataset at ``path`` read-only, and the head of ``branch`` (default
+    ``main``). Keep ``root`` referenced while ``view`` is used: a branch's dataset expires with it."""
     import deeplake
 
     try:
@@ -33,8 +34,8 @@ def open_dataset(path: Path, branch: str | None = None) -> Any:
         if branch not in ds.branches.names():
             raise _err(f"the dataset has no branch {branch!r} (branches: {', '.join(ds.branches.names())})",
                        path, field="branch")
-        ds = ds.branches[branch].open()
-    return ds
+        return ds, ds.branches[branch].open()
+    return ds, ds
 
 
 def column_kinds(ds: Any) -> dict[str, Any]:
@@ -63,6 +64,26 @@ def box_coords(ds: Any, name: str, path: Path, context: Any) -> tuple[str, str]:
     if kind not in layout.BOX_TYPES:
         raise _err(f"box column {name!r} has type {kind!r}; known: pixel, fractional", path, field=name)
     return mode, kind
+
+
+def row_sizes(ds: Any, kinds: dict[str, str], image_col: str) -> tuple[Any, Any] | None:
+    """Per row ``(widths, heights)`` (0 = unknown): the ``width``/``height`` columns, else the
+    image column's shapes (TQL ``shape()``, which reads no pixels), else ``None``."""
+    import numpy as np
+
+    n = len(ds)
+    if kinds.get(layout.WIDTH) == "generic" and kinds.get(layout.HEIGHT) == "generic":
+        if not n:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return (np.asarray(ds[layout.WIDTH][0:n], dtype=np.int64).reshape(-1),
+                np.asarray(ds[layout.HEIGHT][0:n], dtype=np.int64).reshape(-1))
+    if kinds.get(image_col) == "image":
+        if not n:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        shapes = np.asarray(ds.query(f'select shape("{image_col}") as s')["s"][0:n], dtype=np.int64)
+        if shapes.shape == (n, 3) or shapes.shape == (n, 2):
+            return shapes[:, 1].copy(), shapes[:, 0].copy()
+    return None
 
 
 def _label_table(ds: Any, name: str, context: Any) -> tuple[Any, list[str]] | None:
@@ -96,7 +117,7 @@ def read(path: Path, context: Any) -> Iterator[Any]:
     ground_truth = getattr(context, "role", "predictions") == "ground_truth"
     group = layout.parse_group(context.option("group"), "" if ground_truth else layout.DEFAULT_GROUP)
     pre = layout.prefix(group)
-    ds = open_dataset(path, context.option("branch"))
+    root, ds = open_dataset(path, context.option("branch"))
     kinds = column_kinds(ds)
     boxes_col = pre + str(context.option("boxes") or layout.BOXES)
     labels_col = pre + str(context.option("labels") or layout.LABELS)
@@ -136,9 +157,7 @@ def read(path: Path, context: Any) -> Iterator[Any]:
     if id_col is None:
         context.report.warn(f"{path} has no data-id column ({layout.ID_COLUMN!r}): frames are named by row "
                             f"index 0..{max(n_rows - 1, 0)}; name one with -o id_column=NAME")
-    sized = layout.WIDTH in kinds and layout.HEIGHT in kinds
-    image_col = str(context.option("images") or layout.IMAGES)
-    has_images = image_col in kinds and kinds[image_col] == "image"
+    sizes = row_sizes(ds, kinds, str(context.option("images") or layout.IMAGES))
     unmapped = context.categories.unmapped
 
     for start in range(0, n_rows, BLOCK):
@@ -149,8 +168,6 @@ def read(path: Path, context: Any) -> Iterator[Any]:
         scores = ds[scores_col][start:stop] if has_scores else None
         polys = ds[poly_col][start:stop] if has_polys else None
         attrs = ds[attr_col][start:stop] if has_attrs else None
-        widths = ds[layout.WIDTH][start:stop] if sized else None
-        heights = ds[layout.HEIGHT][start:stop] if sized else None
         ev = {c: ds[pre + c][start:stop] for c, _ in evals}
         for j in range(stop - start):
             row = start + j
@@ -170,8 +187,8 @@ def read(path: Path, context: Any) -> Iterator[Any]:
             else:
                 cid = context.categories.resolve_ids(lab) if n else lab
             width = height = None
-            if sized and int(widths[j]) > 0 and int(heights[j]) > 0:
-                width, height = int(widths[j]), int(heights[j])
+            if sizes is not None and sizes[0][row] > 0 and sizes[1][row] > 0:
+                width, height = int(sizes[0][row]), int(sizes[1][row])
             elif (size := context.image_size(data_id)) is not None:
                 width, height = size
             box = None
@@ -183,10 +200,7 @@ def read(path: Path, context: Any) -> Iterator[Any]:
                     continue
                 box = layout.to_xywh(raw, mode)
                 if kind == "fractional" and n:
-                    if width is None and has_images:
-                        shape = ds[image_col][row].shape  # decodes the image: only for fractional boxes
-                        height, width = int(shape[0]), int(shape[1])
-                    if width is None:
+                    if width is None or height is None:
                         context.problem(predport.ConfigError(
                             f"row {row} ({data_id!r}): fractional boxes need the image size", file=str(path),
                             field=boxes_col, hint="give --images or --sizes, or an image column (-o images=NAME)"))

@@ -245,7 +245,7 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
             hint="pass -w branch=NAME (created from main when missing; branch=main adds a commit on main)")
     if existing:
         # Before the stream is read: a wrong id column or group is found at once.
-        plan = _InPlace(dest, branch, pre, id_opt, target)
+        plan = _InPlace(dest, branch, pre, id_opt, target, context)
     cols = _collect(stream, context)
     ids, info = _categories(stream, cols)
     labels = _label_rows(cols, ids)
@@ -277,7 +277,7 @@ def _create(target: Any, cols: _Columns, columns: list[Any], pre: str, branch: s
         ds.append(top)
         _commit_version(ds, "predport: data ids")
         ds.branch(branch)
-        ds = ds.branches[branch].open()
+        root, ds = ds, ds.branches[branch].open()  # the root stays referenced: the branch expires with it
         _add(ds, pre, columns)
         for name, _kind, values, _meta in columns:
             ds[pre + name][0:len(values)] = values
@@ -292,15 +292,16 @@ def _create(target: Any, cols: _Columns, columns: list[Any], pre: str, branch: s
 class _InPlace:
     """A write onto a branch of an existing dataset: rows aligned by data id, one commit."""
 
-    def __init__(self, dest: Path, branch: str, pre: str, id_opt: Any, target: Any) -> None:
+    def __init__(self, dest: Path, branch: str, pre: str, id_opt: Any, target: Any, context: Any) -> None:
         from . import reader
 
-        self.dest, self.branch, self.pre, self.target = dest, branch, pre, target
+        self.dest, self.branch, self.pre, self.target, self.context = dest, branch, pre, target, context
         root = target.in_place()
         self.path = root
-        ds = reader.open_dataset(root)
+        ds, view = reader.open_dataset(root)
         self.branch_exists = branch in ds.branches.names()
-        view = ds.branches[branch].open() if self.branch_exists and branch != "main" else ds
+        if self.branch_exists and branch != "main":
+            view = ds.branches[branch].open()
         kinds = reader.column_kinds(view)
         id_col = str(id_opt) if id_opt else (layout.ID_COLUMN if layout.ID_COLUMN in kinds else None)
         if id_col is not None and kinds.get(id_col) != "text":
@@ -308,6 +309,7 @@ class _InPlace:
                                        field="id_column", hint="name it with -w id_column=NAME")
         self.n_rows = len(view)
         self.id_col = id_col
+        self.sizes = reader.row_sizes(view, kinds, layout.IMAGES)
         self.row_of: dict[str, int] = {}
         self.dupes: set[str] = set()
         if id_col is None:
@@ -332,6 +334,7 @@ class _InPlace:
                 + ", ".join(repr(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else ""),
                 file=str(self.dest), hint="rows are matched by data id; add the rows first, or choose -w id_column")
         order = [self.row_of[d] for d in cols.data_ids]
+        self._check_sizes(cols, order)
         ambiguous = sorted({d for d in cols.data_ids if d in self.dupes})
         if ambiguous:
             raise predport.OutputError(f"data ids name more than one row: {', '.join(map(repr, ambiguous[:10]))}",
@@ -349,14 +352,32 @@ class _InPlace:
         return {"rows": len(order), "dataset_rows": self.n_rows, "branch": self.branch,
                 "columns": len(columns), "matched_by": self.id_col or "row index"}
 
+    def _check_sizes(self, cols: _Columns, order: list[int]) -> None:
+        """Frame sizes stay with the dataset's own rows (images, width/height): report any that differ."""
+        if not cols.any_size:
+            return
+        differ = unknown = 0
+        for frame, row in enumerate(order):
+            w, h = cols.widths[frame], cols.heights[frame]
+            if not w:
+                continue
+            if self.sizes is None or not self.sizes[0][row]:
+                unknown += 1
+            elif (self.sizes[0][row], self.sizes[1][row]) != (w, h):
+                differ += 1
+        if differ:
+            self.context.report.loss("frames.width/height (differ from the dataset's image size)", differ)
+        if unknown:
+            self.context.report.loss("frames.width/height (the dataset's rows have no size)", unknown)
+
     def _commit(self, columns: list[Any], message: str) -> None:
         import deeplake
 
-        ds = deeplake.open(str(self.path))
+        root = ds = deeplake.open(str(self.path))
         if self.branch != "main":
-            if self.branch not in ds.branches.names():
-                ds.branch(self.branch)
-            ds = ds.branches[self.branch].open()
+            if self.branch not in root.branches.names():
+                root.branch(self.branch)
+            ds = root.branches[self.branch].open()
         if len(ds) != self.n_rows:
             raise predport.OutputError(f"the dataset changed while writing ({len(ds)} rows, was {self.n_rows})",
                                        file=str(self.dest))
