@@ -216,6 +216,9 @@ CASES: tuple[Case, ...] = (
          "734 compressed-RLE masks without boxes on 99 images"),
     Case("csvboxes:template", "inline", "boxes.csv", {},
          "boxes, a null score, a score above 1, an image without boxes", text=_csv_text()),
+    Case("deeplake:example", "repo", "plugins/deeplake/tests/data/coco-example", {},
+         "a dataset written from examples/coco: pixel LTWH boxes, scores, class labels with category "
+         "ids, image sizes, COCO image ids"),
     Case("encord:example", "examples", "encord/predictions.json",
          {"image_sizes": Rel("encord/sizes.json")},
          "normalised box and polygon, a classification with attributes"),

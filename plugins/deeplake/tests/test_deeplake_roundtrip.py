@@ -173,3 +173,19 @@ def test_read__ground_truth_from_the_top_level_columns(playbook_dataset) -> None
         {"category_id": 1, "score": None, "box": [258.0, 41.0, 348.0, 243.0]},
         {"category_id": 0, "score": None, "box": [1.0, 2.0, 3.0, 4.0]},
     ]
+
+
+def test_example__the_committed_dataset_is_what_predport_writes(tmp_path: Path) -> None:
+    """plugins/deeplake/tests/data/coco-example (the matrix's Deep Lake input) is rebuilt by make_example.py."""
+    import importlib.util
+
+    here = Path(__file__).parent / "data"
+    spec = importlib.util.spec_from_file_location("make_example", here / "make_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build(tmp_path / "fresh")
+    committed = predport.load(here / "coco-example")
+    fresh = predport.load(tmp_path / "fresh")
+    assert committed.to_json_dict()["frames"] == fresh.to_json_dict()["frames"]
+    assert committed.to_json_dict()["categories"] == fresh.to_json_dict()["categories"]
+    assert [f.data_id for f in committed.frames] == ["1", "2", "3"]

@@ -37,6 +37,7 @@ def formats() -> list[predport.FormatInfo]:
             can_write=True,
             target="folder",
             in_place=True,
+            roles=("predictions", "ground_truth"),
             holds=frozenset({"score", "box", "polygon", "attributes", "size", "frame_attributes",
                              "category_external_id", "category_attributes"}),
             patterns=("_deeplake_log/",),
