@@ -43,3 +43,48 @@ def box_record(data_hash: str = "img", x: float = 0.1, y: float = 0.2, w: float 
 @pytest.fixture
 def box() -> Callable[..., dict[str, Any]]:
     return box_record
+
+
+# -- pickles -------------------------------------------------------------------------------
+PICKLES = DATA / "pickles"
+
+
+def _load_module(name: str, path: Path) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+@pytest.fixture
+def standin(tmp_path: Path) -> Any:
+    """``standin(variant)``: the stand-in ``encord_active`` module of that schema, imported
+    from a temporary folder (pydantic 2's bundled pydantic v1), removed again afterwards."""
+    import sys
+
+    standins = _load_module("encord_standins", PICKLES / "standins.py")
+    before = set(sys.modules)
+    roots: list[str] = []
+
+    def make(variant: str = "v0.1.33") -> Any:
+        import importlib
+
+        root = tmp_path / f"standin-{variant}"
+        module = standins.install(root, variant)
+        sys.path.insert(0, str(root))
+        roots.append(str(root))
+        return importlib.import_module(module)
+
+    yield make
+    for name in set(sys.modules) - before:
+        if name.split(".")[0] == "encord_active":
+            del sys.modules[name]
+    for root in roots:
+        sys.path.remove(root)
+
+
+@pytest.fixture
+def pickles_dir() -> Path:
+    return PICKLES

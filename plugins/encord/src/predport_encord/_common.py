@@ -20,22 +20,25 @@ MASK = "mask"
 #: image is 1e-5 px.
 EPS = 1e-9
 
-PICKLE_REASON = (
-    "Python pickle: predport never loads pickles (unpickling runs arbitrary code); "
-    "export the predictions from Encord Active as JSON or JSON Lines instead"
+NOT_PICKLE_REASON = (
+    "a .pkl file that is not a pickle of protocol 2 to 5: predport reads only Encord Active's "
+    "predictions.pkl (a list of Prediction objects), with a restricted unpickler"
 )
 SUFFIXES_LINES = (".jsonl", ".ndjson")
 SUFFIXES_PICKLE = (".pkl", ".pickle")
 
-READ_OPTIONS = ("lines", "ontology", "data_mapping", "frame0")
+READ_OPTIONS = ("lines", "ontology", "data_mapping", "frame0", "max_bytes", "max_objects", "max_elements")
 WRITE_OPTIONS = ("lines", "sizes", "default_confidence", "data_mapping")
 
 
-def looks_like_pickle(head: bytes, suffix: str) -> bool:
-    """A pickle by name, or by the protocol 2-5 opcode that starts every such pickle."""
-    if suffix in SUFFIXES_PICKLE:
-        return True
+def is_pickle_head(head: bytes) -> bool:
+    """The ``PROTO`` opcode of protocols 2 to 5, which starts every such pickle."""
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def looks_like_pickle(head: bytes, suffix: str) -> bool:
+    """A pickle by name or by its first opcode."""
+    return suffix in SUFFIXES_PICKLE or is_pickle_head(head)
 
 
 def check_options(options: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:

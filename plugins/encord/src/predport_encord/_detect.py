@@ -6,7 +6,7 @@ from typing import Any
 
 import predport
 
-from ._common import FORMAT, PICKLE_REASON, looks_like_pickle
+from ._common import FORMAT, NOT_PICKLE_REASON, is_pickle_head, looks_like_pickle
 
 _PREDICTIONS_KEY = re.compile(rb'"predictions"\s*:\s*\[\s*')
 _WS = b" \t\r\n"
@@ -87,7 +87,7 @@ def detect(source: "predport.Source") -> "predport.FormatMatch | None":
         return None
     head = source.head()
     if looks_like_pickle(head, source.suffix):
-        return predport.FormatMatch(FORMAT, predport.Confidence.NO, PICKLE_REASON)
+        return _pickle(head)
     found = _first_record(head)
     if found is None:
         return None
@@ -125,4 +125,31 @@ def detect(source: "predport.Source") -> "predport.FormatMatch | None":
     return predport.FormatMatch(
         FORMAT, predport.Confidence.MEDIUM,
         f"{layout} whose first record has data_hash and object/classification, but not every field",
+    )
+
+
+def _pickle(head: bytes) -> "predport.FormatMatch":
+    """A pickle is Encord's when its protocol is 2 to 5 and its first global, in the first
+    bytes, is an Encord Active ``Prediction`` class; anything else is refused with why."""
+    if not is_pickle_head(head):
+        return predport.FormatMatch(FORMAT, predport.Confidence.NO, NOT_PICKLE_REASON)
+    from ._unpickle import MODELS, PREFIX_BYTES, first_global
+
+    protocol, name, whole = first_global(head)
+    ours = {f"{module}.Prediction" for module in MODELS}
+    if name in ours:
+        return predport.FormatMatch(
+            FORMAT, predport.Confidence.HIGH,
+            f"pickle (protocol {protocol}) of {name} objects: Encord Active's predictions.pkl, read "
+            "with a restricted unpickler that runs nothing from the file",
+        )
+    if name is None:
+        what = "holds no Encord Active Prediction" if whole else \
+            f"names no Encord Active Prediction class in its first {PREFIX_BYTES} bytes"
+    else:
+        what = f"names {name} first, not an Encord Active Prediction class"
+    return predport.FormatMatch(
+        FORMAT, predport.Confidence.NO,
+        f"Python pickle (protocol {protocol}) that {what}; predport unpickles only Encord Active "
+        "prediction lists, with a restricted unpickler, and nothing else",
     )

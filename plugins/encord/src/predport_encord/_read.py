@@ -29,12 +29,13 @@ from ._common import (
     BOX,
     EPS,
     MASK,
-    PICKLE_REASON,
+    NOT_PICKLE_REASON,
     POLYGON,
     READ_OPTIONS,
     SUFFIXES_LINES,
     bool_option,
     check_options,
+    is_pickle_head,
     load_data_mapping,
     load_ontology,
     looks_like_pickle,
@@ -102,16 +103,42 @@ def parse(source: "predport.Source", context: "predport.Context") -> Iterator[An
         raise predport.ParseError(
             "this is a folder; Encord prediction records are one .json or .jsonl file", file=file
         )
-    if looks_like_pickle(source.head(size=16), source.suffix):
-        raise predport.ParseError(PICKLE_REASON, file=file)
+    head = source.head(size=16)
+    if looks_like_pickle(head, source.suffix):
+        if not is_pickle_head(head):
+            raise predport.ParseError(NOT_PICKLE_REASON, file=file)
+        return _pickled_records(source.path, context, file)
     lines = bool_option(context.options, "lines", None)
     if lines is None:
         lines = source.suffix in SUFFIXES_LINES
     frame0_none = _frame_option(context.options)
-    names = load_ontology(context.options["ontology"]) if context.options.get("ontology") else {}
-    mapping = load_data_mapping(context.options["data_mapping"]) if context.options.get("data_mapping") else {}
+    names, mapping = _maps(context)
     checker = _Checker(context, file=file, frame0_none=frame0_none)
     return _records(source.path, lines, checker, names, mapping)
+
+
+def _maps(context: "predport.Context") -> tuple[dict[str, str], dict[str, str]]:
+    """The ``ontology`` and ``data_mapping`` options, loaded."""
+    names = load_ontology(context.options["ontology"]) if context.options.get("ontology") else {}
+    mapping = load_data_mapping(context.options["data_mapping"]) if context.options.get("data_mapping") else {}
+    return names, mapping
+
+
+def _pickled_records(path: Path, context: "predport.Context", file: str) -> Iterator[Any]:
+    """Encord Active's ``predictions.pkl``, unpickled by the restricted reader (eagerly:
+    a refused pickle fails before the first frame), as the same records."""
+    from ._pickled import limits, load_pickle, records
+
+    frame0_none = _frame_option(context.options)
+    names, mapping = _maps(context)
+    items = load_pickle(path, limits(context.options))
+    checker = _Checker(context, file=file, frame0_none=frame0_none)
+
+    def stream() -> Iterator[Any]:
+        yield Header(file, False, (), names, mapping)
+        yield from records(items, checker)
+
+    return stream()
 
 
 def _records(path: Path, lines: bool, checker: "_Checker", names: dict[str, str],
@@ -353,12 +380,17 @@ class _Checker:
 
     def _polygon(self, data: Any) -> np.ndarray:
         path = ("object", "data")
-        if not isinstance(data, list):
+        if isinstance(data, np.ndarray):  # a pickled polygon (its own copy, any numeric dtype)
+            if data.dtype.kind not in "biuf":
+                raise _Bad(f"a polygon array of {data.dtype} is not numbers", path, "data")
+            arr = data.astype(np.float64)
+        elif not isinstance(data, list):
             raise _Bad("a polygon is a list of normalised [x, y] points", path, "data")
-        try:
-            arr = np.asarray(data, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise _Bad("a polygon is a list of [x, y] number pairs", path, "data") from None
+        else:
+            try:
+                arr = np.asarray(data, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise _Bad("a polygon is a list of [x, y] number pairs", path, "data") from None
         if arr.ndim != 2 or arr.shape[1] != 2:
             raise _Bad(f"a polygon is a list of [x, y] pairs, got shape {list(arr.shape)}", path, "data")
         if arr.shape[0] < 3:

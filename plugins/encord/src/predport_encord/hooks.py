@@ -1,8 +1,9 @@
 """Hook implementations of predport-encord (cheap to import: numpy loads on first use).
 
 Format ``encord``: Encord Active prediction records, one per prediction, in a
-JSON list, a ``{"predictions": [...]}`` document or JSON Lines. Coordinates in
-the file are normalised to [0, 1]; canonical frames carry pixels.
+JSON list, a ``{"predictions": [...]}`` document or JSON Lines, or Encord Active's
+``predictions.pkl`` (read by a restricted unpickler). Coordinates in the file are
+normalised to [0, 1]; canonical frames carry pixels.
 """
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ def formats() -> list["predport.FormatInfo"]:
             # other keys, extra polygon rings and boxes beside polygons are counted in the
             # report as not written (predport cannot declare holds per key).
             holds=frozenset({"score", "box", "polygon", "attributes", "frame_index", "size", "category_external_id"}),
-            patterns=("*.json", "*.jsonl"),
+            patterns=("*.json", "*.jsonl", "*.pkl"),
             tasks=("detection", "segmentation", "classification"),
-            description="data_hash, frame, confidence and a normalised box, polygon or classification",
+            description="data_hash, frame, confidence and a normalised box, polygon or classification "
+                        "(JSON, JSON Lines, or Encord Active's predictions.pkl, read without running it)",
         )
     ]
 

@@ -1,0 +1,132 @@
+"""Encord Active's ``predictions.pkl`` into the same records the JSON reader makes.
+
+The restricted unpickler (:mod:`._unpickle`) gives back stand-ins; each pickled
+``Prediction`` becomes the JSON record it would have been — the flat schema of
+v0.1.13–v0.1.32 (``class_id``, ``format``, ``data`` on the prediction) is read as an
+``object`` whose ``feature_hash`` is the ``class_id`` — and goes through the JSON
+reader's checks (``_read._Checker``), so both inputs share every rule, error message
+and the conversion to pixels.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import predport
+
+from ._read import _Bad
+from ._unpickle import MODULE_APP, Array, Limits, Model, PickleRefused, fields_of, loads
+
+_NESTED = frozenset({"data_hash", "frame", "confidence", "object", "classification"})
+_FLAT = frozenset({"data_hash", "frame", "class_id", "confidence", "format", "data", "track_id"})
+_OBJECT = frozenset({"format", "data", "feature_hash", "track_id"})
+_BOX = frozenset({"x", "y", "h", "w", "theta"})
+_CLASSIFICATION = frozenset({"feature_hash", "attribute_hash", "option_hash"})
+
+HINT = ("predport reads pickles of Encord Active Prediction lists only, and runs nothing from them; "
+        "see 'Pickles' in docs/formats/encord.md for what to do with another pickle")
+
+
+def limits(options: Mapping[str, Any]) -> Limits:
+    """The caps, from the read options ``max_bytes``, ``max_objects``, ``max_elements``."""
+    values = {}
+    for name in Limits._fields:
+        if options.get(name) is None:
+            continue
+        raw = options[name]
+        text = str(raw).strip().replace("_", "")
+        if isinstance(raw, bool) or not text.isascii() or not text.isdigit() or int(text) <= 0:
+            raise predport.ConfigError(f"option {name}={raw!r} is not a positive integer")
+        values[name] = int(text)
+    return Limits(**values)
+
+
+def load_pickle(path: Path, caps: Limits) -> list[Any]:
+    """The pickled list of predictions, as stand-ins; a located ``ParseError`` otherwise."""
+    file = str(path)
+    size = path.stat().st_size
+    if size > caps.max_bytes:
+        raise predport.ParseError(f"the pickle is {size:,} bytes, more than the {caps.max_bytes:,} allowed",
+                                  file=file, hint="raise the read option max_bytes if the file is trusted")
+    try:
+        top = loads(path.read_bytes(), caps)
+    except PickleRefused as exc:
+        raise predport.ParseError(exc.message + exc.where(), file=file, hint=HINT) from None
+    if type(top) not in (list, tuple):
+        raise predport.ParseError(f"the pickle holds a {_kind(top)}, not a list of Prediction objects",
+                                  file=file, json_path="$", hint=HINT)
+    return top if type(top) is list else list(top)
+
+
+def records(items: list[Any], checker: Any) -> Iterator[Any]:
+    """Check each pickled prediction as a JSON record; bad ones go to ``context.problem``."""
+    for i in range(len(items)):
+        item, items[i] = items[i], None  # release each prediction once read
+        try:
+            rec = _record(item)
+        except _Bad as bad:
+            checker.context.problem(predport.ParseError(bad.message, file=checker.file,
+                                                        json_path=(i,) + bad.path, field=bad.field))
+            continue
+        out = checker.check(rec, pos=i, line=None, base=(i,))
+        if out is not None:
+            yield out
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, Model):
+        return f"{v.module}.{v.name}"
+    return "numpy array" if isinstance(v, Array) else type(v).__name__
+
+
+def _model(v: Any, name: str, keys: frozenset[str], path: tuple[Any, ...]) -> dict[str, Any]:
+    if not isinstance(v, Model) or v.name != name:
+        raise _Bad(f"expected a {name}, found a {_kind(v)}", path)
+    fields = fields_of(v)
+    if fields is None:
+        raise _Bad(f"a {name} without its state", path)
+    if not fields.keys() <= keys:
+        extra = ", ".join(sorted(map(str, fields.keys() - keys)))
+        raise _Bad(f"{name} has fields no Encord Active release defines: {extra}", path)
+    return fields
+
+
+def _record(item: Any) -> dict[str, Any]:
+    if not isinstance(item, Model) or item.name != "Prediction":
+        raise _Bad(f"expected a Prediction, found a {_kind(item)}")
+    fields = fields_of(item)
+    if fields is not None and (item.module == MODULE_APP or "class_id" in fields):
+        fields = _model(item, "Prediction", _FLAT, ())
+        obj = {k: fields[k] for k in ("format", "track_id") if k in fields}
+        if "class_id" in fields:
+            obj["feature_hash"] = fields["class_id"]
+        if "data" in fields:
+            obj["data"] = _data(fields["data"])
+        rec = {k: fields[k] for k in ("data_hash", "frame", "confidence") if k in fields}
+        rec["object"] = obj
+        return rec
+    fields = _model(item, "Prediction", _NESTED, ())
+    rec = dict(fields)
+    obj = fields.get("object")
+    if obj is not None:
+        of = _model(obj, "ObjectDetection", _OBJECT, ("object",))
+        rec["object"] = dict(of)
+        if "data" in of:
+            rec["object"]["data"] = _data(of["data"])
+    cls = fields.get("classification")
+    if cls is not None:
+        rec["classification"] = _model(cls, "FrameClassification", _CLASSIFICATION, ("classification",))
+    return rec
+
+
+def _data(v: Any) -> Any:
+    """A BoundingBox's fields, or a polygon or mask array decoded (its size was capped)."""
+    if isinstance(v, Array):
+        try:
+            return v.decode()
+        except PickleRefused as exc:
+            raise _Bad(exc.message, ("object", "data"), "data") from None
+    if isinstance(v, Model) and v.name == "BoundingBox":
+        return _model(v, "BoundingBox", _BOX, ("object", "data"))
+    raise _Bad(f"data is a {_kind(v)}; Encord Active's data is a BoundingBox or a numpy array",
+               ("object", "data"), "data")
