@@ -39,3 +39,44 @@ def small_set() -> "predport.PredictionSet":
             predport.Frame(data_id="clip.mp4", frame_index=3),
         ],
     )
+
+
+# -- a real S3-compatible server on loopback (moto server mode), for the storage tests ---------
+def _s3server_module():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "predport_tests_s3server"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("s3server.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _need_moto() -> None:
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("s3fs") is None:
+        if os.environ.get("CI"):
+            pytest.fail("moto[server] and s3fs must be installed (requirements-dev.txt) for the S3 tests")
+        pytest.skip("moto[server] or s3fs not installed (pip install -r requirements-dev.txt)")
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3 server on 127.0.0.1 (moto, a child process) for the whole session; no auth checks."""
+    _need_moto()
+    server = _s3server_module().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_start():
+    """``start(auth_after=None)``: another S3 server (e.g. one that checks IAM credentials)."""
+    _need_moto()
+    return _s3server_module().start

@@ -125,12 +125,13 @@ def open_url(url: str, storage_options: Mapping[str, Any] | None = None) -> tupl
 
 def _denied(exc: BaseException, url: str, doing: str) -> PredportError:
     """A clear error for a storage failure (permissions, missing bucket, network)."""
+    kind = PredportError if doing == "reading" else OutputError  # an input's problem is not the output's
     if isinstance(exc, PermissionError):
-        return OutputError(f"access denied {doing} {url}: {exc}",
-                           hint="check the credentials (fsspec/boto configuration or --storage-option)", file=url)
+        return kind(f"access denied {doing} {url}: {exc}",
+                    hint="check the credentials (fsspec/boto configuration or --storage-option)", file=url)
     if isinstance(exc, FileNotFoundError):
-        return OutputError(f"not found {doing} {url}: {exc}", file=url)
-    return OutputError(f"storage error {doing} {url}: {type(exc).__name__}: {exc}", file=url)
+        return kind(f"not found {doing} {url}: {exc}", file=url)
+    return kind(f"storage error {doing} {url}: {type(exc).__name__}: {exc}", file=url)
 
 
 # -- remote paths for detection ---------------------------------------------------------
@@ -332,9 +333,43 @@ def remote_source(url: str, storage_options: Mapping[str, Any] | None = None) ->
     """A :class:`RemoteSource` for ``url``; a missing input is refused like a missing local path."""
     fs, key = open_url(url, storage_options)
     source = RemoteSource(url, fs, key)
-    if source.kind() == "missing":
+    kind = source.kind()
+    if kind == "missing":
         raise UnknownFormatError("no such file or folder", file=url)
+    if kind == "directory" and _staging_names(fs, key) and not _safe(lambda: fs.exists(f"{key}/{MANIFEST}"), False):
+        raise _unpublished(url)
     return source
+
+
+def _unpublished(url: str) -> OutputError:
+    return OutputError(f"this folder holds an unpublished predport upload (a staging prefix and no {MANIFEST}): "
+                       "a write to it was interrupted, or is still running", file=url,
+                       hint="wait for the writer, or write the output again")
+
+
+def _staging_names(fs: Any, key: str) -> list[str]:
+    """Names of the staging prefixes directly below ``key`` (one small listing request on S3)."""
+    if hasattr(fs, "_iterdir") and hasattr(fs, "split_path"):
+        from fsspec.asyn import sync
+
+        bucket, prefix, _ = fs.split_path(key)
+
+        async def first() -> list[str]:
+            found: list[str] = []
+            async for info in fs._iterdir(bucket, max_items=100,
+                                          prefix=(prefix + "/" if prefix else "") + STAGING_MARK):
+                found.append(PurePosixPath(info["name"]).name)
+            return found
+
+        try:
+            return sync(fs.loop, first)
+        except OSError:
+            return []
+    try:
+        return [n for n in (PurePosixPath(p.rstrip("/")).name for p in fs.ls(key, detail=False))
+                if n.startswith(STAGING_MARK)]
+    except OSError:
+        return []
 
 
 # -- reading: the local spool ---------------------------------------------------------
@@ -408,9 +443,7 @@ class Spool:
                 batch.append((f"{src.key}/{rel}", target, size))
             self._get(batch)
         if staging and manifest is None:
-            raise OutputError("this folder holds an unpublished predport upload (a staging prefix and no "
-                              f"{MANIFEST}): a write to it was interrupted, or is still running",
-                              file=src.url, hint="wait for the writer, or write the output again")
+            raise _unpublished(src.url)
         if manifest is not None and only is None:
             for rel, size in manifest.items():
                 p = local.joinpath(*rel.split("/"))
