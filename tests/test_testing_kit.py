@@ -51,7 +51,8 @@ SCHEMA = {
 @predport.hookimpl
 def formats():
     return [predport.FormatInfo(id=FORMAT, title="tiny boxes", can_read=True, can_write=True, target="file",
-                                holds=frozenset({"box", "score"}), patterns=("*.json",))]
+                                holds=frozenset({"box", "score", "category_names", "empty_frames"}),
+                                patterns=("*.json",))]
 
 
 @predport.hookimpl

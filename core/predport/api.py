@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .context import ClassMap, Context, ImageSizes
 from .hub import get_hub
@@ -92,14 +92,19 @@ def save(
     format: str = "canonical",
     *,
     overwrite: bool = False,
-    allow_loss: bool = False,
+    allow_loss: bool | str | Iterable[str] = False,
+    strict_loss: bool = False,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """Write a :class:`~predport.PredictionSet` or stream to ``dest`` (validated, atomic; a path or an fsspec URL)."""
+    """Write a :class:`~predport.PredictionSet` or stream to ``dest`` (validated, atomic; a path or an fsspec URL).
+
+    ``allow_loss``: ``True``, or the loss kinds to allow (``"sizes,attributes"``, see
+    :data:`predport.loss.KINDS`); ``strict_loss``: lost frame metadata refuses too.
+    """
     storage_options = kwargs.pop("storage_options", None)
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
     return get_hub().write(data, dest, format=format, context=ctx, overwrite=overwrite, allow_loss=allow_loss,
-                           storage_options=storage_options)
+                           storage_options=storage_options, strict_loss=strict_loss)
 
 
 def convert(
@@ -109,7 +114,8 @@ def convert(
     *,
     format: str | None = None,
     overwrite: bool = False,
-    allow_loss: bool = False,
+    allow_loss: bool | str | Iterable[str] = False,
+    strict_loss: bool = False,
     write_options: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
@@ -139,7 +145,7 @@ def convert(
                    image_sizes=ctx.sizes, report=ctx.report)
     try:
         summary = hub.write(stream, dst, format=to, context=wctx, overwrite=overwrite, allow_loss=allow_loss,
-                            storage_options=storage_options)
+                            storage_options=storage_options, strict_loss=strict_loss)
     except BaseException:
         try:
             source.close()  # a failed write stops the reader now (its files, its worker processes)

@@ -77,7 +77,11 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     c.add_argument("-w", "--write-option", dest="write_options", action="append", type=_kv, default=[],
                    metavar="KEY=VALUE", help="writer option (repeatable)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    c.add_argument("--allow-loss", action="store_true", help="convert even if the target cannot hold everything")
+    c.add_argument("--allow-loss", nargs="?", const="all", default=None, metavar="KINDS",
+                   help="convert even if the target cannot hold everything; or only these loss kinds, "
+                        "comma-separated (e.g. sizes,attributes; see the guide's loss reports)")
+    c.add_argument("--strict-loss", action="store_true",
+                   help="refuse lost frame metadata (image sizes, frame attributes) too; by default it is reported")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     _storage_arg(c)
@@ -209,7 +213,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.quiet and not args.json and sys.stderr.isatty())
     summary = convert(
         args.input, args.output, to=to, format=args.from_format, overwrite=args.overwrite,
-        allow_loss=args.allow_loss, write_options=dict(args.write_options), progress=progress.wrap,
+        allow_loss=args.allow_loss or False, strict_loss=args.strict_loss, write_options=dict(args.write_options), progress=progress.wrap,
         options=dict(args.options), policy=args.policy, class_map=args.class_map,
         image_sizes=args.sizes, images=args.images, storage_options=dict(args.storage_options) or None,
     )
@@ -231,7 +235,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for w in rep["warnings"]:
             _out(f"warning {w}")
         if summary.get("loss"):
-            _out("lost (allowed by --allow-loss):")
+            if summary.get("lost_content"):
+                _out("lost (allowed by --allow-loss):")
+            else:
+                _out("lost frame metadata (the target has no place for it; --strict-loss refuses):")
             _out(format_loss_table(summary["loss"]))
     return EXIT_OK
 

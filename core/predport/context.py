@@ -411,6 +411,14 @@ class Report:
         self.warnings: list[str] = []
         self._warned: Counter[str] = Counter()
         self.lost: Counter[str] = Counter()
+        self.held: set[str] = set()
+
+    def hold(self, *fields: str) -> None:
+        """The writer holds ``fields`` (names of ``HOLDABLE``) in this conversion although its
+        format declaration does not: a writer option made room for them (the COCO writer's
+        ``categories`` file holds category names, sizes and frames without predictions).
+        Call it before reading the frames."""
+        self.held.update(fields)
 
     def loss(self, field: str, n: int = 1) -> None:
         """A writer could not hold ``n`` values of ``field`` (e.g. ``"predictions.polygon (extra rings)"``).

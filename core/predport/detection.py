@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 __all__ = ["Confidence", "FormatMatch", "FormatInfo", "Source", "ROLES"]
 
@@ -93,6 +93,8 @@ HOLDABLE: tuple[str, ...] = ("score",) + PREDICTION_FIELDS + (
     "frame_attributes",
     "category_external_id",
     "category_attributes",
+    "category_names",
+    "empty_frames",
 )
 
 
@@ -108,6 +110,11 @@ class FormatInfo:
       else present in the data is reported as loss. ``attributes`` are the
       per-prediction attributes; ``frame_attributes``, ``category_external_id``
       and ``category_attributes`` are declared separately.
+      ``category_names`` (names that say more than the id) and ``empty_frames``
+      (frames without predictions are kept) likewise.
+    * ``derived`` — for a reader: fields it derives from others, ``{"polygon": "mask"}``
+      (it traces polygons from its masks). A derived value is not lost when the target
+      holds the field it comes from: reading that field again reconstructs it.
     * ``patterns`` — typical file names (documentation only; never decides detection).
     * ``tasks`` — prediction kinds (``"detection"``, ``"segmentation"``...).
     * ``roles`` — what a reader can read: ``("predictions",)`` (the default) and/or
@@ -125,6 +132,7 @@ class FormatInfo:
     can_write: bool = False
     target: str = "file"
     holds: frozenset[str] = field(default_factory=frozenset)
+    derived: Mapping[str, str] = field(default_factory=dict, hash=False)
     patterns: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     description: str = ""
@@ -153,6 +161,7 @@ class FormatInfo:
             "write": self.can_write,
             "target": self.target,
             "holds": sorted(self.holds),
+            "derived": dict(self.derived),
             "tasks": list(self.tasks),
             "patterns": list(self.patterns),
             "roles": list(self.roles),

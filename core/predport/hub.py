@@ -26,7 +26,6 @@ from .detection import Confidence, FormatInfo, FormatMatch, Source
 from .errors import (
     AmbiguousFormatError,
     ConfigError,
-    LossError,
     PluginError,
     PredportError,
     UnknownFormatError,
@@ -632,24 +631,31 @@ class Hub:
         format: str,
         context: Any = None,
         overwrite: bool = False,
-        allow_loss: bool = False,
+        allow_loss: bool | str | Iterable[str] = False,
         storage_options: Mapping[str, Any] | None = None,
+        strict_loss: bool = False,
     ) -> dict[str, Any]:
         """Write a stream (or a :class:`~predport.PredictionSet`) to ``dest`` in ``format``.
 
         Output is staged and committed only when the writer finished and nothing
-        would be lost; otherwise nothing is left behind. Returns a summary.
+        refused would be lost (see :mod:`predport.loss`: lost prediction content refuses
+        unless ``allow_loss`` is ``True`` or names its kind; lost frame metadata is
+        reported, and refuses only with ``strict_loss``); otherwise nothing is left
+        behind. The refusal comes at the first frame that loses something. Returns a summary.
         """
-        from .loss import LossTracker
+        from .loss import LossPolicy, LossTracker, split_loss
         from .model import PredictionSet
         from .storage import output_target
         from .stream import PredictionStream
 
         info = self.format_info(format)
         ctx = self._bind(info, context, "write")
+        policy = LossPolicy(allow_loss, strict_loss)
         if isinstance(stream, PredictionSet):
             stream = PredictionStream.from_set(stream)
-        tracker = LossTracker(info)
+        source_info = self.formats().get(getattr(stream.source, "format", None) or "")
+        tracker = LossTracker(info, policy=policy, partial=ctx.report.lost, held=ctx.report.held,
+                              derived=source_info.derived if source_info is not None else None, dest=str(dest))
         ended = _Ended(tracker.watch(stream.frames))
         wrapped = PredictionStream(ended, stream.categories, stream.source, stream.report)
         target = output_target(dest, kind=info.target, registry=self.registry, overwrite=overwrite,
@@ -666,13 +672,7 @@ class Hub:
                 raise self._blame(RuntimeError("from_canonical returned before reading every frame of the "
                                                "stream"), "from_canonical", owner)
             loss = tracker.report(stream.categories, partial=ctx.report.lost)
-            if loss and not allow_loss:
-                raise LossError(
-                    f"format {info.id!r} cannot hold everything in this data; nothing was written",
-                    file=str(dest),
-                    report=loss,
-                    hint="pass --allow-loss (allow_loss=True) to convert anyway",
-                )
+            tracker.check_final(loss)
             paths = target.commit()
         except BaseException as exc:
             target.abort()
@@ -695,6 +695,7 @@ class Hub:
             "predictions": wrapped.predictions_seen,
             "loss": loss,
         }
+        summary["lost_content"], summary["lost_metadata"] = split_loss(loss)
         if isinstance(result, Mapping):
             summary.update({k: v for k, v in result.items() if k not in summary})
         return summary

@@ -251,6 +251,7 @@ class OutputTarget:
         self._not_empty: OutputError | None = None  # an in-place format's deferred "not empty" refusal
         self._stage_folders: list[Path] = []
         self._commit_steps: list[Any] = []
+        self._companions: list[OutputTarget] = []
         self._check_dest()
 
     # -- set-up -----------------------------------------------------------------------
@@ -462,6 +463,13 @@ class OutputTarget:
             return self.dest
         return self.dest / str(safe_relpath(relpath or ""))
 
+    def companion(self, dest: str | os.PathLike[str]) -> "OutputTarget":
+        """A second one-file output the user named (a writer option), staged beside this one and
+        committed (after it) or aborted with it: the same checks (``--overwrite``), never half written."""
+        child = OutputTarget(dest, kind="file", registry=self.registry, overwrite=self.overwrite)
+        self._companions.append(child)
+        return child
+
     # -- finishing ------------------------------------------------------------------------
     def _close_handles(self) -> None:
         for fh in self._open:
@@ -470,6 +478,13 @@ class OutputTarget:
         self._open.clear()
 
     def commit(self) -> list[Path]:
+        """Move everything staged into place, as one transaction, then the companions. Returns the final paths."""
+        paths = self._commit_own()
+        for child in self._companions:
+            paths += child.commit()
+        return paths
+
+    def _commit_own(self) -> list[Path]:
         """Move everything staged into place, as one transaction. Returns the final paths.
 
         An exception of any kind while files move (an ``OSError``, ``KeyboardInterrupt``
@@ -632,6 +647,8 @@ class OutputTarget:
 
     def abort(self) -> None:
         """Remove everything staged; the destination is left as it was (a no-op after a commit)."""
+        for child in self._companions:
+            child.abort()
         self._close_handles()
         self._done = True
         if self.committed:

@@ -28,7 +28,7 @@ def test_formats__installed_plugin_is_listed_by_the_hub() -> None:
     # The entry point in pyproject.toml is what makes `predport formats` list the plugin.
     info = predport.get_hub().formats()["csvboxes"]
     assert info.can_read and info.can_write and info.target == "file"
-    assert info.holds == frozenset({"box", "score"})
+    assert info.holds == frozenset({"box", "score", "category_names", "empty_frames"})
 
 
 def test_detect__header_gives_csvboxes(tmp_path: Path) -> None:

@@ -242,8 +242,10 @@ def test_write__probabilities_are_reported_as_loss(tmp_path: Path) -> None:
 def test_write__scalar_frame_attributes_of_other_formats_become_user_metadata(tmp_path: Path, rows_of: Any) -> None:
     pset = predport.PredictionSet(categories=[], frames=[predport.Frame(data_id="a", attributes={
         "image_id": 397133, "camera": "front", "nested": {"x": 1}})])
-    with pytest.raises(predport.LossError):  # the nested attribute has no place
-        predport.save(pset, tmp_path / "a.jsonl", format="aquarium")
+    # The nested attribute has no place: frame metadata, reported; refused only when strict.
+    assert predport.save(pset, tmp_path / "s.jsonl", format="aquarium")["lost_metadata"]
+    with pytest.raises(predport.LossError):
+        predport.save(pset, tmp_path / "a.jsonl", format="aquarium", strict_loss=True)
     summary = predport.save(pset, tmp_path / "a.jsonl", format="aquarium", allow_loss=True)
     row = rows_of(tmp_path / "a.jsonl")[0]
     assert row["inference_metadata"]["user_metadata"] == {"image_id": 397133, "camera": "front"}

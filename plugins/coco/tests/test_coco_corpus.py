@@ -72,6 +72,13 @@ def flat_predictions(prediction_set: predport.PredictionSet) -> list[tuple[dict,
     return [(f.attributes, rec) for f in prediction_set.frames for rec in f.predictions.to_records()]
 
 
+def image_id_of(frame_attributes: dict, data_id: str) -> int | str:
+    """The COCO image id of a frame: kept in the attributes only when the data id cannot give it."""
+    if "image_id" in frame_attributes:
+        return frame_attributes["image_id"]
+    return int(data_id) if data_id.isdigit() and str(int(data_id)) == data_id else data_id
+
+
 def canonical_schema() -> dict:
     text = (resources.files("predport") / "schemas" / "prediction-set-1.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
@@ -134,7 +141,7 @@ def test_acceptance__fakebbox100_gives_734_boxes_equal_to_the_source(corpus, tmp
     jsonschema.Draft202012Validator(canonical_schema()).validate(doc)  # independent of predport's validator
 
     expected = source_records(src)
-    got = [(frame["attributes"]["image_id"], frame["data_id"], p)
+    got = [(image_id_of(frame.get("attributes", {}), frame["data_id"]), frame["data_id"], p)
            for frame in doc["frames"] for p in frame["predictions"]]
     assert len(got) == len(expected) == 734
     for (image_id, data_id, pred), rec in zip(got, expected):
@@ -157,7 +164,8 @@ def test_round_trip__coco_results_to_canonical_and_back_reproduce_the_records(co
     predport.convert(src, canonical)
     back = tmp_path / "back.json"
     summary = predport.convert(canonical, back, to="coco")
-    assert summary["loss"] == {}
+    # Nothing refused; masks carry their image's size, which a results list has no place for.
+    assert summary["lost_content"] == {} and set(summary["lost_metadata"]) <= {"frames.width/height"}
     assert json.loads(back.read_text(encoding="utf-8")) == source_records(src)
 
 
@@ -167,8 +175,8 @@ def test_round_trip__dataset_dict_results_give_back_their_annotations(corpus, tm
     back = tmp_path / "back.json"
     # The images' sizes come from the dataset dict; a results list has no place for them.
     summary = predport.convert(src, back, to="coco", allow_loss=True)
-    # A results list has no image table and no category table: sizes and supercategories are lost.
-    assert set(summary["loss"]) <= {"frames.width/height", "categories.attributes"}
+    # A results list has no image table and no category table: sizes, names and supercategories are lost.
+    assert set(summary["loss"]) <= {"frames.width/height", "categories.attributes", "categories.name"}
     assert json.loads(back.read_text(encoding="utf-8")) == source_records(src)
 
 
@@ -191,11 +199,12 @@ def test_segm__masks_equal_pycocotools_loadres_ann_to_mask(corpus, decode) -> No
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(corpus(FAKE_GT)))
         res = gt.loadRes(str(src))
-    got = flat_predictions(predport.load(src))
+    got = [(image_id_of(f.attributes, f.data_id), rec) for f in predport.load(src).frames
+           for rec in f.predictions.to_records()]
     for ann_id in (1, 2, 100, 377, 734):  # loadRes numbers results 1..N in source order
-        attrs, pred = got[ann_id - 1]
+        image_id, pred = got[ann_id - 1]
         ann = res.anns[ann_id]
-        assert ann["image_id"] == attrs["image_id"] and ann["category_id"] == pred["category_id"]
+        assert ann["image_id"] == image_id and ann["category_id"] == pred["category_id"]
         assert np.array_equal(decode(pred["mask"]), res.annToMask(ann))
 
 

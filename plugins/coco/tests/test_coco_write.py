@@ -20,7 +20,8 @@ def results_schema() -> dict:
 
 def prediction_set(frames: list[predport.Frame]) -> predport.PredictionSet:
     ids = sorted({int(c) for f in frames for c in f.predictions.category_id.tolist()})
-    return predport.PredictionSet(categories=[predport.Category(id=i, name=f"c{i}") for i in ids], frames=frames)
+    # Categories named by their id: a results list holds ids, not names (see the companion tests).
+    return predport.PredictionSet(categories=[predport.Category(id=i, name=str(i)) for i in ids], frames=frames)
 
 
 # -- the property: boxes and scores survive canonical -> coco -> canonical ---------------------------------
@@ -48,9 +49,10 @@ def test_property__boxes_and_scores_survive_coco_and_back(tmp_path_factory, fram
     jsonschema.Draft202012Validator(results_schema()).validate(results)
     back = predport.load(out, format="coco")
     assert [f.data_id for f in back.frames] == list(frames)
+    written = {r["image_id"] for r in results}
+    assert written == {int(d) if d.isdigit() else d for d in frames}
     for frame, (data_id, rows) in zip(back.frames, frames.items()):
-        image_id = frame.attributes["image_id"]
-        assert image_id == (int(data_id) if data_id.isdigit() else data_id)
+        assert frame.attributes == {}  # the data id gives the image id back
         got = frame.predictions.to_records()
         assert [g["category_id"] for g in got] == [r[0] for r in rows]
         assert [g["score"] for g in got] == [r[1] for r in rows]
@@ -81,7 +83,7 @@ def test_write__a_mask_and_a_polygon_on_one_prediction_lose_the_polygon(tmp_path
                                mask=[{"size": [3, 4], "counts": "411101"}])
     frames = [predport.Frame(data_id="1", predictions=dets)]
     out = tmp_path / "results.json"
-    with pytest.raises(predport.LossError) as err:
+    with pytest.raises(predport.LossError) as err:  # a polygon of its own, not traced from the mask
         predport.save(prediction_set(frames), out, format="coco")
     assert err.value.report == {"predictions.polygon (a mask took the segmentation)": 1}
     assert not out.exists()
@@ -92,9 +94,12 @@ def test_write__a_mask_and_a_polygon_on_one_prediction_lose_the_polygon(tmp_path
 def test_write__sizes_frame_attributes_and_probabilities_are_reported_as_loss(tmp_path: Path) -> None:
     dets = predport.Detections(category_id=[1], score=[0.9], box=[[1, 2, 3, 4]], probabilities=[[0.1, 0.9]])
     frames = [predport.Frame(data_id="1", width=640, height=480, attributes={"camera": "left"}, predictions=dets)]
-    with pytest.raises(predport.LossError) as err:
+    with pytest.raises(predport.LossError) as err:  # the probabilities refuse, at the first frame
         predport.save(prediction_set(frames), tmp_path / "results.json", format="coco")
-    assert err.value.report == {"frames.attributes": 1, "frames.width/height": 1, "predictions.probabilities": 1}
+    assert err.value.report == {"frames.width/height": 1, "predictions.probabilities": 1}
+    summary = predport.save(prediction_set(frames), tmp_path / "results.json", format="coco",
+                            allow_loss="probabilities")
+    assert summary["lost_metadata"] == {"frames.attributes.camera": 1, "frames.width/height": 1}
 
 
 def test_write__keypoints_without_visibility_are_written_with_v_1_and_reported_as_loss(tmp_path: Path) -> None:
@@ -155,3 +160,64 @@ def test_cli__convert_to_coco_and_a_malformed_file_exits_non_zero(tmp_path: Path
     err = capsys.readouterr().err
     assert str(bad) in err and "$[0].bbox" in err and "'bbox'" in err
     assert not out2.exists()
+
+
+# -- the companion file: names, sizes and images without predictions --------------------------------------
+def test_write__companion_keeps_names_sizes_and_empty_frames_for_a_read_back(tmp_path: Path) -> None:
+    cats = [predport.Category(id=0, name="Car"), predport.Category(id=1, name="Pedestrian")]
+    frames = [
+        predport.Frame(data_id="000000.png", width=1242, height=375, predictions=predport.Detections(
+            category_id=[0, 1], score=[0.9, 0.4], box=[[1, 2, 3, 4], [5, 6, 7, 8]])),
+        predport.Frame(data_id="000001.png", width=1242, height=375),
+    ]
+    data = predport.PredictionSet(categories=cats, frames=frames)
+    with pytest.raises(predport.LossError) as err:  # the empty frame refuses, then the names would
+        predport.save(data, tmp_path / "plain.json", format="coco")
+    assert err.value.report["frames (without predictions)"] == 1
+    summary = predport.save(data, tmp_path / "plain.json", format="coco", allow_loss="empty-frames,categories")
+    assert summary["lost_content"] == {"categories.name": 2, "frames (without predictions)": 1}
+
+    out, cats_file = tmp_path / "results.json", tmp_path / "categories.json"
+    summary = predport.save(data, out, format="coco", options={"categories": str(cats_file)})
+    assert summary["loss"] == {}
+    companion = json.loads(cats_file.read_text())
+    assert companion["categories"] == [{"id": 0, "name": "Car"}, {"id": 1, "name": "Pedestrian"}]
+    assert companion["images"] == [
+        {"id": "000000.png", "file_name": "000000.png", "width": 1242, "height": 375},
+        {"id": "000001.png", "file_name": "000001.png", "width": 1242, "height": 375}]
+    assert companion["annotations"] == []
+    back = predport.load(out, options={"gt": str(cats_file)})
+    assert [(f.data_id, len(f.predictions), f.width) for f in back.frames] == [
+        ("000000.png", 2, 1242), ("000001.png", 0, 1242)]
+    assert [c.name for c in back.categories] == ["Car", "Pedestrian"]
+    # pycocotools reads the companion as a ground truth and the results against it.
+    from pycocotools.coco import COCO
+    import contextlib, io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(cats_file))
+        res = gt.loadRes(str(out))
+    assert {a["image_id"] for a in res.anns.values()} == {"000000.png"} and len(res.anns) == 2
+    assert sorted(gt.getImgIds()) == ["000000.png", "000001.png"]
+
+
+def test_write__companion_is_not_left_behind_when_the_write_is_refused(tmp_path: Path) -> None:
+    dets = predport.Detections(category_id=[1], score=[0.9], box=[[1, 2, 3, 4]], probabilities=[[0.1, 0.9]])
+    data = prediction_set([predport.Frame(data_id="1", predictions=dets)])
+    with pytest.raises(predport.LossError):
+        predport.save(data, tmp_path / "r.json", format="coco", options={"categories": str(tmp_path / "c.json")})
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_write__ground_truth_names_are_not_lost(tmp_path: Path) -> None:
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 7, "file_name": "cat.jpg"}],
+                              "categories": [{"id": 1, "name": "cat"}]}))
+    dets = predport.Detections(category_id=[1], score=[0.9], box=[[1, 2, 3, 4]])
+    named = predport.PredictionSet(categories=[predport.Category(id=1, name="cat")],
+                                   frames=[predport.Frame(data_id="cat.jpg", predictions=dets)])
+    assert predport.save(named, tmp_path / "a.json", format="coco", options={"gt": str(gt)})["loss"] == {}
+    other = predport.PredictionSet(categories=[predport.Category(id=1, name="dog")], frames=named.frames)
+    with pytest.raises(predport.LossError) as err:
+        predport.save(other, tmp_path / "b.json", format="coco", options={"gt": str(gt)})
+    assert err.value.report == {"categories.name (not the ground truth's name for the id)": 1}

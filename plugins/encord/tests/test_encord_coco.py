@@ -52,7 +52,7 @@ def test_acceptance__encord_to_coco_results_and_back_boxes_within_1e6_px(tmp_pat
     first = predport.convert(src, coco, to="coco", image_sizes=sizes, options={"frame0": "none"}, allow_loss=True)
     # COCO results hold neither image sizes nor a category table (the feature hashes come back
     # through the class map below).
-    assert set(first["loss"]) <= {"frames.width/height", "categories.external_id"}
+    assert set(first["loss"]) <= {"frames.width/height", "categories.external_id", "categories.name"}
 
     results = json.loads(coco.read_text())
     assert len(results) == len(original)

@@ -141,7 +141,7 @@ def test_coco_results_to_lightly__every_file_validates_and_boxes_match(tmp_path:
     out = tmp_path / "predictions"
     summary = predport.convert(results, out, to="lightly", options={"gt": str(gt)}, allow_loss=True)
     # Lightly keeps no image size and no COCO image id: both reported as loss, nothing else.
-    assert set(summary["loss"]) == {"frames.width/height", "frames.attributes"}
+    assert set(summary["loss"]) == {"frames.width/height", "frames.attributes.image_id"}
     file_schema = json.loads((SCHEMAS / "lightly-prediction-file-1.schema.json").read_text())
     od = jsonschema.Draft202012Validator({**file_schema, "$ref": "#/$defs/object-detection"})
     schema_doc = json.loads((out / "object_detection" / "schema.json").read_text())

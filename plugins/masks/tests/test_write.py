@@ -65,9 +65,16 @@ def test_write__box_only_predictions_are_refused_as_loss(tmp_path):
     ps = predport.PredictionSet(categories=[predport.Category(id=1, name="a")], frames=[frame])
     with pytest.raises(predport.LossError) as info:
         predport.save(ps, tmp_path / "out", format="masks")
-    assert info.value.report == {"predictions (no mask or polygon to paint)": 2,
-                                 "predictions.attributes (keys other than holes)": 1,
-                                 "predictions.score": 2}
+    # Refused at the first frame (the writer had painted it): scores are not held, and the
+    # writer reported the attribute it could not keep.
+    assert info.value.report == {"predictions.attributes (keys other than holes)": 1, "predictions.score": 2}
+    summary = predport.save(ps, tmp_path / "out", format="masks", allow_loss=True)
+    assert summary["loss"] == {"predictions (no mask or polygon to paint)": 2,
+                               "predictions.attributes (keys other than holes)": 1,
+                               "predictions.score": 2}
+    import shutil
+
+    shutil.rmtree(tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

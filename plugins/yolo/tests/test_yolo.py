@@ -328,7 +328,7 @@ def test_write__frame_index_and_attributes_are_reported_as_loss(tmp_path: Path) 
     data = predport.PredictionSet(frames=[frame])
     with pytest.raises(predport.LossError) as info:
         predport.save(data, tmp_path / "a", format="yolo")
-    assert info.value.report == {"frames.attributes": 1, "frames.frame_index": 1}
+    assert info.value.report == {"frames.attributes.k": 1, "frames.frame_index": 1}
     predport.save(data, tmp_path / "a", format="yolo", allow_loss=True)
     assert (tmp_path / "a" / "labels" / "clip.mp4__4.txt").read_text() == ""
 
@@ -343,7 +343,8 @@ def test_roundtrip__yolo_to_coco_results_and_back_within_1e6_pixels(dataset: Pat
                       {"a.jpg": (640, 480), "d.png": (1920, 1080)})
     coco = tmp_path / "results.json"
     s1 = predport.convert(boxes_only, coco, to="coco", allow_loss=True)
-    assert set(s1["loss"]) <= {"frames.width/height"}  # COCO results hold no image size
+    # COCO results hold no image size and no class names (a companion file would: -w categories=).
+    assert set(s1["loss"]) <= {"frames.width/height", "categories.name"}
     back = tmp_path / "back"
     s2 = predport.convert(coco, back, to="yolo", images=boxes_only / "images", allow_loss=True)
     assert set(s2["loss"]) <= {"frames.attributes"}  # the COCO image_id, which YOLO cannot hold

@@ -42,7 +42,7 @@ def formats() -> list[predport.FormatInfo]:
             target="file",
             # Be honest: a row holds a box and a score, nothing else. Everything else in the
             # data (polygons, masks, attributes, frame indices, image sizes) is reported as loss.
-            holds=frozenset({"box", "score"}),
+            holds=frozenset({"box", "score", "category_names", "empty_frames"}),
             patterns=("*.csv",),
             tasks=("detection",),
         )

@@ -34,7 +34,8 @@ def formats() -> list[predport.FormatInfo]:
             can_read=True,
             can_write=True,
             target="file",
-            holds=frozenset({"score", "box", "polygon", "mask", "keypoints", "box3d", "attributes", "frame_attributes"}),
+            holds=frozenset({"score", "box", "polygon", "mask", "keypoints", "box3d", "attributes", "frame_attributes",
+                            "category_names", "empty_frames"}),
             patterns=("*.jsonl", "*.json"),
             tasks=("detection", "segmentation", "keypoints", "classification", "3d"),
             description="aquariumlearning inference frames, one per line (or a JSON array): legacy 0.0.x "

@@ -22,6 +22,9 @@ class GroundTruth:
     origin: str
     images: dict[Any, tuple[str | None, int | None, int | None]] = field(default_factory=dict)
     categories: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    #: Written by predport's COCO writer beside a results list (option ``categories``): its
+    #: images without results are frames without predictions, not images the model skipped.
+    companion: bool = False
     _by_name: dict[str, Any] | None = None
 
     def image(self, image_id: Any) -> tuple[str | None, int | None, int | None] | None:
@@ -57,6 +60,10 @@ class GroundTruth:
         return {cid: name for cid, name, _ in self.categories}
 
 
+#: ``info.description`` of the companion file predport's COCO writer writes (option ``categories``).
+COMPANION_DESCRIPTION = "predport: images and categories of a COCO results file"
+
+
 def _positive_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
@@ -67,6 +74,8 @@ def from_document(
     """Read ``images`` and ``categories`` of a COCO dataset dict; a bad entry raises ``error``
     (a ConfigError for a GT file the user names, a ParseError for a results dataset dict)."""
     gt = GroundTruth(origin=origin)
+    info = doc.get("info")
+    gt.companion = isinstance(info, dict) and info.get("description") == COMPANION_DESCRIPTION
     images = doc.get("images") or []
     cats = doc.get("categories") or []
     if not isinstance(images, list) or not isinstance(cats, list):

@@ -580,7 +580,9 @@ class Prepared:
         cols = self.cols
         bounds = self.starts.tolist() + [len(cols)]
         ranges = [(bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
-        if not self.truth or self.gt is None:
+        # Ground truth, and a companion file predport wrote beside results: every image is a
+        # frame, those without annotations (results) frames without predictions.
+        if self.gt is None or not (self.truth or self.gt.companion):
             yield from ranges
             return
         int_ids = isinstance(cols.image_id, np.ndarray)
@@ -605,7 +607,9 @@ class Prepared:
                     size = context.image_size(data_id or str(e))
                     if size is not None:
                         width, height = size
-                yield FrameChunk(data_id=data_id or str(e), width=width, height=height, attributes={"image_id": e},
+                data_id = data_id or str(e)
+                yield FrameChunk(data_id=data_id, width=width, height=height,
+                                 attributes={} if _same_id(_id_from_data_id(data_id), e) else {"image_id": e},
                                  category_id=cols.category_id[:0], score=cols.score[:0],
                                  box=None if cols.box is None else cols.box[:0], objects={})
                 continue
@@ -626,9 +630,13 @@ class Prepared:
                 data_id = str(image_id)
             if width is None or height is None:
                 size = context.image_size(data_id) or context.image_size(f"#id:{image_id}")
+                if size is None and cols.mask is not None:
+                    size = self._rle_size(s, e, image_id, context)
                 if size is not None:
                     width, height = size
-            attributes: dict[str, Any] = {"image_id": image_id}
+            # The image id is kept only where the data id cannot give it back: the writer turns
+            # a data id of digits ("42") into the integer 42, any other into the string itself.
+            attributes: dict[str, Any] = {} if _same_id(_id_from_data_id(data_id), image_id) else {"image_id": image_id}
             if self.regrouped:
                 attributes["record_index"] = cols.source_index[s:e].tolist()
             objects = {}
@@ -653,6 +661,37 @@ class Prepared:
                 box=box,
                 objects=objects,
             )
+
+    def _rle_size(self, s: int, e: int, image_id: Any, context: Any) -> tuple[int, int] | None:
+        """The image size every RLE of one image carries (``size`` is ``[height, width]``); two
+        that disagree are an error."""
+        found: tuple[int, int] | None = None
+        for j, m in enumerate(self.cols.mask[s:e]):
+            if not m:
+                continue
+            h, w = (int(v) for v in m["size"])
+            if found is None:
+                found = (w, h)
+            elif found != (w, h):
+                context.problem(predport.ParseError(
+                    f"the masks of image_id {image_id!r} disagree on the image size: {found[0]}x{found[1]} "
+                    f"and {w}x{h} (width x height)",
+                    file=self.file, json_path=[*self.base, int(self.cols.source_index[s + j]), "segmentation", "size"],
+                    field="size"))
+                return None
+        return found
+
+
+def _id_from_data_id(data_id: str) -> int | str:
+    """The image id the COCO writer derives from a data id (``writer._image_id``): the integer
+    a data id of digits without leading zeros names (``"42"`` -> 42), else the data id itself."""
+    if data_id.isascii() and data_id.isdigit() and str(int(data_id)) == data_id:
+        return int(data_id)
+    return data_id
+
+
+def _same_id(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
 
 
 def prepare(path: Path, context: Any) -> Prepared:

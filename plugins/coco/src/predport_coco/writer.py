@@ -11,6 +11,13 @@ an integer stays an integer, a string stays a string), else from the ground
 truth given with option ``gt`` (by file name), else from the data id (an integer
 when it is one written without leading zeros, else the string).
 
+With option ``categories=FILE`` a companion file is written as well: a COCO dataset dict
+without annotations (``images`` with ``file_name``/``width``/``height``, ``categories``
+with names and ``supercategory``/``keypoints``/``skeleton``) — the category names, image
+sizes and images without predictions a results list has no place for. Read the results
+back with ``-o gt=FILE``: every image of the companion comes back, the empty ones as
+frames without predictions. It is committed together with the results (or not at all).
+
 A prediction without a score is written without the ``score`` key (COCO has no
 null score) and counted in the summary. Frames whose attribute ``record_index``
 holds the source positions of their records are written in source order.
@@ -26,6 +33,7 @@ import predport
 from . import gt as gtmod
 
 RESULTS_SCHEMA_ID = "urn:predport:schema:coco:results:1"
+COMPANION_SCHEMA_ID = "urn:predport:schema:coco:companion:1"
 _OWN_KEYS = ("image_id", "category_id", "score")
 _FRAME_KEYS = frozenset({"image_id", "record_index"})
 
@@ -42,6 +50,27 @@ def _image_id(frame: Any, gt: gtmod.GroundTruth | None) -> Any:
     if data_id.isascii() and data_id.isdigit() and str(int(data_id)) == data_id:
         return int(data_id)
     return data_id
+
+
+def _companion_image(images: dict[Any, dict[str, Any]], image_id: Any, frame: Any, lost: Counter[str]) -> None:
+    entry = {"id": image_id, "file_name": frame.data_id}
+    if frame.width is not None and frame.height is not None:
+        entry.update(width=frame.width, height=frame.height)
+    known = images.setdefault(image_id, entry)
+    if known is not entry and known != entry:
+        lost["frames.width/height (two frames of one image_id)"] += 1
+
+
+def _write_companion(out: Any, images: dict[Any, dict[str, Any]], categories: Any) -> None:
+    """The companion file: a COCO dataset dict without annotations (what ``-o gt=`` reads)."""
+    cats = []
+    for c in categories:
+        entry = {"id": c.id, "name": c.name}
+        entry.update({k: v for k, v in (c.attributes or {}).items() if k in gtmod.CATEGORY_ATTRIBUTES})
+        cats.append(entry)
+    doc = {"info": {"description": gtmod.COMPANION_DESCRIPTION}, "images": list(images.values()),
+           "annotations": [], "categories": cats}
+    out.write_json(None, doc, schema=COMPANION_SCHEMA_ID)
 
 
 def _records(frame: Any, image_id: Any, stats: dict[str, int], lost: dict[str, int]) -> list[dict[str, Any]]:
@@ -141,6 +170,14 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     """The ``from_canonical`` body for format ``coco``."""
     gt_option = context.option("gt")
     gt = gtmod.load(gt_option) if gt_option else None
+    companion_path = context.option("categories")
+    companion = target.companion(companion_path) if companion_path else None
+    if companion is not None:
+        # The companion file holds what a results list cannot (read back with -o gt=FILE).
+        context.report.hold("category_names", "category_attributes", "empty_frames", "size")
+    elif gt is not None:
+        context.report.hold("category_names")  # the ground truth names them (checked below)
+    images: dict[Any, dict[str, Any]] = {}
     stats: Counter[str] = Counter()
     lost: Counter[str] = Counter()
     sink = _Sink(target)
@@ -148,11 +185,15 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     unindexed = 0
     dropped_keys: set[str] = set()
     for frame in stream.frames:
-        recs = _records(frame, _image_id(frame, gt), stats, lost)
+        image_id = _image_id(frame, gt)
+        if companion is not None:
+            _companion_image(images, image_id, frame, lost)
+        recs = _records(frame, image_id, stats, lost)
         extra_keys = set(frame.attributes) - _FRAME_KEYS
         if extra_keys:
             dropped_keys |= extra_keys
-            lost["frames.attributes"] += 1
+            for key in extra_keys:
+                lost[f"frames.attributes.{key}"] += 1
         index = _record_index(frame, len(recs))
         if pending is None and index is not None:
             pending = []
@@ -171,6 +212,13 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
         pending.sort(key=lambda item: item[0])
         sink.write([r for _, r in pending])
     sink.close()
+    if companion is not None:
+        _write_companion(companion, images, stream.categories)
+    elif gt is not None:
+        names = gt.category_names()
+        for cat in stream.categories:
+            if cat.name != str(cat.id) and names.get(cat.id) != cat.name:
+                lost["categories.name (not the ground truth's name for the id)"] += 1
     if dropped_keys:
         context.report.warn(f"COCO results have no place for frame attributes {sorted(dropped_keys)}")
     for key, n in lost.items():

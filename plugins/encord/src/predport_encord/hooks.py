@@ -26,7 +26,8 @@ def formats() -> list["predport.FormatInfo"]:
             # "attributes": the Encord ones (theta, track_id, attribute_hash, option_hash);
             # other keys, extra polygon rings and boxes beside polygons are counted in the
             # report as not written (predport cannot declare holds per key).
-            holds=frozenset({"score", "box", "polygon", "attributes", "frame_index", "size", "category_external_id"}),
+            holds=frozenset({"score", "box", "polygon", "attributes", "frame_index", "size", "category_external_id",
+                             "category_names"}),
             patterns=("*.json", "*.jsonl", "*.pkl"),
             tasks=("detection", "segmentation", "classification"),
             description="data_hash, frame, confidence and a normalised box, polygon or classification "

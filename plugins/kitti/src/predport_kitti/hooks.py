@@ -22,7 +22,8 @@ def formats() -> list[Any]:
             target="folder",
             # Truncation, occlusion, angles and the 3-D box live in attributes; a video frame
             # index is kept in the file name (<data id>__<frame>.txt, Encord Active's naming).
-            holds=frozenset({"score", "box", "attributes", "frame_index", "category_external_id"}),
+            holds=frozenset({"score", "box", "attributes", "frame_index", "category_external_id",
+                            "category_names", "empty_frames"}),
             patterns=("label_2/*.txt", "*.txt", "labels/<data_hash>__*.txt", "<title>__<frame>.txt"),
             tasks=("detection",),
             description="one text file per image, 15 (ground truth) or 16 (results) whitespace-separated fields",

@@ -37,7 +37,8 @@ def formats() -> list[Any]:
             # Image sizes are not stored: Lightly takes them from the images.
             holds=frozenset(
                 {"score", "box", "mask", "keypoints", "probabilities", "frame_index", "attributes",
-                 "frame_attributes", "category_external_id", "category_attributes"}
+                 "frame_attributes", "category_external_id", "category_attributes", "category_names",
+                 "empty_frames"}
             ),
             patterns=(".lightly/predictions/tasks.json", "<task>/schema.json", "<task>/<image path>.json"),
             tasks=("classification", "detection", "segmentation", "keypoints"),

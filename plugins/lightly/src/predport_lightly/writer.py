@@ -343,7 +343,8 @@ class _Writer:
         if frame.attributes:
             extra = set(frame.attributes) - FRAME_KEYS
             if extra:
-                self.ctx.report.loss("frames.attributes")
+                for key in extra:
+                    self.ctx.report.loss(f"frames.attributes.{key}")
         self.check_name(frame.data_id)
         files = self.files_of(frame)
         if frame.frame_index is None:

@@ -27,7 +27,10 @@ def formats() -> list[Any]:
             # and the "holes" attribute is what the painting honours; the writer
             # reports as loss the rows it cannot paint and every other attribute.
             # Scores are not stored.
-            holds=frozenset({"mask", "polygon", "box", "attributes", "size", "frame_index", "category_external_id"}),
+            holds=frozenset({"mask", "polygon", "box", "attributes", "size", "frame_index", "category_external_id",
+                            "category_names", "empty_frames"}),
+            # Polygons and boxes are traced from the masks: a target that holds masks loses neither.
+            derived={"polygon": "mask", "box": "mask"},
             patterns=("*.png", "<title>__<frame>.png", "<data_hash>/<frame>.png", "ontology_mapping.json"),
             tasks=("segmentation",),
             description="one PNG per image whose pixel values are class ids (Encord Active mask predictions)",
