@@ -56,6 +56,7 @@ CODES: tuple[tuple[str, str, str], ...] = (
     ("Z", "size", "image width/height"),
     ("E", "frame_attributes", "frame attributes"),
     ("C", "category_extras", "category external ids and attributes"),
+    ("V", "empty_frames", "frames without predictions"),
     ("N", "rows", "whole predictions (shown only when some are left out)"),
 )
 CODE_OF = {fieldname: code for code, fieldname, _ in CODES}
@@ -566,6 +567,8 @@ def present_fields(pset: Any) -> list[str]:
             have.add("size")
         if f.attributes:
             have.add("frame_attributes")
+        if not len(f.predictions):
+            have.add("empty_frames")
     used = _used_categories(pset)
     if any(c.id in used and (c.external_id or c.attributes) for c in pset.categories):
         have.add("category_extras")
@@ -587,6 +590,8 @@ class LossTable:
             return m.group(1)
         if key.startswith("predictions"):
             return "rows"
+        if key.startswith("frames (without predictions)"):
+            return "empty_frames"
         for prefix, name in (("frames.width/height", "size"), ("frames.frame_index", "frame_index"),
                              ("frames.attributes", "frame_attributes"), ("categories.", "category_extras")):
             if key.startswith(prefix):
@@ -611,6 +616,7 @@ def _field_counts(pset: Any) -> dict[str, int]:
     counts = {name: sum(f.predictions.count(name) for f in pset.frames) for name in ("score",) + PRED_FIELDS}
     counts["frame_index"] = sum(1 for f in pset.frames if f.frame_index is not None)
     counts["size"] = sum(1 for f in pset.frames if f.width is not None or f.height is not None)
+    counts["empty_frames"] = sum(1 for f in pset.frames if not len(f.predictions))
     return counts
 
 
@@ -766,7 +772,13 @@ class Comparison:
             "category_extras": bool({"category_external_id", "category_attributes"} & self.held),
         }
         self.holds_field = {f: held_level.get(f, f in self.held) for _, f, _ in CODES}
-        present = set(result.present)
+        #: Fields the source format derives from others the writer holds (the masks reader's
+        #: polygons and boxes, traced from its masks): reconstructible, so neither kept nor lost.
+        src_format = getattr(source.source, "format", None)
+        src_info = predport.get_hub().formats().get(src_format or "")
+        self.derived = {f: origin for f, origin in (src_info.derived if src_info else {}).items()
+                        if origin in self.held}
+        present = set(result.present) - {f for f in self.derived if f not in self.held}
         #: Table fields the pair must keep exactly: held, present, and not in the loss table.
         self.kept = {f for f in present if self.holds_field[f] and f not in self.table.fields}
         #: Held fields the loss table names: something of them must really be lost.
@@ -844,9 +856,10 @@ class Comparison:
     def check_loss_table(self) -> None:
         """Every field the source has and the writer does not hold is in the table, with its count."""
         loss, counts = self.result.loss, _field_counts(self.src)
-        keys = {"frame_index": "frames.frame_index", "size": "frames.width/height"}
+        keys = {"frame_index": "frames.frame_index", "size": "frames.width/height",
+                "empty_frames": "frames (without predictions)"}
         for f in self.result.present:
-            if self.holds_field[f]:
+            if self.holds_field[f] or f in self.derived:
                 continue
             if f in ("score",) + PRED_FIELDS or f in keys:
                 key = keys.get(f, f"predictions.{f}")
@@ -917,12 +930,17 @@ class Comparison:
                 continue
             used.update(id(f) for f in found)
             pairs.append((found, bf))
+            if any(not len(f.predictions) for f in found) and not len(bf.predictions):
+                self.seen.add("empty_frames")
         for f in self.src.frames:
             if id(f) in used:
                 continue
             n = len(f.predictions)
             if n == 0:
-                self.note("images without predictions are not written")
+                if "empty_frames" in self.kept:
+                    self.diff("values", "empty_frames", f"frame {f.data_id!r} without predictions is missing")
+                else:
+                    self.note("images without predictions are not written (reported)")
                 continue
             self.row_budget -= n
             self.rows_dropped += n
@@ -971,6 +989,11 @@ class Comparison:
             out.append(("category", f"category {na!r} became {nb!r}"))
         for name in fields:
             va, vb = a.get(name), b.get(name)
+            if vb is None and va is not None and name in self.derived:
+                # Traced from a field the writer holds: tracing that field again gives it back.
+                self.note(f"{name}s traced from the {self.derived[name]}s are not written (the "
+                          f"{self.derived[name]}s are)")
+                continue
             if not same_value(name, va, vb):
                 out.append((name, f"{name} {_short(va)} became {_short(vb)}"))
         return out
