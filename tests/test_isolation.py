@@ -21,7 +21,7 @@ import predport
 @predport.hookimpl
 def formats():
     return [predport.FormatInfo(id="toy", title="Toy", can_write=True, target="file",
-                                holds=frozenset({"score", "box"}))]
+                                holds=frozenset({"score", "box", "category_names", "empty_frames"}))]
 
 @predport.hookimpl
 def detect_format(source):
