@@ -39,7 +39,7 @@ def formats() -> list[predport.FormatInfo]:
             in_place=True,
             roles=("predictions", "ground_truth"),
             holds=frozenset({"score", "box", "polygon", "attributes", "size", "frame_attributes",
-                             "category_external_id", "category_attributes"}),
+                             "category_external_id", "category_attributes", "category_names", "empty_frames"}),
             patterns=("_deeplake_log/",),
             tasks=("detection", "segmentation"),
             description="Deep Lake 4.x dataset: predictions in a column group (model_evaluation/boxes, "
