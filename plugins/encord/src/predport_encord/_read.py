@@ -125,20 +125,21 @@ def _maps(context: "predport.Context") -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _pickled_records(path: Path, context: "predport.Context", file: str) -> Iterator[Any]:
-    """Encord Active's ``predictions.pkl``, unpickled by the restricted reader (eagerly:
-    a refused pickle fails before the first frame), as the same records."""
+    """Encord Active's ``predictions.pkl``, unpickled by the restricted reader and checked
+    as records eagerly (a refused pickle fails before the first frame; the stand-ins are
+    released before the records are handed on)."""
     from ._pickled import limits, load_pickle, records
+    from ._unpickle import paused_collection
 
     frame0_none = _frame_option(context.options)
     names, mapping = _maps(context)
-    items = load_pickle(path, limits(context.options))
+    caps = limits(context.options)
     checker = _Checker(context, file=file, frame0_none=frame0_none)
-
-    def stream() -> Iterator[Any]:
-        yield Header(file, False, (), names, mapping)
-        yield from records(items, checker)
-
-    return stream()
+    with paused_collection():
+        items = load_pickle(path, caps)
+        checked = list(records(items, checker))
+        del items
+    return iter([Header(file, False, (), names, mapping), *checked])
 
 
 def _records(path: Path, lines: bool, checker: "_Checker", names: dict[str, str],

@@ -28,11 +28,14 @@ module and field dictionary), arrays as :class:`Array` (decoded on demand with
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import pickle
 import re
-from typing import Any, Callable, NamedTuple
+import struct
+import sys
+from typing import Any, Callable, Iterator, NamedTuple
 
 MODULE_LIB = "encord_active.lib.db.predictions"  # v0.1.17 and later
 MODULE_APP = "encord_active.app.db.predictions"  # v0.1.13 - v0.1.16
@@ -106,6 +109,14 @@ def _opcode_tables() -> tuple[bytes, dict[int, str]]:
     return b"|".join(parts), rest
 
 
+def _counted(width: int) -> bytes:
+    """Alternatives for a length of ``width`` bytes below 256 and that many bytes: the
+    short strings and bytes (data hashes, numpy scalars) then stay on the fast path."""
+    pad = re.escape(bytes(width - 1))
+    return b"(?:" + b"|".join(re.escape(bytes([n])) + pad + (b"(?s:.{%d})" % n if n else b"")
+                              for n in range(256)) + b")"
+
+
 _FIXED: bytes | None = None
 _REST: dict[int, str] = {}
 _RUNS: dict[tuple[int, int], re.Pattern[bytes]] = {}
@@ -124,7 +135,9 @@ def _run_pattern(size: int) -> re.Pattern[bytes]:
     if pattern is None:
         third, fourth = key
         put = b"r(?s:..)[\\x00-\\x%02x][\\x00-\\x%02x]" % (third, fourth)
-        pattern = _RUNS[key] = re.compile(b"(?:" + _FIXED + b"|" + put + b")*+")
+        # SHORT_BINUNICODE, SHORT_BINBYTES, SHORT_BINSTRING; BINUNICODE, BINBYTES, BINSTRING
+        strings = b"[\\x8cCU]" + _counted(1) + b"|[XBT]" + _counted(4)
+        pattern = _RUNS[key] = re.compile(b"(?:" + _FIXED + b"|" + put + b"|" + strings + b")*+")
     return pattern
 
 
@@ -263,32 +276,26 @@ def first_global(head: bytes) -> tuple[int, str | None, bool]:
 
 # -- 2. the stand-ins ----------------------------------------------------------------------
 class Model:
-    """A pickled pydantic model: which class the file named and its ``__dict__``.
+    """A pickled pydantic model: which class the file named, and the state ``BUILD`` gave.
 
-    ``NEWOBJ`` creates it with ``object.__new__`` (arguments are a ``TypeError``),
-    ``BUILD`` hands it the state; nothing else runs."""
+    ``NEWOBJ`` creates it with ``object.__new__`` (arguments are a ``TypeError``) and
+    ``BUILD``, finding no ``__setstate__``, stores the state's items in the instance
+    dictionary — both in C: no code of ours or the file's runs per model. The class
+    defines no ``__setattr__``, descriptors or methods a state could reach.
+    :func:`fields_of` checks the state afterwards."""
 
-    __slots__ = ("fields",)
     name: str = ""
     module: str = ""
 
-    def __setstate__(self, state: Any) -> None:
-        if type(state) is dict:
-            fields = state.get("__dict__")
-            if (type(fields) is dict and state.keys() <= _STATE_KEYS
-                    and not state.get("__private_attribute_values__")):
-                self.fields = fields
-                return
-        raise PickleRefused(f"{self.module}.{self.name} state is not a pydantic v1 model's "
-                            "{'__dict__', '__fields_set__'} (without private attributes)")
-
 
 def fields_of(model: Model) -> dict[str, Any] | None:
-    """The model's ``__dict__``, ``None`` when the pickle never gave it a state."""
-    try:
-        return model.fields
-    except AttributeError:
-        return None
+    """The model's ``__dict__`` from a pydantic v1 state (``{'__dict__', '__fields_set__',
+    '__private_attribute_values__'}``, no private attributes); ``None`` otherwise."""
+    state = model.__dict__
+    fields = state.get("__dict__")
+    if type(fields) is dict and state.keys() <= _STATE_KEYS and not state.get("__private_attribute_values__"):
+        return fields
+    return None
 
 
 class Array:
@@ -338,12 +345,12 @@ class Array:
 class _DType:
     """``numpy.dtype(spec, align, copy)`` and its state; resolved only from a checked spec."""
 
-    __slots__ = ("spec", "endian", "_dtype")
+    __slots__ = ("spec", "endian", "_dtype", "_unpack")
 
     def __init__(self, spec: Any = None, align: Any = False, copy: Any = True) -> None:
         if type(spec) is not str or not _DTYPE_SPEC.match(spec) or type(align) is not bool:
             raise PickleRefused(f"numpy.dtype({spec!r}) is not a bool, integer, float or str dtype")
-        self.spec, self.endian, self._dtype = spec, "|", None
+        self.spec, self.endian, self._dtype, self._unpack = spec, "|", None, None
 
     def __setstate__(self, state: Any) -> None:
         # (3, byte order, subarray, names, fields, elsize, alignment, flags): plain types only
@@ -358,6 +365,33 @@ class _DType:
 
             self._dtype = np.dtype(("" if self.endian == "|" else self.endian) + self.spec)
         return self._dtype
+
+    def unpack(self, data: bytes) -> Any:
+        """One value of this dtype from exactly its bytes, as a Python number or str."""
+        resolved = self.resolve()
+        if len(data) != resolved.itemsize:
+            raise PickleRefused(f"numpy scalar data is not {resolved.itemsize} bytes")
+        unpack = self._unpack
+        if unpack is None:
+            unpack = self._unpack = _unpacker(resolved)
+        return unpack(data)
+
+
+def _unpacker(dtype: Any) -> Callable[[bytes], Any]:
+    """bytes -> the Python value of one ``dtype`` item; struct and int for numbers (the
+    float64 scores and coordinates of model outputs), numpy for str."""
+    import numpy as np
+
+    big = dtype.byteorder == ">" or (dtype.byteorder == "=" and sys.byteorder == "big")
+    if dtype.kind == "f":
+        unpack = struct.Struct((">" if big else "<") + {2: "e", 4: "f", 8: "d"}[dtype.itemsize]).unpack
+        return lambda b: unpack(b)[0]
+    if dtype.kind in "iu":
+        order, signed = ("big" if big else "little"), dtype.kind == "i"
+        return lambda b: int.from_bytes(b, order, signed=signed)
+    if dtype.kind == "b":
+        return lambda b: b != b"\x00"
+    return lambda b: np.frombuffer(b, dtype=dtype)[0].item()
 
 
 class _NDArrayType:
@@ -399,11 +433,12 @@ class _Session:
         g: dict[tuple[str, str], Any] = {}
         for module, names in MODELS.items():
             for name in names:
-                g[(module, name)] = type(name, (Model,), {"__slots__": (), "name": name, "module": module})
-            g[(module, "Format")] = _Callable(_format)
+                g[(module, name)] = type(name, (Model,), {"name": name, "module": module})
+            # Format(value), an enum member's pickle: the value itself, looked up in C.
+            g[(module, "Format")] = {v: v for v in FORMAT_VALUES}.get
         for core in NUMPY_CORES:
             g[(f"{core}.multiarray", "_reconstruct")] = _Callable(self._reconstruct)
-            g[(f"{core}.multiarray", "scalar")] = _Callable(_scalar)
+            g[(f"{core}.multiarray", "scalar")] = _Scalar(None)
             g[(f"{core}.numeric", "_frombuffer")] = _Callable(self._frombuffer)
         g[("numpy", "ndarray")] = self.ndarray
         g[("numpy", "dtype")] = self.dtype
@@ -425,25 +460,16 @@ class _Session:
         return arr
 
 
-def _format(*args: Any, **kwargs: Any) -> str:
-    """``Format(value)``, the enum member's pickle: the value itself."""
-    if kwargs or len(args) != 1 or type(args[0]) is not str or args[0] not in FORMAT_VALUES:
-        raise PickleRefused(f"Format{args!r} is not an Encord Active format "
-                            f"({', '.join(sorted(FORMAT_VALUES))})")
-    return args[0]
-
-
-def _scalar(dtype: Any = None, data: Any = None, *rest: Any) -> Any:
+class _Scalar(_Callable):
     """``numpy.core.multiarray.scalar(dtype, bytes)``: a numpy number (e.g. a float64
     confidence, which pydantic v1 keeps) as the Python number it equals."""
-    import numpy as np
 
-    if rest or not isinstance(dtype, _DType) or type(data) is not bytes:
-        raise PickleRefused("numpy scalar with other arguments than a number's pickle has")
-    resolved = dtype.resolve()
-    if len(data) != resolved.itemsize:
-        raise PickleRefused(f"numpy scalar data is not {resolved.itemsize} bytes")
-    return np.frombuffer(data, dtype=resolved)[0].item()
+    __slots__ = ()
+
+    def __call__(self, dtype: Any = None, data: Any = None, *rest: Any) -> Any:
+        if rest or not isinstance(dtype, _DType) or type(data) is not bytes:
+            raise PickleRefused("numpy scalar with other arguments than a number's pickle has")
+        return dtype.unpack(data)
 
 
 def _set(*args: Any) -> frozenset[str]:
@@ -544,25 +570,41 @@ def loads(data: bytes, limits: Limits = Limits()) -> Any:
         raise PickleRefused(f"{len(data):,} bytes, more than the {limits.max_bytes:,} allowed (option max_bytes)")
     scan(data, allowed_name)
     session = _Session(limits)
+    with paused_collection():  # before the input counts objects (see _Input._check)
+        source = _Input(data, limits.max_objects)
+        failed = _load(source, session)
+        if not isinstance(failed, PickleRefused):
+            return failed
+    failed.span = (source.pos, source.end)
+    raise failed
+
+
+@contextlib.contextmanager
+def paused_collection() -> Iterator[None]:
+    """Garbage collection off (unless it already is) for the block.
+
+    Millions of containers are built and none is garbage: collections meanwhile only
+    walk them again and again (twice the time of the unpickling; when collection
+    resumes with millions of new objects, tenfold the time of what follows). The
+    caller keeps it off until the stand-ins are converted and released."""
     collecting = gc.isenabled()
-    # Millions of containers are built and none is garbage: collections meanwhile
-    # would only walk them again and again (twice the time). Off before the input
-    # counts objects (see _Input._check).
     gc.disable()
-    source = _Input(data, limits.max_objects)
     try:
-        return _Unpickler(source, session).load()
-    except PickleRefused as exc:
-        exc.span = (source.pos, source.end)
-        raise
-    except RecursionError:
-        failed = PickleRefused("objects nested too deeply")
-    except MemoryError:
-        failed = PickleRefused("the pickle asks for more memory than is available")
-    except Exception as exc:  # noqa: BLE001 - any failure of the C unpickler on a malformed stream
-        failed = PickleRefused(f"malformed pickle ({type(exc).__name__}: {exc})")
+        yield
     finally:
         if collecting:
             gc.enable()
-    failed.span = (source.pos, source.end)
-    raise failed
+
+
+def _load(source: _Input, session: _Session) -> Any:
+    """The unpickled object, or the :class:`PickleRefused` that stopped it."""
+    try:
+        return _Unpickler(source, session).load()
+    except PickleRefused as exc:
+        return exc
+    except RecursionError:
+        return PickleRefused("objects nested too deeply")
+    except MemoryError:
+        return PickleRefused("the pickle asks for more memory than is available")
+    except Exception as exc:  # noqa: BLE001 - any failure of the C unpickler on a malformed stream
+        return PickleRefused(f"malformed pickle ({type(exc).__name__}: {exc})")
