@@ -357,3 +357,17 @@ def test_pickle__fuzz_seed_with_a_payload_is_live(tmp_path):
         # payload; run the payload alone to show it is live.
         pickle.loads(stream(call(glob("posix", "system"), arg(f"touch {marker}"))))
         assert marker.exists()
+
+
+def test_pickle__cli_refuses_without_traceback_and_writes_nothing(evil, tmp_path):
+    import subprocess
+
+    marker, table = evil
+    path = write(tmp_path, table["posix.system"][1])
+    out = tmp_path / "out.json"
+    for extra in ([], ["--from", "encord"]):
+        r = subprocess.run([sys.executable, "-m", "predport", "convert", str(path), str(out), *extra],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and "Traceback" not in r.stderr
+        assert "posix.system" in r.stderr
+    assert not out.exists() and not marker.exists()

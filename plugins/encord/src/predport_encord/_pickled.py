@@ -48,10 +48,12 @@ def load_pickle(path: Path, caps: Limits) -> list[Any]:
     if size > caps.max_bytes:
         raise predport.ParseError(f"the pickle is {size:,} bytes, more than the {caps.max_bytes:,} allowed",
                                   file=file, hint="raise the read option max_bytes if the file is trusted")
+    data = predport.read_bytes(path, file=file)  # a regular file that fits in memory
     try:
-        top = loads(path.read_bytes(), caps)
+        top = loads(data, caps)
     except PickleRefused as exc:
         raise predport.ParseError(exc.message + exc.where(), file=file, hint=HINT) from None
+    del data
     if type(top) not in (list, tuple):
         raise predport.ParseError(f"the pickle holds a {_kind(top)}, not a list of Prediction objects",
                                   file=file, json_path="$", hint=HINT)
