@@ -187,20 +187,24 @@ def test_pickle__any_other_global_is_refused_by_name(name, module, tmp_path):
 def test_pickle__allowed_reconstructors_refuse_what_their_real_pickles_never_hold(tmp_path):
     core = "numpy._core.multiarray"
     dtype_o = call(glob("numpy", "dtype"), arg("O8"), b"\x89\x88")
-    cases = {
-        "object dtype": call(glob(core, "scalar"), dtype_o, arg(b"\0" * 8)),
-        "structured dtype": call(glob("numpy", "dtype"), arg("V16"), b"\x89\x88"),
-        "reconstruct with another class": call(glob(core, "_reconstruct"), glob("numpy", "dtype"),
-                                               arg((0,)), arg(b"b")),
-        "format value": call(glob("encord_active.lib.db.predictions", "Format"), arg("exec")),
-        "set of lists": call(glob("builtins", "set"), arg([[1]])),
-        "codecs other than latin1": call(glob("_codecs", "encode"), arg("x"), arg("rot13")),
-        "model with arguments": glob("encord_active.lib.db.predictions", "Prediction") + b"(" + arg("x") + b"t\x81",
-        "ndarray called": call(glob("numpy", "ndarray"), arg((3,))),
+    cases = {  # why: (stream body, what the refusal says)
+        "object dtype": (call(glob(core, "scalar"), dtype_o, arg(b"\0" * 8)),
+                         r"numpy.dtype\('O8'\) is not a bool, integer, float or str dtype"),
+        "structured dtype": (call(glob("numpy", "dtype"), arg("V16"), b"\x89\x88"), r"numpy.dtype\('V16'\)"),
+        "reconstruct with another class": (call(glob(core, "_reconstruct"), glob("numpy", "dtype"), arg((0,)),
+                                                arg(b"b")), "numpy _reconstruct called with other arguments"),
+        "format value": (call(glob("encord_active.lib.db.predictions", "Format"), arg("exec")),
+                         r"Format\('exec'\) is not an Encord Active format"),
+        "set of lists": (call(glob("builtins", "set"), arg([[1]])), "set\\(\\) of anything but field names"),
+        "codecs other than latin1": (call(glob("_codecs", "encode"), arg("x"), arg("rot13")),
+                                     "_codecs.encode with other arguments"),
+        "model with arguments": (glob("encord_active.lib.db.predictions", "Prediction") + b"(" + arg("x") + b"t\x81",
+                                 "malformed pickle \\(TypeError"),
+        "ndarray called": (call(glob("numpy", "ndarray"), arg((3,))), "numpy.ndarray called directly"),
     }
-    for why, body in cases.items():
+    for why, (body, says) in cases.items():
         path = write(tmp_path, stream(b"]" + body + b"a"), f"{why}.pkl")
-        with pytest.raises(predport.ParseError) as exc:
+        with pytest.raises(predport.ParseError, match=says) as exc:
             predport.load(path, format="encord")
         assert exc.value.file == str(path), why
 
@@ -371,3 +375,36 @@ def test_pickle__cli_refuses_without_traceback_and_writes_nothing(evil, tmp_path
         assert r.returncode != 0 and "Traceback" not in r.stderr
         assert "posix.system" in r.stderr
     assert not out.exists() and not marker.exists()
+
+
+def _vocabulary(marker: Path) -> list[bytes]:
+    lib = "encord_active.lib.db.predictions"
+    tokens = [glob(lib, n) for n in ("Prediction", "ObjectDetection", "BoundingBox", "FrameClassification", "Format")]
+    tokens += [glob("numpy", "dtype"), glob("numpy", "ndarray"), glob("numpy._core.multiarray", "scalar"),
+               glob("numpy._core.multiarray", "_reconstruct"), glob("numpy._core.numeric", "_frombuffer"),
+               glob("builtins", "set"), glob("_codecs", "encode"), glob("builtins", "getattr"),
+               call(glob("posix", "system"), arg(f"touch {marker}")),
+               call(glob("builtins", "exec"), arg(f"open({str(marker)!r}, 'w')"))]
+    tokens += [s(t) for t in ("__dict__", "__fields_set__", "data_hash", "frame", "confidence", "object",
+                              "classification", "format", "data", "feature_hash", "x", "y", "w", "h",
+                              "bounding-box", "polygon", "mask", "f8", "u1", "C", "F", "latin1")]
+    tokens += [bytes([c]) for c in b"(})]\x8ftR\x81bsuaeN\x88\x89\x8520\x94\x86\x87\x90"]  # structure, memo
+    tokens += [b"h\x00", b"h\x01", b"h\x03", b"K\x00", b"K\x02", b"G" + struct.pack(">d", 0.25),
+               b"C\x08" + struct.pack("<d", 0.5), b"\x96" + struct.pack("<Q", 16) + bytes(16)]
+    return tokens
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(choice=st.lists(st.integers(0, 10_000), min_size=1, max_size=40), protocol=st.sampled_from([2, 4, 5]))
+def test_pickle__random_opcode_streams_are_read_or_refused_and_run_nothing(choice, protocol, tmp_path_factory):
+    # Streams assembled from the allowed globals, two live payloads and the opcodes that
+    # build, call and share objects: whatever they do, only stand-ins are ever built.
+    tmp = tmp_path_factory.mktemp("ops")
+    marker = tmp / "ops.marker"
+    vocab = _vocabulary(marker)
+    path = write(tmp, stream(b"".join(vocab[i % len(vocab)] for i in choice), protocol))
+    try:
+        predport.load(path, format="encord", image_sizes=SIZES, policy="skip")
+    except predport.PredportError:
+        pass
+    assert not marker.exists()

@@ -435,7 +435,7 @@ class _Session:
             for name in names:
                 g[(module, name)] = type(name, (Model,), {"name": name, "module": module})
             # Format(value), an enum member's pickle: the value itself, looked up in C.
-            g[(module, "Format")] = {v: v for v in FORMAT_VALUES}.get
+            g[(module, "Format")] = _Formats({v: v for v in FORMAT_VALUES}).__getitem__
         for core in NUMPY_CORES:
             g[(f"{core}.multiarray", "_reconstruct")] = _Callable(self._reconstruct)
             g[(f"{core}.multiarray", "scalar")] = _Scalar(None)
@@ -458,6 +458,15 @@ class _Session:
         arr = Array(self)
         arr.fill(dtype, shape, order, buf)
         return arr
+
+
+class _Formats(dict):  # type: ignore[type-arg]
+    """Encord's ``Format`` values; any other value is refused (``__getitem__`` is dict's)."""
+
+    def __missing__(self, key: Any) -> str:
+        text = repr(key) if type(key) is str else type(key).__name__
+        raise PickleRefused(f"Format({text[:60]}) is not an Encord Active format "
+                            f"({', '.join(sorted(FORMAT_VALUES))})")
 
 
 class _Scalar(_Callable):
