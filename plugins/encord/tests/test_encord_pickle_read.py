@@ -176,3 +176,11 @@ def test_pickle__real_pickle_load_of_the_fixtures_gives_the_same_values(standin,
     doc = canonical(pickles_dir / "v0.1.33-numpy2-p5.pkl", tmp_path)
     scores = [p["score"] for f in doc["frames"] for p in f["predictions"]]
     assert sorted(scores) == sorted(float(p.confidence) for p in real)
+
+
+def test_pickle__recognised_by_content_whatever_the_name(tmp_path, pickles_dir):
+    path = tmp_path / "predictions.json"
+    path.write_bytes((pickles_dir / "v0.1.17-numpy1-p4.pkl").read_bytes())
+    vote = predport.detect(path)[0]
+    assert vote.format == "encord" and vote.confidence == predport.Confidence.HIGH
+    assert canonical(path, tmp_path) == canonical(PICKLES / "v0.1.17.json", tmp_path)
