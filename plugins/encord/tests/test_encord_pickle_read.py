@@ -184,3 +184,10 @@ def test_pickle__recognised_by_content_whatever_the_name(tmp_path, pickles_dir):
     vote = predport.detect(path)[0]
     assert vote.format == "encord" and vote.confidence == predport.Confidence.HIGH
     assert canonical(path, tmp_path) == canonical(PICKLES / "v0.1.17.json", tmp_path)
+
+
+def test_pickle__never_written(tmp_path, pickles_dir):
+    out = tmp_path / "back.pkl"
+    with pytest.raises(predport.OutputError, match="never pickles"):
+        predport.convert(pickles_dir / "v0.1.33.json", out, to="encord", image_sizes=SIZES)
+    assert not out.exists()

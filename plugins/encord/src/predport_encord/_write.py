@@ -23,6 +23,7 @@ from ._common import (
     POLYGON,
     RECORD_SCHEMA,
     SUFFIXES_LINES,
+    SUFFIXES_PICKLE,
     WRITE_OPTIONS,
     bool_option,
     check_options,
@@ -50,6 +51,11 @@ def _float_option(options: Any, name: str) -> float | None:
 def write(stream: Any, target: Any, context: "predport.Context") -> dict[str, Any]:
     options = context.options
     check_options(options, WRITE_OPTIONS, "write")
+    if target.final_path().suffix.lower() in SUFFIXES_PICKLE:
+        # JSON under a pickle's name would be refused by every reader, predport's included.
+        raise predport.OutputError(
+            f"{target.final_path().name}: predport writes Encord records as JSON or JSON Lines, never pickles",
+            file=str(target.final_path()), hint="name the output .json or .jsonl")
     lines = bool_option(options, "lines", None)
     if lines is None:
         lines = target.final_path().name.lower().endswith(SUFFIXES_LINES)
