@@ -245,8 +245,21 @@ def test_pickle__billion_laughs_memo_is_refused_quickly(tmp_path, standin):
     object.__setattr__(p, "__dict__", {**p.__dict__, "data_hash": lol})
     data = pickle.dumps([p], protocol=4)
     assert len(data) < 2000
-    refused(write(tmp_path, data), "data_hash must be a non-empty string")
+    refused(write(tmp_path, data), "data_hash is a list, not a number")
     refused(write(tmp_path, pickle.dumps(lol, protocol=4), "top.pkl"), "expected a Prediction, found a list")
+    # In every field the checks would print, and in what the reconstructors would print.
+    for field, where in (("frame", ()), ("confidence", ()), ("x", ("object", "data")),
+                         ("track_id", ("object",)), ("feature_hash", ("object",))):
+        q = mod.Prediction(data_hash="a", confidence=0.5, object=mod.ObjectDetection(
+            feature_hash="f", format=mod.Format.BOUNDING_BOX, data=mod.BoundingBox(x=0, y=0, w=1, h=1)))
+        target = q if not where else (q.object if where == ("object",) else q.object.data)
+        object.__setattr__(target, "__dict__", {**target.__dict__, field: lol})
+        err = refused(write(tmp_path, pickle.dumps([q], protocol=4), f"{field}.pkl"), f"{field} is a list")
+        assert err.json_path == "$" + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in (0, *where, field))
+    for body in (call(glob("numpy", "dtype"), arg(lol), b"\x89\x88"),
+                 call(glob("numpy._core.numeric", "_frombuffer"), b"\x96" + struct.pack("<Q", 8) + bytes(8),
+                      call(glob("numpy", "dtype"), arg("f8"), b"\x89\x88"), arg(lol), arg("C"))):
+        refused(write(tmp_path, stream(body, 5), "numpy.pkl"), "is not")
 
 
 def test_pickle__nested_and_circular_references_are_refused(tmp_path, standin):

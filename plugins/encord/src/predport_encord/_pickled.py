@@ -70,9 +70,35 @@ def records(items: list[Any], checker: Any) -> Iterator[Any]:
             checker.context.problem(predport.ParseError(bad.message, file=checker.file,
                                                         json_path=(i,) + bad.path, field=bad.field))
             continue
-        out = checker.check(rec, pos=i, line=None, base=(i,))
+        out = checker._fast_box(rec, i)
+        if out is None:
+            try:
+                _plain(rec)
+            except _Bad as bad:
+                checker.context.problem(predport.ParseError(bad.message, file=checker.file,
+                                                            json_path=(i,) + bad.path, field=bad.field))
+                continue
+            out = checker.check(rec, pos=i, line=None, base=(i,))
         if out is not None:
             yield out
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(rec: dict[str, Any]) -> None:
+    """Every field a number, string, bool or None before the JSON checks print any of
+    them: a pickle can share objects, and the repr of a shared nested list (a "billion
+    laughs") grows exponentially."""
+    obj, cls = rec.get("object"), rec.get("classification")
+    data = obj.get("data") if type(obj) is dict else None
+    for path, fields, nested in (((), rec, ("object", "classification")), (("object",), obj, ("data",)),
+                                 (("classification",), cls, ()), (("object", "data"), data, ())):
+        if type(fields) is not dict:
+            continue
+        for key, value in fields.items():
+            if type(value) not in _PLAIN and key not in nested:
+                raise _Bad(f"{key} is a {_kind(value)}, not a number, string or None", path + (key,), key)
 
 
 def _kind(v: Any) -> str:
@@ -88,7 +114,7 @@ def _model(v: Any, name: str, keys: frozenset[str], path: tuple[Any, ...]) -> di
     if fields is None:
         raise _Bad(f"a {name} without its state", path)
     if not fields.keys() <= keys:
-        extra = ", ".join(sorted(map(str, fields.keys() - keys)))
+        extra = ", ".join(sorted(k[:40] if type(k) is str else f"a {_kind(k)}" for k in fields.keys() - keys))
         raise _Bad(f"{name} has fields no Encord Active release defines: {extra}", path)
     return fields
 

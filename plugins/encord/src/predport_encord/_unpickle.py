@@ -17,8 +17,8 @@ file names:
    that only collects state (the real pydantic and numpy reconstructors are never
    used: pydantic v1's ``__setstate__`` skips validation, numpy's would allocate any
    declared shape). Every other name is refused with :class:`PickleRefused`, so no
-   ``REDUCE`` of an unlisted callable can run. The number of objects (memory blocks
-   allocated, checked at every read of the input) and the number of array elements
+   ``REDUCE`` of an unlisted callable can run. The number of objects (containers
+   built, checked at every read of the input) and the number of array elements
    (checked before any array is decoded) are capped.
 
 The stand-ins give back plain values: a model as :class:`Model` (its class name,
@@ -316,7 +316,7 @@ class Array:
         if resolved.kind == "U":
             raise PickleRefused("string arrays are not Encord prediction data")
         if type(shape) is not tuple or len(shape) > 3 or not all(type(s) is int and s >= 0 for s in shape):
-            raise PickleRefused(f"array shape {shape!r} is not a tuple of up to 3 sizes")
+            raise PickleRefused("array shape is not a tuple of up to 3 sizes")
         count = math.prod(shape)
         self.session.elements += count
         if self.session.elements > self.session.limits.max_elements:
@@ -349,7 +349,9 @@ class _DType:
 
     def __init__(self, spec: Any = None, align: Any = False, copy: Any = True) -> None:
         if type(spec) is not str or not _DTYPE_SPEC.match(spec) or type(align) is not bool:
-            raise PickleRefused(f"numpy.dtype({spec!r}) is not a bool, integer, float or str dtype")
+            # No repr of what the file gave: a shared nested list prints exponentially.
+            text = repr(spec[:20]) if type(spec) is str else f"a {type(spec).__name__}"
+            raise PickleRefused(f"numpy.dtype({text}) is not a bool, integer, float or str dtype")
         self.spec, self.endian, self._dtype, self._unpack = spec, "|", None, None
 
     def __setstate__(self, state: Any) -> None:
@@ -434,8 +436,7 @@ class _Session:
         for module, names in MODELS.items():
             for name in names:
                 g[(module, name)] = type(name, (Model,), {"name": name, "module": module})
-            # Format(value), an enum member's pickle: the value itself, looked up in C.
-            g[(module, "Format")] = _Formats({v: v for v in FORMAT_VALUES}).__getitem__
+            g[(module, "Format")] = type("Format", (_Format,), {})
         for core in NUMPY_CORES:
             g[(f"{core}.multiarray", "_reconstruct")] = _Callable(self._reconstruct)
             g[(f"{core}.multiarray", "scalar")] = _Scalar(None)
@@ -460,13 +461,22 @@ class _Session:
         return arr
 
 
-class _Formats(dict):  # type: ignore[type-arg]
-    """Encord's ``Format`` values; any other value is refused (``__getitem__`` is dict's)."""
+class _Format:
+    """``Format(value)``, an enum member's pickle: gives back the value itself.
 
-    def __missing__(self, key: Any) -> str:
-        text = repr(key) if type(key) is str else type(key).__name__
-        raise PickleRefused(f"Format({text[:60]}) is not an Encord Active format "
-                            f"({', '.join(sorted(FORMAT_VALUES))})")
+    The type is checked before the value is looked up: hashing a tuple the file built
+    from shared tuples would take exponential time."""
+
+    def __new__(cls, *args: Any) -> str:  # type: ignore[misc]
+        value = args[0] if len(args) == 1 else None
+        if type(value) is not str or value not in FORMAT_VALUES:
+            text = repr(value[:60]) if type(value) is str else f"a {type(value).__name__}"
+            raise PickleRefused(f"Format({text}) is not an Encord Active format "
+                                f"({', '.join(sorted(FORMAT_VALUES))})")
+        return value
+
+    def __setstate__(self, state: Any) -> None:
+        raise PickleRefused("Format given a state")
 
 
 class _Scalar(_Callable):
