@@ -66,18 +66,14 @@ def records(items: list[Any], checker: Any) -> Iterator[Any]:
         item, items[i] = items[i], None  # release each prediction once read
         try:
             rec = _record(item)
+            out = checker._fast_box(rec, i)  # the common box, in one pass
+            if out is None:
+                _plain(rec)
         except _Bad as bad:
             checker.context.problem(predport.ParseError(bad.message, file=checker.file,
                                                         json_path=(i,) + bad.path, field=bad.field))
             continue
-        out = checker._fast_box(rec, i)
         if out is None:
-            try:
-                _plain(rec)
-            except _Bad as bad:
-                checker.context.problem(predport.ParseError(bad.message, file=checker.file,
-                                                            json_path=(i,) + bad.path, field=bad.field))
-                continue
             out = checker.check(rec, pos=i, line=None, base=(i,))
         if out is not None:
             yield out
