@@ -230,6 +230,9 @@ class _Canvas:
             corners = [(x0 + half, y0 + half), (x1 - half, y0 + half), (x1 - half, y1 - half), (x0 + half, y1 - half)]
             _dashed(self.draw, corners, (0, 0, 0), self.lw + 2)
             _dashed(self.draw, corners, colour, self.lw)
+        elif min(x1 - x0, y1 - y0) + 1 <= 2 * self.lw:
+            # Thinner than two outlines: Pillow would widen the outline outwards; fill it instead.
+            self.draw.rectangle((x0, y0, x1, y1), fill=colour)
         else:
             self.draw.rectangle((x0, y0, x1, y1), outline=colour, width=self.lw)
         return (x0, y0, x1 + 1, y1 + 1)
