@@ -11,3 +11,4 @@ def register_commands(commands: Any) -> None:
     from .commands import register
 
     register(commands)
+
