@@ -248,7 +248,7 @@ def test_parse__clamp_policy_clamps_boxes_to_the_image(tmp_path: Path) -> None:
 def test_parse__task_detect_refuses_polygon_lines(dataset: Path) -> None:
     with pytest.raises(predport.ParseError) as info:
         predport.load(dataset, options={"task": "detect"})
-    assert info.value.file.endswith("b.txt") and "5 or 6 values" in info.value.message
+    assert info.value.file.endswith("b.txt") and "5, 6 or 7 values" in info.value.message
 
 
 def test_parse__split_reads_one_subfolder(tmp_path: Path) -> None:
@@ -291,8 +291,13 @@ def test_write__size_comes_from_the_frame_or_the_user(tmp_path: Path) -> None:
     assert "'img/1.jpg'" in info.value.message
     assert not (tmp_path / "a").exists()  # nothing is left behind
     predport.save(data, tmp_path / "b", format="yolo", image_sizes={"img/1.jpg": (100, 200)})
-    # cx = (10 + 15) / 100, cy = (20 + 20) / 200, w = 30 / 100, h = 40 / 200
-    assert (tmp_path / "b" / "labels" / "img" / "1.txt").read_text() == "3 0.25 0.2 0.3 0.2 0.5\n"
+    # cx = (10 + 15) / 100, cy = (20 + 20) / 200, w = 30 / 100, h = 40 / 200; class id 3 is the
+    # first (and only) class: index 0, as an Ultralytics training run counts them.
+    assert (tmp_path / "b" / "labels" / "img" / "1.txt").read_text() == "0 0.25 0.2 0.3 0.2 0.5\n"
+    assert "names:\n  0: cat\n" in (tmp_path / "b" / "data.yaml").read_text()
+    predport.save(data, tmp_path / "c", format="yolo", image_sizes={"img/1.jpg": (100, 200)},
+                  options={"classes": "ids"})
+    assert (tmp_path / "c" / "labels" / "img" / "1.txt").read_text() == "3 0.25 0.2 0.3 0.2 0.5\n"
 
 
 def test_write__box_outside_the_image_fails_or_is_clamped(tmp_path: Path) -> None:
@@ -379,3 +384,156 @@ def test_public_api_only__no_private_core_module_is_imported() -> None:
     assert predport.testing.private_api_uses(SRC) == []
 
 
+
+
+# -- Ultralytics line shapes: tracked boxes, pose, ambiguity ----------------------------------
+
+# Lines as `yolo track save_txt=True save_conf=True` writes them (cls cx cy w h conf id; a box the
+# tracker has not confirmed yet has no id).
+TRACKED = "0 0.5 0.5 0.2 0.4 0.91 1\n2 0.25 0.3 0.1 0.2 0.8 14\n0 0.75 0.75 0.1 0.1 0.33\n"
+
+
+def test_parse__tracked_lines_mixed_with_untracked_read_as_boxes_scores_and_track_ids(tmp_path: Path) -> None:
+    root = tree(tmp_path, {"f.txt": TRACKED}, {"f.png": (200, 100)})
+    (frame,) = predport.load(root).frames
+    recs = frame.predictions.to_records()
+    assert [r["category_id"] for r in recs] == [0, 2, 0]
+    assert [r["score"] for r in recs] == [0.91, 0.8, 0.33]
+    # pixels by hand: cx 0.5*200=100, w 0.2*200=40 -> x 80; cy 0.5*100=50, h 0.4*100=40 -> y 30
+    assert recs[0]["box"] == [80.0, 30.0, 40.0, 40.0]
+    assert [r.get("attributes") for r in recs] == [{"track_id": 1}, {"track_id": 14}, None]
+    assert all("polygon" not in r for r in recs)
+
+
+def test_parse__seven_values_alone_are_refused_naming_the_option_then_read_as_told(tmp_path: Path) -> None:
+    root = tree(tmp_path, {"f.txt": "0 0.5 0.5 0.2 0.4 0.91 1\n"}, {"f.png": (200, 100)})
+    with pytest.raises(predport.ParseError) as info:
+        predport.load(root)
+    assert "task=detect" in info.value.message and "task=segment" in info.value.message
+    assert info.value.file.endswith("f.txt")
+    tracked = predport.load(root, options={"task": "detect"}).frames[0].predictions.to_records()[0]
+    assert tracked["attributes"] == {"track_id": 1} and tracked["score"] == 0.91
+    triangle = predport.load(root, options={"task": "segment"}).frames[0].predictions.to_records()[0]
+    assert triangle["polygon"] == [[100.0, 50.0, 40.0, 40.0, 182.0, 100.0]] and triangle["score"] is None
+    # A track id above 1 cannot be a normalised coordinate: that decides by itself.
+    (tmp_path / "labels" / "f.txt").write_text("0 0.5 0.5 0.2 0.4 0.91 7\n")
+    assert predport.load(root).frames[0].predictions.to_records()[0]["attributes"] == {"track_id": 7}
+
+
+def _pose_line(cls: int, box: tuple[float, float, float, float], kps: list[tuple[float, float, float]],
+               conf: float | None) -> str:
+    vals = [str(cls), *(f"{v:g}" for v in box)]
+    for x, y, v in kps:
+        vals += [f"{x:g}", f"{y:g}", f"{v:g}"]
+    if conf is not None:
+        vals.append(f"{conf:g}")
+    return " ".join(vals) + "\n"
+
+
+def _person(cx: float) -> list[tuple[float, float, float]]:
+    # 17 COCO keypoints inside a box centred at (cx, 0.5) of 0.2 x 0.6; two unlabelled (0 0 0).
+    pts = [(cx - 0.05 + 0.1 * (j % 3) / 2, 0.3 + 0.4 * j / 16, 0.9) for j in range(15)]
+    return pts + [(0.0, 0.0, 0.0), (0.0, 0.0, 0.0)]
+
+
+def test_parse__pose_lines_of_56_values_read_as_box_and_17_keypoints(tmp_path: Path) -> None:
+    text = _pose_line(0, (0.3, 0.5, 0.2, 0.6), _person(0.3), None) + \
+        _pose_line(0, (0.7, 0.5, 0.2, 0.6), _person(0.7), None)
+    assert len(text.splitlines()[0].split()) == 56
+    root = tree(tmp_path, {"p.txt": text}, {"p.png": (100, 200)}, names="names: [person]\n")
+    recs = predport.load(root).frames[0].predictions.to_records()
+    assert len(recs) == 2 and all("polygon" not in r for r in recs)
+    kp = recs[0]["keypoints"]
+    assert len(kp) == 17
+    # keypoint 1: x (0.3 - 0.05) * 100 = 25, y 0.3 * 200 = 60, v as written
+    assert kp[0] == [pytest.approx(25.0), pytest.approx(60.0), 0.9]
+    assert recs[0]["box"] == [pytest.approx(20.0), pytest.approx(40.0), pytest.approx(20.0), pytest.approx(120.0)]
+    assert recs[0]["score"] is None
+
+
+def test_parse__pose_with_a_score_and_kpt_shape_from_data_yaml(tmp_path: Path) -> None:
+    # kpt_shape [4, 2]: 5 + 8 = 13 values, 14 with the score (odd/even would say polygon).
+    line = "1 0.5 0.5 0.4 0.4 0.4 0.4 0.6 0.4 0.6 0.6 0.4 0.6 0.77\n"
+    root = tree(tmp_path, {"q.txt": line}, {"q.png": (10, 10)}, names="names: [a, b]\nkpt_shape: [4, 2]\n")
+    (rec,) = predport.load(root).frames[0].predictions.to_records()
+    assert rec["score"] == 0.77 and rec["keypoints"] == [[4.0, 4.0, None], [6.0, 4.0, None], [6.0, 6.0, None],
+                                                         [4.0, 6.0, None]]
+    assert "polygon" not in rec
+    # The same file read as told otherwise: a polygon of 6 points and a score.
+    (poly,) = predport.load(root, options={"task": "segment"}).frames[0].predictions.to_records()
+    assert len(poly["polygon"][0]) == 12
+
+
+def test_parse__one_width_polygon_or_pose_is_refused_unless_told(tmp_path: Path) -> None:
+    # Two 56-value lines whose "keypoints" fall outside their "box": not evidence of pose.
+    import random
+
+    rnd = random.Random(3)
+    rows = "".join("0 0.1 0.1 0.05 0.05 " + " ".join(f"{rnd.uniform(0.6, 0.9):.4f}" for _ in range(51)) + "\n"
+                   for _ in range(2))
+    root = tree(tmp_path, {"s.txt": rows}, {"s.png": (10, 10)})
+    # Read as a pose line the "keypoints" would lie far from the "box": still, one width is no proof.
+    with pytest.raises(predport.ParseError) as info:  # lines of one width fit pose: not decided silently
+        predport.load(root)
+    assert "task=pose" in info.value.message and "task=segment" in info.value.message
+    frames = predport.load(root, options={"task": "segment"}).frames
+    assert len(frames[0].predictions.to_records()[0]["polygon"][0]) == 54
+    with pytest.raises(predport.ParseError, match="expected 20, 21 or 22 values"):
+        predport.load(root, options={"task": "pose", "kpt_shape": "5,3"})
+
+
+def test_parse__runs_pose_folder_decides_pose(tmp_path: Path) -> None:
+    line = _pose_line(0, (0.3, 0.5, 0.2, 0.6), _person(0.3), 0.9)
+    root = tree(tmp_path / "runs" / "pose" / "predict", {"x.txt": line}, {"x.png": (10, 10)}, names=None)
+    (rec,) = predport.load(root).frames[0].predictions.to_records()
+    assert len(rec["keypoints"]) == 17 and rec["score"] == 0.9
+
+
+def test_write__tracked_and_pose_lines_keep_their_shapes(tmp_path: Path) -> None:
+    root = tree(tmp_path / "t", {"f.txt": TRACKED}, {"f.png": (200, 100)})
+    predport.convert(root, tmp_path / "t-out", to="yolo")
+    assert (tmp_path / "t-out" / "labels" / "f.txt").read_text().splitlines() == TRACKED.splitlines()
+    text = _pose_line(0, (0.3, 0.5, 0.2, 0.6), _person(0.3), 0.5)
+    root = tree(tmp_path / "p", {"p.txt": text}, {"p.png": (100, 200)}, names="names: [person]\nkpt_shape: [17, 3]\n")
+    predport.convert(root, tmp_path / "p-out", to="yolo")
+    out = tmp_path / "p-out"
+    written = (out / "labels" / "p.txt").read_text().split()
+    assert len(written) == 57 and [float(v) for v in written] == pytest.approx([float(v) for v in text.split()])
+    assert "kpt_shape:\n- 17\n- 3\n" in (out / "data.yaml").read_text()
+    assert predport.load(out).frames[0].predictions.to_records()[0]["keypoints"] == \
+        predport.load(root).frames[0].predictions.to_records()[0]["keypoints"]
+
+
+def test_write__coco_ids_become_contiguous_indices_with_names(tmp_path: Path) -> None:
+    cats = [predport.Category(id=1, name="person"), predport.Category(id=3, name="car"),
+            predport.Category(id=90, name="toothbrush")]
+    frame = predport.Frame(data_id="a.jpg", width=10, height=10, predictions=predport.Detections(
+        category_id=[90, 1, 3], score=[0.1, 0.2, 0.3], box=[[0, 0, 1, 1]] * 3))
+    predport.save(predport.PredictionSet(categories=cats, frames=[frame]), tmp_path / "o", format="yolo")
+    assert [ln.split()[0] for ln in (tmp_path / "o" / "labels" / "a.txt").read_text().splitlines()] == ["2", "0", "1"]
+    import yaml
+
+    assert yaml.safe_load((tmp_path / "o" / "data.yaml").read_text())["names"] == {0: "person", 1: "car",
+                                                                                2: "toothbrush"}
+
+
+def test_parse__a_huge_class_index_does_not_allocate_by_its_value(tmp_path: Path) -> None:
+    import tracemalloc
+
+    root = tree(tmp_path, {"a.txt": "3000000000 0.5 0.5 0.1 0.1\n7 0.5 0.5 0.1 0.1\n"}, {"a.png": (10, 10)}, names=None)
+    tracemalloc.start()
+    frames = predport.load(root).frames
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert frames[0].predictions.category_id.tolist() == [3000000000, 7]
+    assert peak < 50 * 2**20  # an array indexed by class would need 24 GB
+
+
+def test_parse__a_single_pose_width_line_is_refused_without_a_hint(tmp_path: Path) -> None:
+    line = _pose_line(0, (0.3, 0.5, 0.2, 0.6), _person(0.3), None)
+    root = tree(tmp_path, {"x.txt": line}, {"x.png": (10, 10)}, names=None)
+    with pytest.raises(predport.ParseError) as info:
+        predport.load(root)
+    assert "task=pose" in info.value.message and "kpt_shape" in info.value.message
+    (rec,) = predport.load(root, options={"kpt_shape": [17, 3]}).frames[0].predictions.to_records()
+    assert len(rec["keypoints"]) == 17

@@ -43,14 +43,14 @@ def _classify(text: str) -> tuple[str, str]:
         if 15 <= len(toks) <= 17:
             return "kitti", text
         return "other", text
-    kind = L.kind_of(len(toks))
-    if kind is None or L.class_index(toks[0]) is None:
+    if len(toks) < 5 or L.class_index(toks[0]) is None:
         return "other", text
     values = [L.number(t) for t in toks[1:]]
     if any(v is None for v in values):
         return "other", text
-    coords = values[:4] if kind in (L.BOX, L.BOX_SCORE) else values[: len(values) - (kind == L.POLYGON_SCORE)]
-    if not all(L.in_unit(v) for v in coords):  # type: ignore[arg-type]
+    # Normalised values; a pose visibility may be 2, and a last value may be a track id.
+    coords = values[:-1] if toks[-1].isdigit() else values
+    if not all(L.in_unit(v) or v == 2 for v in coords):  # type: ignore[arg-type]
         return "outside", text
     return "yolo", text
 
@@ -95,7 +95,7 @@ def detect(source: Any) -> predport.FormatMatch | None:
     if yolo_like * 2 < total or not yolo_like:
         bad = examples.get("other") or examples.get("kitti")
         return predport.FormatMatch(FORMAT, predport.Confidence.NO,
-                                    f"not 'class cx cy w h [conf]' nor a polygon: {bad!r}")
+                                    f"not 'class cx cy w h [conf] [track_id]', a polygon nor a pose line: {bad!r}")
     if verdicts["outside"] * 2 > total:
         # YOLO-shaped but not normalised: let it win only when nothing else fits, so that
         # reading it gives the precise error (which value, which line) instead of "unknown".

@@ -39,7 +39,8 @@ def formats() -> list[predport.FormatInfo]:
             target="folder",
             # "size": the label files cannot hold it, but the writer records the sizes it
             # normalised by in sizes.json, which the reader uses: nothing is lost.
-            holds=frozenset({"score", "box", "polygon", "size", "category_names", "empty_frames"}),
+            holds=frozenset({"score", "box", "polygon", "keypoints", "attributes", "size", "category_names",
+                             "empty_frames"}),
             patterns=("labels/*.txt", "data.yaml", "classes.txt"),
             tasks=("detection", "segmentation"),
             description="Ultralytics/Darknet text labels: class cx cy w h [conf], or a polygon",

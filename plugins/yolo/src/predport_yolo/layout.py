@@ -199,6 +199,33 @@ def names_from(value: Any, *, origin: str | None) -> dict[int, str]:
     return out
 
 
+def kpt_shape_of(value: Any, *, origin: str | None) -> tuple[int, int]:
+    """``(K, D)`` from ``[17, 3]``, ``"17,3"`` or ``"17x3"``: K keypoints of D values (2: x y, 3: x y v)."""
+    parts = value
+    if isinstance(value, str):
+        parts = [p for p in value.replace("x", ",").replace(" ", ",").split(",") if p]
+    try:
+        k, d = (int(v) for v in parts)
+    except (TypeError, ValueError):
+        raise predport.ConfigError(f"kpt_shape {value!r} is not [K, D] (K keypoints of D values)",
+                                   file=origin, field="kpt_shape") from None
+    if k < 1 or d not in (2, 3):
+        raise predport.ConfigError(f"kpt_shape {value!r}: K must be at least 1 and D 2 (x y) or 3 (x y v)",
+                                   file=origin, field="kpt_shape")
+    return k, d
+
+
+def read_kpt_shape(layout: Layout) -> tuple[int, int] | None:
+    """``kpt_shape`` of the data.yaml beside the labels (Ultralytics pose datasets), else ``None``."""
+    path = layout.names_file
+    if path is None or path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        return None
+    data = _load_yaml(path)
+    if data.get("kpt_shape") is None:
+        return None
+    return kpt_shape_of(data["kpt_shape"], origin=str(path))
+
+
 def read_names(layout: Layout, options: Mapping[str, Any]) -> tuple[dict[int, str] | None, str | None]:
     """``({index: name}, origin)`` from the ``names`` option, data.yaml or classes.txt; ``(None, None)``."""
     given = options.get("names")

@@ -18,14 +18,23 @@ import numpy as np
 import predport
 
 from . import lines as L
-from .layout import IMAGE_SUFFIXES, Layout, read_names, resolve, strip_image_suffix
+from .layout import IMAGE_SUFFIXES, Layout, kpt_shape_of, read_kpt_shape, read_names, resolve, strip_image_suffix
 
 FORMAT = "yolo"
 _UNKNOWN, _UNMAPPED = -2, -1
 
 
+def _folder_task(layout: Layout) -> str | None:
+    """The task a ``runs/<task>/...`` folder names (the nearest of the last four parts), else ``None``."""
+    parts = list(layout.labels.resolve().parts)[-5:]
+    for part in reversed(parts):
+        if part in L.FOLDER_TASKS:
+            return L.FOLDER_TASKS[part]
+    return None
+
+
 class Dataset:
-    """What every file of one read shares: the layout, class names, sizes, data ids."""
+    """What every file of one read shares: the layout, class names, sizes, data ids, the task."""
 
     def __init__(self, layout: Layout, options: Mapping[str, Any], context: Any) -> None:
         self.layout = layout
@@ -34,14 +43,32 @@ class Dataset:
             raise predport.ConfigError(f"unknown task {self.task!r}; choose one of {', '.join(L.TASKS)}",
                                        field="task")
         self.names, self.names_origin = read_names(layout, options)
+        self.kpt = kpt_shape_of(options.get("kpt_shape"), origin="the kpt_shape option") \
+            if options.get("kpt_shape") is not None else read_kpt_shape(layout)
+        self.folder_task = _folder_task(layout)
+        self.previous: L.Scheme | None = None  # the scheme the last decided file had
         folder = getattr(context.sizes, "folder", None)
         self.images: Path | None = Path(folder) if folder is not None else layout.images
         self._image_index: dict[str, str] | None = None
         self._sizes: dict[str, tuple[int, int]] | None = None
         self._ids_by_stem: dict[str, str] = {}
-        self._lut = np.full(0, _UNKNOWN, dtype=np.int64)  # class index -> canonical id (-1: unmapped)
+        # Class index -> canonical id (-1: unmapped by the class map). A dict and an IdIndex, not
+        # an array indexed by class: memory follows the classes present, never the largest index.
+        self._ids: dict[int, int] = {}
+        self._class_pos = predport.IdIndex()
+        self._cids = np.zeros(0, dtype=np.int64)
         self._declared = False
-        self._named: np.ndarray | None = None
+
+    def scheme(self, rows: list[list[str]], file: str) -> L.Scheme:
+        """How this file's lines read (see :func:`lines.decide`); a refusal names the option."""
+        try:
+            found = L.decide(rows, task=self.task, kpt=self.kpt, folder_task=self.folder_task,
+                             previous=self.previous)
+        except L.Ambiguous as exc:
+            raise predport.ParseError(str(exc), file=file, field="task") from None
+        if found.reason != "box lines":
+            self.previous = found
+        return found
 
     # -- class names -> canonical ids ----------------------------------------------------
     def declare(self, context: Any) -> None:
@@ -50,34 +77,29 @@ class Dataset:
             return
         self._declared = True
         for idx, name in sorted((self.names or {}).items()):
-            cid = context.categories.declare(idx, name)
-            self._grow(idx)
-            self._lut[idx] = max(cid, _UNMAPPED)
+            self._set(idx, max(context.categories.declare(idx, name), _UNMAPPED))
 
     def named(self, cls: np.ndarray) -> bool:
         """Whether every class index has a name."""
-        if self._named is None:
-            self._named = np.zeros(max(self.names or {0: ""}) + 1, dtype=bool)
-            self._named[list(self.names or {})] = True
-        return bool(cls.max() < len(self._named) and self._named[cls].all())
+        names = self.names or {}
+        return all(int(c) in names for c in np.unique(cls).tolist())
 
-    def _grow(self, idx: int) -> None:
-        if idx >= len(self._lut):
-            more = np.full(max(idx + 1, 2 * len(self._lut)) - len(self._lut), _UNKNOWN, dtype=np.int64)
-            self._lut = np.concatenate([self._lut, more])
+    def _set(self, idx: int, cid: int) -> None:
+        self._ids[idx] = cid
+        pos = self._class_pos.add(idx)
+        if pos >= len(self._cids):
+            self._cids = np.concatenate([self._cids, np.full(max(8, len(self._cids)), _UNKNOWN, dtype=np.int64)])
+        self._cids[pos] = cid
 
     def category_ids(self, cls: np.ndarray, context: Any) -> np.ndarray:
         """Canonical ids of class indices (vectorised; ``-1``: unmapped by the class map)."""
         if not len(cls):
             return cls
-        self._grow(int(cls.max()))
-        ids = self._lut[cls]
-        if (ids == _UNKNOWN).any():
-            for idx in np.unique(cls[ids == _UNKNOWN]).tolist():
+        for idx in np.unique(cls).tolist():
+            if idx not in self._ids:
                 cid = context.categories.resolve(id=idx)  # unnamed classes: the index is the id
-                self._lut[idx] = _UNMAPPED if cid is None else cid
-            ids = self._lut[cls]
-        return ids
+                self._set(idx, _UNMAPPED if cid is None else cid)
+        return self._cids[self._class_pos.positions(cls)]
 
     # -- data ids and sizes ------------------------------------------------------------------
     def _load_sizes(self) -> dict[str, tuple[int, int]]:
@@ -152,6 +174,8 @@ class LabelFile:
     box: np.ndarray | None  # (n, 4) float64 cx, cy, w, h normalised; NaN rows: polygon rows
     score: np.ndarray  # float64, NaN: no score
     polygon: list[list[float] | None] | None  # flat normalised x1 y1 x2 y2 ... per row
+    keypoints: list[np.ndarray | None] | None = None  # per row (K, 3) normalised x, y and v (NaN: no v)
+    track: np.ndarray | None = None  # float64 track ids, NaN: none
 
 
 def parse(source: Any, options: Mapping[str, Any], context: Any) -> Iterator[LabelFile]:
@@ -176,21 +200,27 @@ def _read(path: str, stem: str, ds: Dataset, context: Any) -> LabelFile | None:
         context.problem(predport.ParseError("not UTF-8 text", file=file, line=raw[: exc.start].count(b"\n") + 1))
         return None
     lines = text.splitlines()
-    widths = [len(ln.split()) for ln in lines]
-    fast = _fast(text, widths, ds)
+    rows = [(i, toks) for i, toks in enumerate((ln.split() for ln in lines), start=1) if toks]
+    if not rows:
+        return LabelFile(ds, path, stem, [], np.zeros(0, dtype=np.int64), None, np.zeros(0), None)
+    try:
+        scheme = ds.scheme([t for _, t in rows], file)
+    except predport.PredportError as err:
+        context.problem(err)  # fail: raises; skip: the file is left out and counted
+        return None
+    fast = _fast(text, {len(t) for _, t in rows}, scheme, ds)
     if fast is not None:
-        cls, box, score = fast
-        return LabelFile(ds, path, stem, [i for i, w in enumerate(widths, start=1) if w], cls, box, score, None)
-    rows = [(i, ln.split()) for i, (ln, w) in enumerate(zip(lines, widths), start=1) if w]
-    return _slow(rows, path, stem, ds, context)
+        cls, box, score, track = fast
+        return LabelFile(ds, path, stem, [i for i, _ in rows], cls, box, score, None, track=track)
+    return _slow(rows, path, stem, ds, scheme, context)
 
 
-def _fast(text: str, widths: list[int], ds: Dataset) -> tuple[Any, Any, Any] | None:
+def _fast(text: str, widths: set[int], scheme: L.Scheme, ds: Dataset) -> tuple[Any, Any, Any, Any] | None:
     """Columns for the common file: only box lines of one width, every value valid. Else ``None``."""
-    n = max(widths, default=0)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64), None, np.zeros(0)
-    if L.kind_of(n, ds.task) not in (L.BOX, L.BOX_SCORE) or any(w not in (0, n) for w in widths):
+    if len(widths) != 1:
+        return None
+    (n,) = widths
+    if scheme.kind_of(n) not in L.BOX_KINDS:
         return None
     try:
         arr = np.array(text.split(), dtype=np.float64).reshape(-1, n)
@@ -203,13 +233,17 @@ def _fast(text: str, widths: list[int], ds: Dataset) -> tuple[Any, Any, Any] | N
     if not (coords.min() >= -L.EPS and coords.max() <= 1 + L.EPS and cls.min() >= 0
             and (cls_i == cls).all() and (n == 5 or np.isfinite(arr[:, 5]).all())):
         return None
+    if n == 7 and not (arr[:, 6] >= 0).all() or n == 7 and not (arr[:, 6] == np.floor(arr[:, 6])).all():
+        return None
     if ds.names is not None and not ds.named(cls_i):
         return None
-    score = arr[:, 5].copy() if n == 6 else np.full(len(arr), np.nan)
-    return cls_i, coords.copy(), score
+    score = arr[:, 5].copy() if n >= 6 else np.full(len(arr), np.nan)
+    track = arr[:, 6].copy() if n == 7 else None
+    return cls_i, coords.copy(), score, track
 
 
-def _slow(rows: list[tuple[int, list[str]]], path: str, stem: str, ds: Dataset, context: Any) -> LabelFile:
+def _slow(rows: list[tuple[int, list[str]]], path: str, stem: str, ds: Dataset, scheme: L.Scheme,
+          context: Any) -> LabelFile:
     """Row by row, with a located error for each bad value (and the policy applied)."""
     file = path
     clamp = context.policy == "clamp"
@@ -217,39 +251,47 @@ def _slow(rows: list[tuple[int, list[str]]], path: str, stem: str, ds: Dataset, 
     cls: list[int] = []
     boxes: list[tuple[float, ...]] = []
     scores: list[float] = []
+    tracks: list[float] = []
     polygons: list[list[float] | None] = []
+    kpts: list[Any] = []
     nan4 = (np.nan,) * 4
     for line, toks in rows:
         try:
-            parsed = _row(toks, ds, file=file, line=line, clamp=clamp)
+            parsed = _row(toks, ds, scheme, file=file, line=line, clamp=clamp)
         except predport.PredportError as err:
             context.problem(err)  # fail: raises; skip/clamp: counted and left out
             continue
-        if parsed is None:
-            continue
-        idx, box, poly, score, clamped = parsed
+        idx, box, poly, kp, score, track, clamped = parsed
         if clamped:
             context.report.count("yolo: values clamped to [0, 1]")
         lines.append(line)
         cls.append(idx)
         boxes.append(box if box is not None else nan4)
         polygons.append(poly)
+        kpts.append(kp)
         scores.append(np.nan if score is None else score)
+        tracks.append(np.nan if track is None else track)
     has_box = any(p is None for p in polygons)
+    keypoints = kpts if any(k is not None for k in kpts) else None
     return LabelFile(
         ds, path, stem, lines,
         np.asarray(cls, dtype=np.int64),
         np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if has_box else None,
         np.asarray(scores, dtype=np.float64),
         polygons if any(p is not None for p in polygons) else None,
+        keypoints=keypoints,
+        track=np.asarray(tracks, dtype=np.float64) if any(t == t for t in tracks) else None,
     )
 
 
-def _row(toks: list[str], ds: Dataset, *, file: str, line: int, clamp: bool) -> tuple[Any, ...]:
+def _row(toks: list[str], ds: Dataset, scheme: L.Scheme, *, file: str, line: int, clamp: bool) -> tuple[Any, ...]:
     n = len(toks)
-    kind = L.kind_of(n, ds.task)
+    kind = scheme.kind_of(n)
     if kind is None:
-        raise predport.ParseError(f"expected {L.expected(ds.task)}, found {n} values", file=file, line=line)
+        raise predport.ParseError(f"expected {scheme.expected()}, found {n} values"
+                                  + (f" (this file reads as {scheme.task}: {scheme.reason})" if scheme.reason else ""),
+                                  file=file, line=line,
+                                  hint="-o task=detect|segment|obb|pose (and -o kpt_shape=K,D) says how lines read")
     idx = L.class_index(toks[0])
     if idx is None:
         raise predport.ParseError(f"class {toks[0]!r} is not a class index (a non-negative integer)",
@@ -257,16 +299,35 @@ def _row(toks: list[str], ds: Dataset, *, file: str, line: int, clamp: bool) -> 
     if ds.names is not None and idx not in ds.names:
         raise predport.ParseError(f"class {idx} is not among the names in {ds.names_origin}",
                                   file=file, line=line, field="class")
+    track = None
+    if kind in L.TRACKED:
+        track_tok = toks[-1]
+        if not track_tok.isdigit():
+            raise predport.ParseError(f"track id {track_tok!r} is not a non-negative integer", file=file, line=line,
+                                      field="track_id")
+        track = float(int(track_tok))
+        toks = toks[:-1]
     values: list[float] = []
     for i, tok in enumerate(toks[1:], start=1):
         v = L.number(tok)
         if v is None:
             raise predport.ParseError(f"{tok!r} is not a finite number", file=file, line=line,
-                                      field=L.field_name(kind, i, n))
+                                      field=L.field_name(kind, i, n, scheme.kpt))
         values.append(v)
-    score = values.pop() if kind in (L.BOX_SCORE, L.POLYGON_SCORE) else None
+    score = values.pop() if kind in L.SCORED else None
     clamped = False
-    if kind in (L.BOX, L.BOX_SCORE):
+    kp = None
+    if kind in L.POSE_KINDS:
+        k, d = scheme.kpt  # type: ignore[misc]
+        pts = np.asarray(values[4:], dtype=np.float64).reshape(k, d)
+        for j in range(k):
+            for a in range(2):
+                if not L.in_unit(float(pts[j, a])):
+                    raise _outside(float(pts[j, a]), file=file, line=line,
+                                   field=L.field_name(kind, 5 + j * d + a, n, scheme.kpt))
+        kp = np.column_stack([pts[:, :2], pts[:, 2] if d == 3 else np.full(k, np.nan)])
+        values = values[:4]
+    if kind in L.BOX_KINDS or kind in L.POSE_KINDS:
         cx, cy, w, h = values
         if w < 0 or h < 0:
             raise predport.ParseError("negative box size", file=file, line=line, field="width" if w < 0 else "height")
@@ -278,14 +339,14 @@ def _row(toks: list[str], ds: Dataset, *, file: str, line: int, clamp: bool) -> 
             x2, y2 = min(max(cx + w / 2, 0.0), 1.0), min(max(cy + h / 2, 0.0), 1.0)
             cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
             clamped = True
-        return idx, (cx, cy, w, h), None, score, clamped
+        return idx, (cx, cy, w, h), None, kp, score, track, clamped
     bad = next((j for j, v in enumerate(values) if not L.in_unit(v)), None)
     if bad is not None:
         if not clamp:
             raise _outside(values[bad], file=file, line=line, field=L.field_name(kind, bad + 1, n))
         values = [min(max(v, 0.0), 1.0) for v in values]
         clamped = True
-    return idx, None, values, score, clamped
+    return idx, None, values, None, score, track, clamped
 
 
 def _outside(value: float, *, file: str, line: int, field: str) -> predport.ParseError:
@@ -345,7 +406,15 @@ def _frame(rec: LabelFile, context: Any) -> Any:
             if scale is None or len(scale) != len(p):
                 scale = np.tile(np.array([width, height], dtype=np.float64), len(p) // 2)
             polygon.append([(np.asarray(p, dtype=np.float64) * scale).tolist()])  # one ring, pixels
-    dets = predport.Detections(category_id=cids, score=rec.score, box=box, polygon=polygon)
+    keypoints = attributes = None
+    if rec.keypoints is not None:
+        scale = np.array([width, height, 1.0])
+        keypoints = [None if row is None else [[x, y, None if v != v else v] for x, y, v in (row * scale).tolist()]
+                     for row in rec.keypoints]
+    if rec.track is not None:
+        attributes = [None if t != t else {"track_id": int(t)} for t in rec.track.tolist()]
+    dets = predport.Detections(category_id=cids, score=rec.score, box=box, polygon=polygon, keypoints=keypoints,
+                               attributes=attributes)
     if not keep.all():
         dets = dets.take(keep)
     return predport.Frame(data_id=data_id, frame_index=frame_index, width=width, height=height, predictions=dets)
