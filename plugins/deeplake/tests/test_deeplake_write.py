@@ -276,3 +276,30 @@ def test_write__kills_at_random_moments_leave_old_or_new(tmp_path: Path, playboo
         seen.add(str(boxes))
         if boxes == [[7, 7, 7, 7]]:
             break
+
+
+def test_write__columns_eval_attaches_only_the_evaluation_columns(playbook_dataset, coco_files) -> None:
+    res, gt = coco_files
+    ds_path = playbook_dataset()
+    opts = {"branch": "training_run", "id_column": "filename"}
+    predport.convert(res, ds_path, to="deeplake", options={"gt": str(gt)}, write_options=opts)
+    before = _branch(ds_path, "training_run")
+    boxes_before = [b.tolist() for b in before["model_evaluation/boxes"][0:3]]
+    # What predport-eval's attach gives: the predictions read back, with eval.* frame attributes.
+    preds = predport.load(ds_path, options=opts)
+    frames = [f.model_copy(update={"attributes": {**f.attributes, "eval.mean_iou": iou, "eval.tp": 1,
+                                                  "eval.fp": 0, "eval.fn": 0}})
+              for f, iou in zip(preds.frames, (0.75, 0.5, 0.25))]
+    evaluated = preds.model_copy(update={"frames": frames})
+    with pytest.raises(predport.OutputError, match="already has the columns"):     # without columns=eval
+        predport.save(evaluated, ds_path, "deeplake", options=opts)
+    predport.save(evaluated, ds_path, "deeplake", options={**opts, "columns": "eval"})
+    branch = _branch(ds_path, "training_run")
+    assert [b.tolist() for b in branch["model_evaluation/boxes"][0:3]] == boxes_before
+    assert branch["model_evaluation/iou"][0:3].tolist() == [0.75, 0.5, 0.25]       # rows b, c, a
+    worst = branch.query('select * order by "model_evaluation/iou" asc limit 1')
+    assert worst["filename"][0:1] == ["a.jpg"]
+    with pytest.raises(predport.OutputError, match="already has the columns"):
+        predport.save(evaluated, ds_path, "deeplake", options={**opts, "columns": "eval"})
+    with pytest.raises(predport.OutputError, match="no frame carries eval"):
+        predport.save(preds, ds_path, "deeplake", options={**opts, "columns": "eval"}, overwrite=True)

@@ -238,14 +238,22 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     id_opt = context.option("id_column")
     message = str(context.option("message") or f"predport: {stream.source.format if stream.source else 'canonical'}"
                   f" {'predictions' if group else 'labels'} into {group or 'top-level columns'}")
+    only = context.option("columns")
+    if only not in (None, "", "all", "eval"):
+        raise predport.ConfigError(f"write option columns={only!r}: use 'all' (the default) or 'eval'",
+                                   field="columns")
+    eval_only = only == "eval"
     existing = is_dataset(dest)
+    if eval_only and not existing:
+        raise predport.OutputError("columns=eval adds evaluation columns to an existing dataset; "
+                                   "this output is not one", file=str(dest))
     if existing and branch is None:
         raise predport.OutputError(
             "the output is an existing Deep Lake dataset: it is written on a branch", file=str(dest),
             hint="pass -w branch=NAME (created from main when missing; branch=main adds a commit on main)")
     if existing:
         # Before the stream is read: a wrong id column or group is found at once.
-        plan = _InPlace(dest, branch, pre, id_opt, target, context)
+        plan = _InPlace(dest, branch, pre, id_opt, target, context, eval_only)
     cols = _collect(stream, context)
     ids, info = _categories(stream, cols)
     labels = _label_rows(cols, ids)
@@ -292,10 +300,12 @@ def _create(target: Any, cols: _Columns, columns: list[Any], pre: str, branch: s
 class _InPlace:
     """A write onto a branch of an existing dataset: rows aligned by data id, one commit."""
 
-    def __init__(self, dest: Path, branch: str, pre: str, id_opt: Any, target: Any, context: Any) -> None:
+    def __init__(self, dest: Path, branch: str, pre: str, id_opt: Any, target: Any, context: Any,
+                 eval_only: bool = False) -> None:
         from . import reader
 
         self.dest, self.branch, self.pre, self.target, self.context = dest, branch, pre, target, context
+        self.eval_only = eval_only
         root = target.in_place()
         self.path = root
         ds, view = reader.open_dataset(root)
@@ -318,7 +328,12 @@ class _InPlace:
             for i, value in enumerate(view[id_col][0:self.n_rows] if self.n_rows else []):
                 if self.row_of.setdefault(str(value), i) != i:
                     self.dupes.add(str(value))
-        self.taken = sorted(n for n in kinds if n.startswith(pre) and n[len(pre):] in _OWN_COLUMNS)
+        own = frozenset(layout.EVAL_COLUMNS) if eval_only else _OWN_COLUMNS
+        if eval_only and pre + layout.LABELS not in kinds:
+            raise predport.OutputError(f"columns=eval: branch {branch!r} has no predictions in group "
+                                       f"{pre.rstrip('/') or '(top level)'!r} to attach evaluation columns to",
+                                       file=str(dest), hint="write the predictions first, or name -w group=NAME")
+        self.taken = sorted(n for n in kinds if n.startswith(pre) and n[len(pre):] in own)
         if self.taken and not target.overwrite:
             raise predport.OutputError(
                 f"branch {branch!r} already has the columns {', '.join(self.taken)}", file=str(dest),
@@ -348,6 +363,11 @@ class _InPlace:
                                        file=str(self.dest))
         columns = _group_columns(cols, labels, info, order, self.n_rows)
         _validate(self.target, group, columns)
+        if self.eval_only:
+            columns = [c for c in columns if c[0] in layout.EVAL_COLUMNS]
+            if not columns:
+                raise predport.OutputError("columns=eval: no frame carries eval.* attributes "
+                                           "(run predport evaluate and attach its results)", file=str(self.dest))
         self.target.on_commit(lambda: self._commit(columns, message))
         return {"rows": len(order), "dataset_rows": self.n_rows, "branch": self.branch,
                 "columns": len(columns), "matched_by": self.id_col or "row index"}
