@@ -31,53 +31,64 @@ class _Columns:
         self.scores: list[Any] = []
         self.boxes: list[Any] = []
         self.polygons: list[list[Any]] | None = None
-        self.attrs: list[str] = []
-        self.any_attrs = False
-        self.evals: dict[str, list[Any]] = {c: [] for c in layout.EVAL_COLUMNS}
-        self.any_eval: set[str] = set()
+        self.attrs: list[str] | None = None
+        #: Evaluation column -> {frame position: value}, only for frames that carry one.
+        self.evals: dict[str, dict[int, Any]] = {c: {} for c in layout.EVAL_COLUMNS}
         self.any_size = False
+
+    @property
+    def any_attrs(self) -> bool:
+        return self.attrs is not None
+
+    @property
+    def any_eval(self) -> set[str]:
+        return {c for c, v in self.evals.items() if v}
 
 
 def _collect(stream: Any, context: Any) -> _Columns:
+    """One pass over the frames; per frame only list appends (the columns are checked and
+    converted in bulk afterwards), so the writer keeps pace with Deep Lake's batched append."""
     import numpy as np
     import orjson
 
     cols = _Columns()
     empty_box = np.zeros((0, 4))
     eval_attrs = {a: c for c, a in layout.EVAL_COLUMNS.items()}
+    evals = cols.evals
     lost_rings = lost_precision = 0
-    for frame in stream.frames:
+    data_ids, widths, heights = cols.data_ids, cols.widths, cols.heights
+    cids, scores, boxes = cols.cids, cols.scores, cols.boxes
+    for pos, frame in enumerate(stream.frames):
         dets = frame.predictions
-        n = len(dets)
-        cols.data_ids.append(frame.data_id)
+        data_ids.append(frame.data_id)
         w, h = frame.width, frame.height
         if w is not None and h is not None:
-            cols.any_size = True
-            cols.widths.append(w)
-            cols.heights.append(h)
+            widths.append(w)
+            heights.append(h)
         else:
-            cols.widths.append(0)
-            cols.heights.append(0)
-        cols.cids.append(dets.category_id)
-        cols.scores.append(dets.score)
+            widths.append(0)
+            heights.append(0)
+        cid = dets.category_id
+        cids.append(cid)
+        scores.append(dets.score)
         box = dets.box
-        cols.boxes.append(box if box is not None else (np.full((n, 4), np.nan) if n else empty_box))
+        if box is None:
+            n = cid.shape[0]
+            box = np.full((n, 4), np.nan) if n else empty_box
+        boxes.append(box)
         fattrs = frame.attributes
-        other: dict[str, Any] = {}
-        for c in layout.EVAL_COLUMNS:
-            cols.evals[c].append(None)
+        other: dict[str, Any] | None = None
         if fattrs:
+            other = {}
             for key, value in fattrs.items():
                 col = eval_attrs.get(key)
                 if col is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
-                    cols.evals[col][-1] = value
-                    cols.any_eval.add(col)
+                    evals[col][pos] = value
                 else:
                     other[key] = value
-        pattrs = dets.attributes
         if dets.polygon is not None:
             if cols.polygons is None:
-                cols.polygons = [[np.zeros((0, 2), dtype=np.float32)] * len(c) for c in cols.cids[:-1]]
+                cols.polygons = [[np.zeros((0, 2), dtype=np.float32)] * len(c) for c in cids[:-1]]
             row = []
             for poly in dets.polygon:
                 if poly is None:
@@ -92,18 +103,21 @@ def _collect(stream: Any, context: Any) -> _Columns:
                 row.append(as32)
             cols.polygons.append(row)
         elif cols.polygons is not None:
-            cols.polygons.append([np.zeros((0, 2), dtype=np.float32)] * n)
+            cols.polygons.append([np.zeros((0, 2), dtype=np.float32)] * cid.shape[0])
+        pattrs = dets.attributes
         if other or pattrs is not None:
-            cols.any_attrs = True
-            doc: dict[str, Any] = {"frame": other}
+            if cols.attrs is None:
+                cols.attrs = [""] * pos
+            doc: dict[str, Any] = {"frame": other or {}}
             if pattrs is not None:
                 doc["predictions"] = [a or {} for a in pattrs]
             try:
                 cols.attrs.append(orjson.dumps(doc).decode())
             except TypeError as exc:
                 raise predport.OutputError(f"frame {frame.data_id!r}: attributes are not JSON: {exc}") from None
-        else:
+        elif cols.attrs is not None:
             cols.attrs.append("")
+    cols.any_size = any(widths) or any(heights)
     if lost_rings:
         context.report.loss("predictions.polygon (rings after the first)", lost_rings)
     if lost_precision:
@@ -131,18 +145,30 @@ def _all_ids(cols: _Columns) -> list[int]:
 
     if not cols.cids:
         return []
-    return np.unique(np.concatenate(cols.cids)).tolist()
+    flat = np.concatenate(cols.cids)
+    if not flat.size:
+        return []
+    lo, hi = int(flat.min()), int(flat.max())
+    if hi - lo <= 4 * flat.size + 1024:  # the usual case: a dense range, counted instead of sorted
+        return (np.flatnonzero(np.bincount(flat - lo, minlength=hi - lo + 1)) + lo).tolist()
+    return np.unique(flat).tolist()
 
 
 def _label_rows(cols: _Columns, ids: list[int]) -> list[Any]:
     """Per frame, the uint32 label indices (positions of the category ids in ``ids``)."""
     import numpy as np
 
-    if not cols.cids:
-        return []
-    flat = np.concatenate(cols.cids)
-    index = np.searchsorted(np.asarray(ids, dtype=np.int64), flat).astype(np.uint32)
-    return np.split(index, np.cumsum([len(c) for c in cols.cids[:-1]], dtype=np.int64))
+    if not ids:  # no category at all: every frame is empty
+        return [c.astype(np.uint32) for c in cols.cids]
+    lo, hi = ids[0], ids[-1]
+    if hi - lo <= 1 << 20:  # a lookup table over the id range: one gather per frame
+        lut = np.zeros(hi - lo + 1, dtype=np.uint32)
+        lut[np.asarray(ids, dtype=np.int64) - lo] = np.arange(len(ids), dtype=np.uint32)
+        if lo == 0 and len(ids) == hi + 1:  # ids 0..k-1 are their own indices
+            return [c.astype(np.uint32) for c in cols.cids]
+        return [lut[c - lo] if lo else lut[c] for c in cols.cids]
+    sorted_ids = np.asarray(ids, dtype=np.int64)
+    return [np.searchsorted(sorted_ids, c).astype(np.uint32) for c in cols.cids]
 
 
 def _check_boxes(cols: _Columns, target: Any) -> None:
@@ -151,6 +177,8 @@ def _check_boxes(cols: _Columns, target: Any) -> None:
     if not cols.boxes:
         return
     flat = np.concatenate(cols.boxes)
+    if np.isfinite(flat).all() and (flat[:, 2:] >= 0).all():
+        return  # every box is finite with w, h >= 0: nothing to look at closer
     ok = np.isnan(flat).all(axis=1) | (np.isfinite(flat).all(axis=1) & (flat[:, 2] >= 0) & (flat[:, 3] >= 0))
     if not ok.all():
         bad = int(np.flatnonzero(~ok)[0])
@@ -161,9 +189,11 @@ def _check_boxes(cols: _Columns, target: Any) -> None:
 
 
 def _eval_values(cols: _Columns, name: str) -> list[Any]:
+    """Per frame, the evaluation value (NaN / -1 where the frame carries none)."""
+    values = cols.evals[name]
     if name in layout.EVAL_FLOAT:
-        return [float("nan") if v is None else float(v) for v in cols.evals[name]]
-    return [-1 if v is None else int(v) for v in cols.evals[name]]
+        return [float(values[i]) if i in values else float("nan") for i in range(len(cols.data_ids))]
+    return [int(values[i]) if i in values else -1 for i in range(len(cols.data_ids))]
 
 
 def _group_columns(cols: _Columns, labels: list[Any], info: list[dict[str, Any]],
