@@ -31,6 +31,7 @@ __all__ = ["LossTracker", "LossPolicy", "KINDS", "METADATA_KINDS", "kind_of", "i
            "split_loss", "format_loss_table"]
 
 _PRED_FIELDS = ("score",) + PREDICTION_FIELDS
+_LIST_FIELDS = frozenset(PREDICTION_FIELDS[1:])  # held as lists, ``None`` when no row has one
 
 #: Loss kinds: name -> what it covers. Named in ``--allow-loss`` (``allow_loss="sizes,masks"``).
 KINDS: dict[str, str] = {
@@ -169,27 +170,34 @@ class LossTracker:
         return {k: v for k, v in self._derived.items() if v in holds}
 
     def watch(self, frames: Iterable[Any]) -> Iterator[Any]:
+        counts = self.counts
+        held_seen = -1
         for frame in frames:
             # The writer asks for the next frame once it has taken the previous one: check now.
-            self._check()
-            holds = self.holds
-            derived = self.derived
+            if counts or self.partial:
+                self._check()  # nothing counted yet: nothing to refuse
+            if len(self.held) != held_seen:  # a writer may make room for a field (report.hold) while it writes
+                held_seen = len(self.held)
+                holds, derived = self.holds, self.derived
+                fields = [n for n in _PRED_FIELDS if n not in holds and n not in derived]
+                keep_index, keep_size = "frame_index" in holds, "size" in holds
+                keep_attrs, keep_empty = "frame_attributes" in holds, "empty_frames" in holds
             dets = frame.predictions
-            for name in _PRED_FIELDS:
-                if name in holds or name in derived:
-                    continue
+            for name in fields:
+                if name in _LIST_FIELDS and getattr(dets, name) is None:
+                    continue  # the usual case, without a call
                 n = dets.count(name)
                 if n:
-                    self.counts[f"predictions.{name}"] += n
-            if "frame_index" not in holds and frame.frame_index is not None:
-                self.counts["frames.frame_index"] += 1
-            if "size" not in holds and (frame.width is not None or frame.height is not None):
-                self.counts["frames.width/height"] += 1
-            if "frame_attributes" not in holds and frame.attributes:
+                    counts[f"predictions.{name}"] += n
+            if not keep_index and frame.frame_index is not None:
+                counts["frames.frame_index"] += 1
+            if not keep_size and (frame.width is not None or frame.height is not None):
+                counts["frames.width/height"] += 1
+            if not keep_attrs and frame.attributes:
                 for key in frame.attributes:  # one row per key: which keys, in how many frames
-                    self.counts[f"frames.attributes.{key}"] += 1
-            if "empty_frames" not in holds and not len(dets):
-                self.counts[EMPTY_FRAMES_KEY] += 1
+                    counts[f"frames.attributes.{key}"] += 1
+            if not keep_empty and not len(dets):
+                counts[EMPTY_FRAMES_KEY] += 1
             yield frame
         self._check()
 

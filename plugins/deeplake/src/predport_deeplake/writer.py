@@ -164,26 +164,29 @@ def _label_rows(cols: _Columns, ids: list[int]) -> list[Any]:
     if hi - lo <= 1 << 20:  # a lookup table over the id range: one gather per frame
         lut = np.zeros(hi - lo + 1, dtype=np.uint32)
         lut[np.asarray(ids, dtype=np.int64) - lo] = np.arange(len(ids), dtype=np.uint32)
-        if lo == 0 and len(ids) == hi + 1:  # ids 0..k-1 are their own indices
-            return [c.astype(np.uint32) for c in cols.cids]
+        if lo == 0 and len(ids) == hi + 1 and hi < 1 << 31:
+            return cols.cids  # ids 0..k-1 are their own indices (Deep Lake stores them as uint32)
         return [lut[c - lo] if lo else lut[c] for c in cols.cids]
     sorted_ids = np.asarray(ids, dtype=np.int64)
     return [np.searchsorted(sorted_ids, c).astype(np.uint32) for c in cols.cids]
 
 
 def _check_boxes(cols: _Columns, target: Any) -> None:
+    """Every box finite with w, h >= 0 (or a NaN row: no box). Checked in blocks of frames that
+    stay in cache; the first bad box is named with its frame."""
     import numpy as np
 
-    if not cols.boxes:
-        return
-    flat = np.concatenate(cols.boxes)
-    if np.isfinite(flat).all() and (flat[:, 2:] >= 0).all():
-        return  # every box is finite with w, h >= 0: nothing to look at closer
-    ok = np.isnan(flat).all(axis=1) | (np.isfinite(flat).all(axis=1) & (flat[:, 2] >= 0) & (flat[:, 3] >= 0))
-    if not ok.all():
+    boxes = cols.boxes
+    for start in range(0, len(boxes), 256):
+        flat = np.concatenate(boxes[start:start + 256])
+        if not flat.size or (np.isfinite(flat).all() and flat[:, 2:].min() >= 0):
+            continue
+        ok = np.isnan(flat).all(axis=1) | (np.isfinite(flat).all(axis=1) & (flat[:, 2] >= 0) & (flat[:, 3] >= 0))
+        if ok.all():
+            continue
         bad = int(np.flatnonzero(~ok)[0])
-        counts = np.cumsum([len(b) for b in cols.boxes])
-        frame = int(np.searchsorted(counts, bad, side="right"))
+        counts = np.cumsum([len(b) for b in boxes[start:start + 256]])
+        frame = start + int(np.searchsorted(counts, bad, side="right"))
         raise predport.OutputError(f"frame {cols.data_ids[frame]!r}: box {flat[bad].tolist()} is not "
                                    "[x, y, w, h] with finite values and w, h >= 0", file=str(target.dest))
 
