@@ -31,6 +31,16 @@ def command_plugin(name: str = "hello", *, fail: bool = False, code: int | None 
     return types.SimpleNamespace(register_commands=register_commands, calls=calls)
 
 
+@pytest.fixture
+def bare_hub(monkeypatch):
+    """A process-wide hub without the installed plugins (their commands would mix in)."""
+    monkeypatch.delenv("PREDPORT_STRICT", raising=False)
+    new = predport.Hub(load_entry_points=False)
+    old = predport.reset_hub(new)
+    yield new
+    predport.reset_hub(old)
+
+
 def test_commands__plugin_command_is_listed_in_help_and_runs(hub, capsys):
     plugin = command_plugin()
     hub.register(plugin, name="greeter")
@@ -67,7 +77,8 @@ def test_commands__failing_registration_is_reported_and_skipped(hub, capsys):
     assert main(["fine", "x"]) == 0
 
 
-def test_commands__a_taken_name_is_reported_and_skipped(hub, capsys):
+def test_commands__a_taken_name_is_reported_and_skipped(bare_hub, capsys):
+    hub = bare_hub
     hub.register(command_plugin("convert"), name="hijacker")
     hub.register(command_plugin("hello"), name="first")
     hub.register(command_plugin("hello"), name="second")
@@ -78,7 +89,8 @@ def test_commands__a_taken_name_is_reported_and_skipped(hub, capsys):
     assert any("'hello' is already taken" in r for r in hub.records["second"].reasons)
 
 
-def test_commands__bad_command_name_fails_the_registration(hub):
+def test_commands__bad_command_name_fails_the_registration(bare_hub):
+    hub = bare_hub
     @predport.hookimpl
     def register_commands(commands):
         commands.add("Bad Name", help="x", run=lambda args: 0)
