@@ -154,7 +154,7 @@ def test_coco__attach_writes_eval_attributes_on_prediction_frames(coco_corpus, t
     doc = json.loads(coco_corpus(GT).read_text())
     id_to_name = {im["id"]: im["file_name"] for im in doc["images"]}
     for f in out.frames:
-        r = by_name[id_to_name[f.attributes["image_id"]]]
+        r = by_name[id_to_name[int(f.data_id)]]
         assert (f.attributes["eval.tp"], f.attributes["eval.fp"], f.attributes["eval.fn"]) == (r.tp, r.fp, r.fn)
         assert f.attributes["eval.mean_iou"] == r.mean_iou
     predport.save(out, tmp_path / "with_eval.json")

@@ -74,7 +74,7 @@ def read_side(obj: Any, *, role: str, format: str | None = None, need: str = "bo
             i = len(frames)
             frames.append((frame.data_id, frame.frame_index))
             sizes.append((frame.width, frame.height))
-            image_ids.append(frame.attributes.get("image_id") if frame.attributes else None)
+            image_ids.append(_image_id(frame, fmt))
             dets = frame.predictions
             if len(dets):
                 parts.append((i, dets))
@@ -117,6 +117,18 @@ _TRAILING = re.compile(r"(\d+)$")
 def _stem(data_id: str) -> str:
     base = data_id.replace("\\", "/").rsplit("/", 1)[-1]
     return base.rsplit(".", 1)[0] if "." in base[1:] else base
+
+
+def _image_id(frame: Any, fmt: str | None) -> Any:
+    """A frame's COCO ``image_id``: its attribute, or (COCO results without an images list,
+    whose reader does not repeat an id the data id gives back) the data id itself."""
+    iid = frame.attributes.get("image_id") if frame.attributes else None
+    if iid is None and fmt is not None and fmt.startswith("coco") and _CANONICAL_INT.fullmatch(frame.data_id):
+        iid = int(frame.data_id)
+    return iid
+
+
+_CANONICAL_INT = re.compile(r"0|[1-9][0-9]*")
 
 
 def _number(data_id: str) -> int | None:
