@@ -85,6 +85,21 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     c.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
     _storage_arg(c)
+    c.add_argument("--engine", choices=("dask", "local"), default=None,
+                   help="shard the conversion: dask (a cluster; default a local one of 2 processes) or local "
+                        "(shards one after the other); folder inputs, canonical outputs (docs/scaling.md)")
+    c.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: the scheduler to use (tcp://host:8786)")
+    c.add_argument("--shards", type=int, metavar="N", default=None, help="with --engine: how many shards (default 8)")
+    c.add_argument("--shard", metavar="I/N", default=None,
+                   help="run shard I (0-based) of N only and write its part; then 'predport merge OUTPUT'")
+
+    mg = sub.add_parser("merge", help="publish the parts that 'convert --shard I/N' runs wrote for OUTPUT")
+    mg.add_argument("output")
+    mg.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    mg.add_argument("--keep-parts", action="store_true", help="keep the parts folder after publishing")
+    mg.add_argument("-q", "--quiet", action="store_true", help="no summary")
+    mg.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _storage_arg(mg)
 
     v = sub.add_parser("validate", help="validate a file against its JSON Schema")
     v.add_argument("file")
@@ -207,22 +222,64 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from .api import convert
-    from .loss import format_loss_table
 
     to = args.to_format or ("canonical-jsonl" if args.output.lower().endswith(".jsonl") else "canonical")
-    progress = Progress(enabled=not args.quiet and not args.json and sys.stderr.isatty())
+    storage_options = dict(args.storage_options) or None
+    if args.shard is not None:
+        return _convert_shard(args, to, storage_options)
+    sharded = {} if args.engine is None else {"engine": args.engine, "scheduler": args.scheduler,
+                                               "shards": args.shards}
+    progress = Progress(enabled=not args.quiet and not args.json and sys.stderr.isatty() and not sharded)
     summary = convert(
         args.input, args.output, to=to, format=args.from_format, overwrite=args.overwrite,
         allow_loss=args.allow_loss or False, strict_loss=args.strict_loss, write_options=dict(args.write_options), progress=progress.wrap,
         options=dict(args.options), policy=args.policy, class_map=args.class_map,
-        image_sizes=args.sizes, images=args.images, storage_options=dict(args.storage_options) or None,
+        image_sizes=args.sizes, images=args.images, storage_options=storage_options,
+        **({k: v for k, v in sharded.items() if v is not None}),
     )
+    _print_summary(args, summary, to)
+    return EXIT_OK
+
+
+def _convert_shard(args: argparse.Namespace, to: str, storage_options: Any) -> int:
+    from .engine import parse_shard, parts_location, run_shard
+
+    index, n = parse_shard(args.shard)
+    meta = run_shard(args.input, args.output, index=index, shards=n, format=args.from_format, to=to,
+                     storage_options=storage_options,
+                     context={"options": dict(args.options), "policy": args.policy, "class_map": args.class_map,
+                              "image_sizes": args.sizes, "images": args.images})
+    if args.json:
+        _out(json.dumps(meta, indent=2))
+    elif not args.quiet:
+        _out(f"shard   {index}/{n}: {meta['files']} file(s), {meta['frames']} frames, "
+             f"{meta['predictions']} predictions -> {parts_location(args.output)}")
+        if meta["report"]["skipped"]:
+            _out(f"skipped {meta['report']['skipped']} bad record(s)")
+        _out(f"when every shard is done: predport merge {args.output}")
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .engine import merge
+
+    summary = merge(args.output, overwrite=args.overwrite, storage_options=dict(args.storage_options) or None,
+                    keep_parts=args.keep_parts)
+    _print_summary(args, summary, summary["format"])
+    return EXIT_OK
+
+
+def _print_summary(args: argparse.Namespace, summary: dict[str, Any], to: str) -> None:
+    from .loss import format_loss_table
+
     if args.json:
         _out(json.dumps(summary, indent=2, default=str))
     elif not args.quiet:
         rep = summary["report"]
         _out(f"read    {summary['frames']} frames, {summary['predictions']} predictions "
-             f"from {args.input} [{summary['from']}]")
+             f"from {summary['input']} [{summary['from']}]")
+        if "shards" in summary:
+            _out(f"shards  {summary['shards']}" + (f" on {summary['engine']['name']}" if "engine" in summary else ""))
         _out(f"wrote   {summary['files']} file(s) to {args.output} [{to}]")
         if rep["skipped"]:
             _out(f"skipped {rep['skipped']} bad record(s), e.g.:")
@@ -240,7 +297,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
             else:
                 _out("lost frame metadata (the target has no place for it; --strict-loss refuses):")
             _out(format_loss_table(summary["loss"]))
-    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -376,6 +432,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 COMMANDS = {
     "detect": cmd_detect,
     "convert": cmd_convert,
+    "merge": cmd_merge,
     "validate": cmd_validate,
     "formats": cmd_formats,
     "plugins": cmd_plugins,

@@ -406,13 +406,21 @@ class Spool:
     ``only`` (relative paths) restricts a folder to those files (a shard's part).
     """
 
-    def __init__(self, source: RemoteSource, *, only: Iterable[str] | None = None) -> None:
+    def __init__(self, source: RemoteSource, *, only: Iterable[str] | None = None, listed: bool = False) -> None:
         self.source = source
         self.root = Path(tempfile.mkdtemp(prefix="predport-spool-"))
         self.downloaded = 0
         self.bytes = 0
         try:
-            self.local = self._fill(None if only is None else set(only))
+            if listed and only is not None:  # a shard: the driver listed the folder already
+                self.local = self.root / (source.name or "input")
+                self.local.mkdir()
+                only = list(only)
+                for i in range(0, len(only), PAGE):
+                    self._get([(f"{source.key}/{rel}", self.local.joinpath(*rel.split("/")), -1)
+                               for rel in only[i:i + PAGE]])
+            else:
+                self.local = self._fill(None if only is None else set(only))
         except BaseException:
             self.close()
             raise
