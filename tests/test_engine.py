@@ -1,0 +1,286 @@
+"""Sharded conversion (predport.engine): the local engine, a Dask LocalCluster, --shard I/N + merge.
+
+Every sharded output is compared byte for byte with the single-process one on the same
+input; errors, skip counts, the all-or-nothing commit and remote inputs/outputs (memory://
+and the loopback S3 server) hold under the engine as they do without it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+import predport
+from predport import engine
+from predport.testing import corpus_dir
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+FOLDERS = ["lightly", "yolo", "kitti", "masks"]
+
+
+def _synthetic(n: int, classes: int = 5) -> predport.PredictionSet:
+    """``n`` frames, each with a few boxes of ``classes`` classes (classes met in varying order)."""
+    frames = []
+    for i in range(n):
+        k = i % 4
+        frames.append(predport.Frame(
+            data_id=f"img_{i:05d}.png", width=640, height=480,
+            predictions=predport.Detections(
+                category_id=[(i * 7 + j) % classes + 1 for j in range(k)],
+                score=[round(0.5 + 0.1 * j, 2) for j in range(k)],
+                box=[[float(10 + j), float(20 + i % 50), 30.0 + j, 40.0] for j in range(k)])))
+    cats = [predport.Category(id=c + 1, name=f"class{c}") for c in range(classes)]
+    return predport.PredictionSet(source=predport.SourceInfo(format="test", uri="mem", plugin="tests"),
+                                  categories=cats, frames=frames)
+
+
+@pytest.fixture(scope="session")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    """The same 60 frames as a folder of each first-party folder format, written by predport."""
+    root = tmp_path_factory.mktemp("engine-in")
+    out = {}
+    data = _synthetic(60)
+    for fmt in FOLDERS:
+        dst = root / fmt / ("predictions" if fmt in ("lightly", "masks") else "out")
+        dst.parent.mkdir()
+        predport.save(data, dst, format=fmt, allow_loss=True)
+        out[fmt] = dst
+    return out
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """One LocalCluster (processes, 2 workers) for the whole session: its scheduler address."""
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    yield cluster.scheduler_address
+    cluster.close()
+
+
+def _single(src, dst, **kw) -> bytes:
+    predport.convert(src, dst, **kw)
+    return Path(dst).read_bytes()
+
+
+def _inputs(folders: dict[str, Path]) -> list[Path]:
+    items = [folders[f] for f in FOLDERS] + [EXAMPLES / "kitti", EXAMPLES / "yolo"]
+    corpus = corpus_dir()
+    if corpus is not None:
+        for rel in ("lightly/lightly_dataset_examples/coco_subset_128_images/predictions",
+                    "lightly/labelformat/detection-task-name", "kitti/kitti_object_vis/label_2"):
+            if (corpus / rel).exists():
+                items.append(corpus / rel)
+    return items
+
+
+@pytest.mark.parametrize("to,ext", [("canonical-jsonl", "jsonl"), ("canonical", "json")])
+def test_engine__local_engine_is_byte_identical_to_single_process_for_every_folder_format(hub, folders, tmp_path,
+                                                                                          to, ext):
+    for n, src in enumerate(_inputs(folders)):
+        want = _single(src, tmp_path / f"single{n}.{ext}", to=to)
+        for shards in (1, 3, 7):
+            got = tmp_path / f"sharded{n}-{shards}.{ext}"
+            summary = predport.convert(src, got, to=to, engine="local", shards=shards)
+            assert got.read_bytes() == want, (src, shards)
+            assert summary["shards"] == shards
+            assert not Path(engine.parts_location(got)).exists()
+
+
+def test_engine__dask_cluster_is_byte_identical_and_runs_on_two_worker_processes(hub, folders, tmp_path,
+                                                                                 dask_cluster):
+    for n, src in enumerate(_inputs(folders)):
+        want = _single(src, tmp_path / f"single{n}.jsonl", to="canonical-jsonl")
+        got = tmp_path / f"dask{n}.jsonl"
+        summary = predport.convert(src, got, to="canonical-jsonl", engine="dask", scheduler=dask_cluster, shards=6)
+        assert got.read_bytes() == want, src
+        assert summary["engine"]["name"] == "dask"
+        assert os.getpid() not in summary["workers"]["pids"]  # parsed on the workers, not here
+    # 60 frames in 6 shards keep both workers busy.
+    assert len(summary["workers"]["pids"]) >= 1
+
+
+def test_engine__plan_keeps_folder_order_and_puts_shared_files_in_every_shard(folders):
+    shared, shards = engine.plan(folders["lightly"], format="lightly", shards=4)
+    assert shared == ["object_detection/schema.json", "tasks.json"]
+    flat = [f for s in shards for f in s]
+    assert flat == sorted(flat) and len(flat) == 60 and all(shards)
+    # YOLO: a label and its image stay in the same shard.
+    _shared, yshards = engine.plan(EXAMPLES / "yolo", format="yolo", shards=2)
+    for s in yshards:
+        stems = {Path(f).stem for f in s if f.startswith("labels/")}
+        assert stems == {Path(f).stem for f in s if f.startswith("images/")} or not stems
+
+
+def test_engine__classes_without_names_split_over_shards_give_the_single_process_table(hub, tmp_path):
+    # YOLO without names: each shard meets only some of the class ids.
+    src = tmp_path / "yolo"
+    (src / "labels").mkdir(parents=True)
+    for i, line in enumerate(["3 0.5 0.5 0.1 0.1", "1 0.5 0.5 0.2 0.2\n3 0.1 0.1 0.1 0.1", "0 0.5 0.5 0.3 0.3",
+                              "2 0.4 0.4 0.1 0.1\n1 0.2 0.2 0.1 0.1"]):
+        (src / "labels" / f"f{i}.txt").write_text(line + "\n")
+    sizes = tmp_path / "sizes.json"
+    sizes.write_text(json.dumps({f"f{i}": [100, 80] for i in range(4)}))
+    want = _single(src, tmp_path / "single.json", to="canonical", image_sizes=sizes)
+    got = tmp_path / "sharded.json"
+    predport.convert(src, got, to="canonical", engine="local", shards=4, image_sizes=sizes)
+    assert got.read_bytes() == want
+    assert len(json.loads(want)["categories"]) == 4
+
+
+def _break(folder: Path, fmt: str) -> tuple[Path, Path]:
+    """A copy of ``folder`` with one bad file near the end; returns (copy, bad file)."""
+    copy = folder.parent.parent / f"broken-{fmt}-{uuid.uuid4().hex[:6]}" / folder.name
+    shutil.copytree(folder, copy)
+    files = sorted(p for p in copy.rglob("*") if p.is_file() and p.name not in ("schema.json", "classes.txt")
+                   and p.suffix in (".json", ".txt"))
+    bad = files[-3]
+    if fmt == "lightly":
+        bad.write_text('{"file_name": "x.png",\n "predictions": [{"category_id": 1, "bbox": "nope", "score": 0.5}]}')
+    else:
+        bad.write_text("0 0.5 0.5 0.1\nnot numbers here at all\n")
+    return copy, bad
+
+
+@pytest.mark.parametrize("fmt", ["lightly", "yolo"])
+def test_engine__worker_errors_name_file_and_line_like_the_local_one(hub, folders, tmp_path, dask_cluster, fmt):
+    src, bad = _break(folders[fmt], fmt)
+    with pytest.raises(predport.PredportError) as local:
+        predport.convert(src, tmp_path / "single.jsonl", to="canonical-jsonl")
+    for kw in ({"engine": "local", "shards": 5}, {"engine": "dask", "scheduler": dask_cluster, "shards": 5}):
+        with pytest.raises(predport.PredportError) as sharded:
+            predport.convert(src, tmp_path / "sharded.jsonl", to="canonical-jsonl", **kw)
+        assert sharded.value.file == local.value.file, kw
+        assert Path(sharded.value.file).resolve() == bad.resolve()
+        assert sharded.value.line == local.value.line and sharded.value.json_path == local.value.json_path
+        assert str(bad.name) in str(sharded.value)
+        assert not (tmp_path / "sharded.jsonl").exists()
+        assert not Path(engine.parts_location(tmp_path / "sharded.jsonl")).exists()
+
+
+def test_engine__policy_skip_counts_are_summed_over_shards(hub, folders, tmp_path, dask_cluster):
+    src = folders["yolo"].parent.parent / f"skips-{uuid.uuid4().hex[:6]}" / "out"
+    shutil.copytree(folders["yolo"], src)
+    labels = sorted((src / "labels").glob("*.txt")) if (src / "labels").exists() else sorted(src.rglob("*.txt"))
+    labels = [p for p in labels if p.name != "classes.txt"]
+    for p in (labels[1], labels[30], labels[-2]):  # in different shards
+        p.write_text(p.read_text() + "garbage line\n")
+    single = predport.convert(src, tmp_path / "single.jsonl", to="canonical-jsonl", policy="skip")
+    assert single["report"]["skipped"] == 3
+    for kw in ({"engine": "local", "shards": 4}, {"engine": "dask", "scheduler": dask_cluster, "shards": 4}):
+        out = tmp_path / f"sk-{kw['engine']}.jsonl"
+        summary = predport.convert(src, out, to="canonical-jsonl", policy="skip", **kw)
+        assert summary["report"]["skipped"] == 3
+        assert out.read_bytes() == (tmp_path / "single.jsonl").read_bytes()
+
+
+def test_engine__a_failing_shard_leaves_the_previous_output_exactly_as_it_was(hub, folders, tmp_path, dask_cluster):
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(b"previous output\n")
+    src, _bad = _break(folders["lightly"], "lightly")
+    for kw in ({"engine": "local", "shards": 5}, {"engine": "dask", "scheduler": dask_cluster, "shards": 5}):
+        with pytest.raises(predport.PredportError):
+            predport.convert(src, out, to="canonical-jsonl", overwrite=True, **kw)
+        assert out.read_bytes() == b"previous output\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+    # Without --overwrite the existing output is refused before any shard runs.
+    with pytest.raises(predport.PredportError, match="exists"):
+        predport.convert(folders["lightly"], out, to="canonical-jsonl", engine="local")
+    assert out.read_bytes() == b"previous output\n"
+
+
+def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "predport", *args], capture_output=True, text=True, **kw)
+
+
+def test_engine__slurm_array_style_shards_then_merge_equal_single_process(folders, tmp_path):
+    src = folders["lightly"]
+    assert _cli("convert", str(src), str(tmp_path / "single.jsonl"), "-q").returncode == 0
+    out = tmp_path / "array.jsonl"
+    # Array tasks run in any order, each in its own process.
+    for i in (2, 0, 3):
+        r = _cli("convert", str(src), str(out), "--shard", f"{i}/4", "--json")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["index"] == i
+    r = _cli("merge", str(out))
+    assert r.returncode != 0 and "1 of 4 shard(s)" in r.stderr and "1/4" in r.stderr and "Traceback" not in r.stderr
+    assert not out.exists()
+    assert _cli("convert", str(src), str(out), "--shard", "1/4", "-q").returncode == 0
+    r = _cli("merge", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == (tmp_path / "single.jsonl").read_bytes()
+    assert not Path(engine.parts_location(out)).exists()
+    bad = _cli("convert", str(src), str(out), "--shard", "4/4")
+    assert bad.returncode != 0 and "--shard" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_engine__without_engine_nothing_imports_dask(folders, tmp_path):
+    code = (
+        "import sys, predport\n"
+        f"predport.convert({str(folders['lightly'])!r}, {str(tmp_path / 'o.jsonl')!r}, to='canonical-jsonl')\n"
+        "from predport import cli\n"
+        "cli.main(['convert', {src!r}, {dst!r}, '-q'])\n".format(src=str(folders["yolo"]), dst=str(tmp_path / "p.json"))
+        + "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
+        "assert not bad, bad\n"
+        "import predport.engine\n"
+        "assert 'dask' not in sys.modules and 'distributed' not in sys.modules\n"
+        "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_engine__single_files_and_other_targets_are_refused_with_a_reason(hub, tmp_path):
+    with pytest.raises(predport.ConfigError, match="single file"):
+        predport.convert(EXAMPLES / "coco" / "results.json", tmp_path / "o.jsonl", to="canonical-jsonl",
+                         engine="local")
+    with pytest.raises(predport.ConfigError, match="canonical"):
+        predport.convert(EXAMPLES / "yolo", tmp_path / "o", to="lightly", engine="local")
+    assert not list(tmp_path.iterdir())
+
+
+def test_engine__memory_urls_in_and_out(hub, folders, tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    key = f"/engine-{uuid.uuid4().hex[:8]}"
+    fs.put(str(folders["lightly"]), f"{key}/predictions", recursive=True)
+    want = _single(folders["lightly"], tmp_path / "single.jsonl", to="canonical-jsonl")
+    want_uri = want.replace(str(folders["lightly"]).encode(), f"memory://{key}/predictions".encode())
+    summary = predport.convert(f"memory://{key}/predictions", f"memory://{key}/out.jsonl", to="canonical-jsonl",
+                               engine="local", shards=3)
+    assert summary["frames"] == 60
+    assert fs.cat_file(f"{key}/out.jsonl") == want_uri
+    single_remote = predport.convert(f"memory://{key}/predictions", f"memory://{key}/one.jsonl",
+                                     to="canonical-jsonl")
+    assert single_remote["frames"] == 60
+    assert fs.cat_file(f"{key}/one.jsonl") == want_uri
+    assert not fs.exists(f"{key}/out.jsonl.predport-parts")
+    fs.rm(key, recursive=True)
+
+
+def test_engine__s3_in_and_out_on_the_dask_cluster(hub, folders, tmp_path, s3_server, dask_cluster):
+    fs = s3_server.fs()
+    name = f"b-{uuid.uuid4().hex[:10]}"
+    fs.mkdir(name)
+    try:
+        fs.put(str(folders["lightly"]), f"{name}/preds", recursive=True)
+        opts = dict(s3_server.options)
+        src = f"s3://{name}/preds"
+        predport.convert(src, f"s3://{name}/single.jsonl", to="canonical-jsonl", storage_options=opts)
+        summary = predport.convert(src, f"s3://{name}/dask.jsonl", to="canonical-jsonl", storage_options=opts,
+                                   engine="dask", scheduler=dask_cluster, shards=4)
+        assert summary["frames"] == 60
+        assert fs.cat_file(f"{name}/dask.jsonl") == fs.cat_file(f"{name}/single.jsonl")
+        assert not fs.exists(f"{name}/dask.jsonl.predport-parts")
+        # Remote input, local output: the local bytes with the bucket as the source uri.
+        local = tmp_path / "from-s3.jsonl"
+        predport.convert(src, local, to="canonical-jsonl", storage_options=opts, engine="local", shards=3)
+        assert local.read_bytes() == fs.cat_file(f"{name}/single.jsonl")
+    finally:
+        fs.rm(name, recursive=True)
