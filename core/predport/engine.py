@@ -243,6 +243,8 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
 
             stream.source = SourceInfo(format=stream.source.format, uri=uri, plugin=stream.source.plugin)
             part = f"{parts_location(dst)}/part-{index:05d}.jsonl"
+            if not storage.is_url(part):  # shards start together: no race on the folder in the writer
+                Path(parts_location(dst)).mkdir(parents=True, exist_ok=True)
             written = hub.write(stream, part, format="canonical-jsonl", context=None, overwrite=True,
                                 storage_options=storage_options)
         except PredportError as err:
