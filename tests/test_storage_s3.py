@@ -27,25 +27,7 @@ SIZES = json.loads((EXAMPLES / "encord" / "sizes.json").read_text())
 FOLDER_WRITERS = ["lightly", "yolo", "kitti", "masks"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _no_io_thread_afterwards():
-    """s3fs runs its requests on fsspec's IO thread; stop it after this module, so that the
-    tests after it run in a single-threaded process again (the Lightly reader forks
-    workers only then)."""
-    yield
-    import fsspec.asyn
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()
-    loop, thread = fsspec.asyn.loop[0], fsspec.asyn.iothread[0]
-    if loop is not None and thread is not None:
-        import asyncio
-
-        # The loop's default executor (name resolution) is a thread too.
-        asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        fsspec.asyn.loop[0] = fsspec.asyn.iothread[0] = None
+pytestmark = pytest.mark.usefixtures("no_io_thread_afterwards")
 
 
 @pytest.fixture
