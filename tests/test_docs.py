@@ -43,3 +43,23 @@ def test_docs__readme_quick_start_is_exactly_two_commands_and_ci_runs_them():
     ci = (ROOT / ".ci" / "run").read_text()
     for cmd in cmds:
         assert cmd in ci, f".ci/run does not run the README command: {cmd}"
+
+
+def test_docs__readme_python_snippet_runs_on_the_bundled_examples(tmp_path, monkeypatch, capsys):
+    """The README's library snippet runs as written, on the bundled examples (empty frames included)."""
+    import shutil
+
+    text = (ROOT / "README.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", text, flags=re.S)
+    assert snippet, "README has no python snippet"
+    shutil.copy(ROOT / "examples" / "coco" / "results.json", tmp_path / "results.json")
+    shutil.copytree(ROOT / "examples" / "kitti", tmp_path / "kitti")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(snippet.group(1), "README.md", "exec"), {})
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    labels = sorted((tmp_path / "kitti" / "label_2").iterdir())
+    assert len(printed) == len(labels)          # one line per KITTI frame, empty ones included
+    empty = [p for p in labels if not p.read_text().strip()]
+    assert empty, "the bundled KITTI example should hold an empty frame"
+    assert (tmp_path / "preds.jsonl").stat().st_size > 0
+    assert (tmp_path / "preds.json").stat().st_size > 0
