@@ -119,3 +119,40 @@ def test_browser__a_frame_opens_full_size_with_its_labels(browser, cli, scene, t
     assert Image.open(io.BytesIO(thumb_png)).width > 1.3 * thumb_w
     browser.find_element("css selector", "dialog .frame").click()
     assert dialog.get_attribute("open") is None
+
+
+def test_browser__with_ground_truth_the_worst_frame_is_first_and_metrics_equal_predport_evaluate(
+        browser, cli, scene, tmp_path, docs_image):
+    pytest.importorskip("predport_eval", reason="the evaluation needs predport-eval")
+    path = tmp_path / "gt.html"
+    code, _, err = cli(["report", str(scene.results), "--option", f"gt={scene.gt}", "--gt", str(scene.gt),
+                        "--images", str(scene.images), "-o", str(path)])
+    assert code == 0, err
+    code, out, err = cli(["evaluate", str(scene.results), str(scene.gt), "-o", f"gt={scene.gt}", "--json"])
+    assert code == 0, err
+    expected = json.loads(out)
+    open_page(browser, path)
+    # The scene was built so that one frame misses every object and has three confident false positives.
+    first = browser.find_element("css selector", "#frames figure.fr")
+    assert first.get_attribute("data-id") == scene.worst
+    assert first.find_element("css selector", ".b.fn").text == f"FN {len(scene.objects[scene.worst])}"
+    assert first.find_element("css selector", ".b.fp").text == "FP 3"
+    assert first.find_element("css selector", ".b.tp").text == "TP 0"
+    shown = {c.get_attribute("data-metric"): c.text for c in browser.find_elements("css selector", "#metrics td")}
+    assert shown == {k: f"{v:.3f}" for k, v in expected["metrics"].items()}
+    embedded = json.loads(browser.find_element("css selector", "#evaluation-data").get_attribute("textContent"))
+    assert embedded["metrics"] == expected["metrics"]
+    assert len(browser.find_elements("css selector", "polyline.pr")) == len(expected["pr_curves"])
+    cells = browser.find_elements("css selector", "#confusion td")
+    assert [int(c.text) for c in cells] == [v for row in expected["confusion"]["matrix"] for v in row]
+    dashed = [g for g in browser.find_elements("css selector", "#frames g.g") if g.is_displayed()]
+    assert len(dashed) == sum(len(v) for v in scene.objects.values())
+    browser.find_element("css selector", "#showgt").click()
+    assert not any(g.is_displayed() for g in browser.find_elements("css selector", "#frames g.g"))
+    browser.find_element("css selector", "#showgt").click()
+    browser.execute_script("document.getElementById('evaluation').scrollIntoView()")
+    docs_image("report-evaluation.png", browser.get_screenshot_as_png())
+    browser.execute_script("document.getElementById('frames-section').scrollIntoView()")
+    docs_image("report-frames.png", browser.get_screenshot_as_png())
+    browser.execute_script("window.scrollTo(0, 0)")
+    docs_image("report-summary.png", browser.get_screenshot_as_png())

@@ -119,3 +119,16 @@ def test_cli__report_embeds_at_most_max_frames_and_lists_the_rest(tmp_path, scen
     assert len(re.findall(r"<tr><td>scene_\d+\.jpg</td>", text)) == len(scene.frames) - 2
     summary = json.loads(out)
     assert summary["embedded"] == 2 and summary["listed"] == len(scene.frames) - 2
+
+
+def test_cli__draw_with_ground_truth_writes_every_frame_and_a_docs_picture(tmp_path, scene, cli, docs_image):
+    out = tmp_path / "d"
+    code, stdout, err = cli(["draw", str(scene.results), "--option", f"gt={scene.gt}", "--gt", str(scene.gt),
+                             "--images", str(scene.images), "-o", str(out), "--image-format", "png", "--json"])
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["counts"]["frames with ground truth"] == len(scene.frames)
+    picture = out / scene.frames[1].replace(".jpg", ".png")
+    with Image.open(picture) as im:
+        assert im.size == (640, 480)
+    docs_image("draw-frame.png", picture.read_bytes())

@@ -181,13 +181,13 @@ def pr_chart(curves: Mapping[str, Mapping[str, Sequence[float]]], *, size: int =
                      f'stroke="{hex_colour(class_colour(name))}"><title>{esc(name)}</title></polyline>')
     grid = "".join(
         f'<line class="grid" x1="{pad}" y1="{10 + plot * t:.1f}" x2="{pad + plot}" y2="{10 + plot * t:.1f}"/>'
-        f'<text class="tick" x="{pad - 4}" y="{14 + plot * t:.1f}" text-anchor="end">{1 - t:.1f}</text>'
+        f'<text class="tick" x="{pad - 4}" y="{14 + plot * t:.1f}" text-anchor="end">{1 - t:g}</text>'
         f'<line class="grid" x1="{pad + plot * t:.1f}" y1="10" x2="{pad + plot * t:.1f}" y2="{10 + plot}"/>'
-        f'<text class="tick" x="{pad + plot * t:.1f}" y="{size - 2}" text-anchor="middle">{t:.1f}</text>'
+        f'<text class="tick" x="{pad + plot * t:.1f}" y="{size - 2}" text-anchor="middle">{t:g}</text>'
         for t in (0.0, 0.25, 0.5, 0.75, 1.0))
     legend = "".join(
         f'<li><span class="sw" style="background:{hex_colour(class_colour(n))}"></span>{esc(n)}</li>' for n in curves)
     return (f'<div class="prwrap"><svg class="chart" role="img" aria-label="precision-recall curves" '
-            f'viewBox="0 0 {size} {size + 6}" width="{size}" height="{size + 6}">{grid}{"".join(lines)}'
-            f'<text class="tick" x="{pad + plot / 2:.0f}" y="{size + 6}" text-anchor="middle">recall</text></svg>'
+            f'viewBox="0 0 {size} {size + 16}" width="{size}" height="{size + 16}">{grid}{"".join(lines)}'
+            f'<text class="tick" x="{pad + plot / 2:.0f}" y="{size + 14}" text-anchor="middle">recall</text></svg>'
             f'<ul class="legend">{legend}</ul></div>')
