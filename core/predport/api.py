@@ -37,10 +37,28 @@ def make_context(
     )
 
 
+def _take_options(kwargs: dict[str, Any], name: str, where: str) -> None:
+    """``kwargs``' ``read_options``/``write_options`` (``name``) as ``options`` for :func:`make_context`;
+    the old ``options=`` still works, with a :class:`DeprecationWarning`."""
+    if "options" in kwargs:
+        import warnings
+
+        if kwargs.get(name) is not None:
+            from .errors import ConfigError
+
+            raise ConfigError(f"{where}() got both options= and {name}=; use {name}= only")
+        warnings.warn(f"{where}(options=...) is deprecated; use {name}=... (the same options)",
+                      DeprecationWarning, stacklevel=3)
+        kwargs[name] = kwargs.pop("options")
+    if name in kwargs:
+        kwargs["options"] = kwargs.pop(name)
+
+
 def open_stream(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Any:
     """A lazy :class:`~predport.PredictionStream` over ``path`` (format auto-detected unless given).
 
-    Keyword arguments: ``options``, ``policy`` (``fail``/``skip``/``clamp``),
+    Keyword arguments: ``read_options`` (the reader's options, as ``-o KEY=VALUE``: see
+    ``predport formats FORMAT``; ``options=`` is a deprecated alias), ``policy`` (``fail``/``skip``/``clamp``),
     ``class_map`` (a :class:`ClassMap`, mapping, or JSON/YAML path),
     ``image_sizes`` (mapping or sizes file), ``images`` (image folder whose
     headers give sizes), ``id_lookup`` (path -> ``(data_id, frame)``),
@@ -51,6 +69,7 @@ def open_stream(path: str | os.PathLike[str], format: str | None = None, **kwarg
     (for an fsspec URL: passed to its filesystem, e.g. ``{"anon": True}``).
     """
     storage_options = kwargs.pop("storage_options", None)
+    _take_options(kwargs, "read_options", "open_stream")
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
     return get_hub().read(path, format=format, context=ctx, storage_options=storage_options)
 
@@ -100,8 +119,11 @@ def save(
 
     ``allow_loss``: ``True``, or the loss kinds to allow (``"sizes,attributes"``, see
     :data:`predport.loss.KINDS`); ``strict_loss``: lost frame metadata refuses too.
+    ``write_options``: the writer's options (as ``-w KEY=VALUE``; ``options=`` is a
+    deprecated alias).
     """
     storage_options = kwargs.pop("storage_options", None)
+    _take_options(kwargs, "write_options", "save")
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
     return get_hub().write(data, dest, format=format, context=ctx, overwrite=overwrite, allow_loss=allow_loss,
                            storage_options=storage_options, strict_loss=strict_loss)
@@ -126,7 +148,10 @@ def convert(
     iterator (the CLI's progress bar does). ``src`` and ``dst`` may be fsspec URLs
     (``storage_options`` go to their filesystems); ``engine="dask"`` (with
     ``scheduler=ADDRESS``) or ``engine="local"`` shards the work (see :mod:`predport.engine`).
+    ``read_options`` go to the reader, ``write_options`` to the writer (``options=`` is a
+    deprecated alias of ``read_options``).
     """
+    _take_options(kwargs, "read_options", "convert")
     progress = kwargs.pop("progress", None)
     storage_options = kwargs.pop("storage_options", None)
     engine = kwargs.pop("engine", None)

@@ -37,6 +37,8 @@ def formats() -> list[FormatInfo]:
             tasks=("detection", "segmentation", "keypoints", "classification"),
             description="predport/prediction-set/1 as one JSON document",
             roles=("predictions", "ground_truth"),
+            read_options=(),
+            write_options=(),
         ),
         FormatInfo(
             id="canonical-jsonl",
@@ -49,6 +51,8 @@ def formats() -> list[FormatInfo]:
             tasks=("detection", "segmentation", "keypoints", "classification"),
             description="head line, then one frame per line",
             roles=("predictions", "ground_truth"),
+            read_options=(),
+            write_options=(),
         ),
     ]
 

@@ -34,6 +34,16 @@ def _kv(text: str) -> tuple[str, Any]:
     return key.strip(), _parse_value(value)
 
 
+def _kv_text(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` of ``-o``/``-w``: the value stays text, read by the option's declared type."""
+    from .options import CliText
+
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), CliText(value)
+
+
 def _storage_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage-option", dest="storage_options", action="append", type=_kv, default=[],
                         metavar="KEY=VALUE", help="fsspec option for URL inputs/outputs (repeatable), e.g. "
@@ -72,10 +82,10 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     c.add_argument("--sizes", metavar="FILE", help="image sizes: {name: [w, h]} or a COCO ground-truth file")
     c.add_argument("--policy", choices=("fail", "skip", "clamp"), default="fail",
                    help="bad records: fail (default), skip and count, or clamp boxes to the image")
-    c.add_argument("-o", "--option", dest="options", action="append", type=_kv, default=[], metavar="KEY=VALUE",
-                   help="reader option (repeatable); VALUE is JSON or text")
-    c.add_argument("-w", "--write-option", dest="write_options", action="append", type=_kv, default=[],
-                   metavar="KEY=VALUE", help="writer option (repeatable)")
+    c.add_argument("-o", "--option", dest="options", action="append", type=_kv_text, default=[],
+                   metavar="KEY=VALUE", help="reader option (repeatable); 'predport formats FORMAT' lists them")
+    c.add_argument("-w", "--write-option", dest="write_options", action="append", type=_kv_text, default=[],
+                   metavar="KEY=VALUE", help="writer option (repeatable); 'predport formats FORMAT' lists them")
     c.add_argument("--overwrite", action="store_true", help="replace an existing output")
     c.add_argument("--allow-loss", nargs="?", const="all", default=None, metavar="KINDS",
                    help="convert even if the target cannot hold everything; or only these loss kinds, "
@@ -106,7 +116,9 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     v.add_argument("--schema", metavar="ID", help="schema $id (default: from the file's 'schema' key)")
     v.add_argument("--json", action="store_true")
 
-    f = sub.add_parser("formats", help="list the formats the installed plugins read and write")
+    f = sub.add_parser("formats", help="list the formats the installed plugins read and write; "
+                       "with FORMAT, its read and write options")
+    f.add_argument("format", nargs="?", metavar="FORMAT", help="show this format's details and options")
     f.add_argument("--json", action="store_true")
 
     pl = sub.add_parser("plugins", help="list plugins: name, version, formats, status")
@@ -232,8 +244,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.quiet and not args.json and sys.stderr.isatty() and not sharded)
     summary = convert(
         args.input, args.output, to=to, format=args.from_format, overwrite=args.overwrite,
-        allow_loss=args.allow_loss or False, strict_loss=args.strict_loss, write_options=dict(args.write_options), progress=progress.wrap,
-        options=dict(args.options), policy=args.policy, class_map=args.class_map,
+        allow_loss=args.allow_loss or False, strict_loss=args.strict_loss, write_options=dict(args.write_options),
+        progress=progress.wrap, read_options=dict(args.options), policy=args.policy, class_map=args.class_map,
         image_sizes=args.sizes, images=args.images, storage_options=storage_options,
         **({k: v for k, v in sharded.items() if v is not None}),
     )
@@ -381,6 +393,8 @@ def cmd_formats(args: argparse.Namespace) -> int:
     from .hub import get_hub
 
     hub = get_hub()
+    if args.format:
+        return _format_details(hub, hub.format_info(args.format), as_json=args.json)
     fmts = hub.formats()
     if args.json:
         _out(json.dumps([{**f.to_dict(), "plugin": hub.label(f.plugin)} for f in fmts.values()], indent=2))
@@ -391,6 +405,33 @@ def cmd_formats(args: argparse.Namespace) -> int:
         for f in fmts.values()
     ]
     _out(_table(rows, ("format", "title", "rw", "plugin", "writer holds")))
+    return EXIT_OK
+
+
+def _format_details(hub: Any, info: Any, *, as_json: bool) -> int:
+    """``predport formats FORMAT``: what the format is, and every option its reader and writer take."""
+    if as_json:
+        _out(json.dumps({**info.to_dict(), "plugin": hub.label(info.plugin)}, indent=2, default=str))
+        return EXIT_OK
+    rw = " and ".join(w for w, ok in (("read", info.can_read), ("written", info.can_write)) if ok)
+    _out(f"{info.id}  {info.title}")
+    _out(f"plugin  {hub.label(info.plugin)}; {rw or 'neither read nor written'}; writes one {info.target}")
+    if info.can_write:
+        _out(f"writer holds  {', '.join(sorted(info.holds)) or '-'}")
+    for mode, flag, can, declared in (("read", "-o", info.can_read, info.read_options),
+                                      ("write", "-w", info.can_write, info.write_options)):
+        if not can:
+            continue
+        _out("")
+        if declared is None:
+            _out(f"{mode} options ({flag} KEY=VALUE): not declared by the plugin; passed to it as given")
+        elif not declared:
+            _out(f"{mode} options: none")
+        else:
+            _out(f"{mode} options ({flag} KEY=VALUE):")
+            rows = [(o.name, o.type_hint() if o.type in ("enum", "bool") else o.type,
+                     "-" if o.default is None else json.dumps(o.default), o.help) for o in declared]
+            _out(_table(rows, ("option", "type", "default", "help")))
     return EXIT_OK
 
 
@@ -453,7 +494,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
     import warnings
 
-    from .errors import LossError, PluginError, PredportError
+    from .errors import LossError, OptionError, PluginError, PredportError
     from .hub import INTERRUPTS
     from .output import output_state
 
@@ -501,8 +542,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"predport: error: {_one_line(str(err))}")
         if as_json:
             _out(json.dumps({"error": err.to_dict()}))
-        # A plugin's own bug is an internal error, as the guide says; bad input is 1.
-        return EXIT_INTERNAL if isinstance(err, PluginError) else EXIT_ERROR
+        # A plugin's own bug is an internal error, as the guide says; a bad -o/-w is usage; bad input is 1.
+        if isinstance(err, PluginError):
+            return EXIT_INTERNAL
+        return EXIT_USAGE if isinstance(err, OptionError) else EXIT_ERROR
     except KeyboardInterrupt as exc:
         state = output_state(exc)
         where = getattr(exc, "predport_output", None)

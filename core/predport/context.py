@@ -568,6 +568,22 @@ class Context:
         #: The calling hub's schema registry (set by the hub before hooks run).
         self.registry: Any = None
 
+    def bind_options(self, declared: Any, *, format: str, mode: str) -> None:
+        """Parse the user's options against a format's declared options (the hub calls it
+        before any hook of a read or write runs; see :mod:`predport.options`)."""
+        from .options import resolve_options
+
+        opts = self.options
+        given = dict(dict.items(opts)) if isinstance(opts, dict) else dict(opts or {})
+        try:
+            tracked = _TrackedOptions(resolve_options(declared, given, format=format, mode=mode))
+        except PredportError as err:
+            err.plugin = err.plugin or self.plugin
+            raise
+        if declared is not None:
+            tracked._all()  # declared options are checked up front: no "not used" warnings
+        self.options = tracked
+
     # -- helpers for plugins ----------------------------------------------------------
     def unused_options(self) -> list[str]:
         """Options the user gave that no hook read (reported after a conversion)."""

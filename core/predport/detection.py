@@ -11,7 +11,10 @@ import os
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+
+if TYPE_CHECKING:
+    from .options import Option
 
 __all__ = ["Confidence", "FormatMatch", "FormatInfo", "Source", "ROLES"]
 
@@ -124,6 +127,11 @@ class FormatInfo:
       a library that commits atomically on its own (a Deep Lake dataset's new version):
       the hub then opens a non-empty output folder without ``--overwrite``, and the
       writer uses ``OutputTarget.in_place()`` and ``OutputTarget.on_commit()``.
+    * ``read_options`` / ``write_options`` — the options the reader and the writer take, a
+      sequence of :class:`predport.Option` (name, type, default, help). The hub parses the
+      user's values against them before a hook runs, refuses unknown keys, and fills in
+      defaults; ``()`` declares "takes none". ``None`` (the default, for plugins written
+      before declarations) passes options through as given.
     """
 
     id: str
@@ -139,8 +147,15 @@ class FormatInfo:
     plugin: str | None = None  # filled in by the hub
     roles: tuple[str, ...] = ("predictions",)
     in_place: bool = False
+    read_options: "tuple[Option, ...] | None" = field(default=None, hash=False)
+    write_options: "tuple[Option, ...] | None" = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
+        if self.read_options is not None or self.write_options is not None:
+            from .options import check_declared
+
+            object.__setattr__(self, "read_options", check_declared(self.read_options, what="read_options"))
+            object.__setattr__(self, "write_options", check_declared(self.write_options, what="write_options"))
         object.__setattr__(self, "roles", tuple(self.roles))
         bad = [r for r in self.roles if r not in ROLES]
         if bad or not self.roles:
@@ -165,7 +180,17 @@ class FormatInfo:
             "tasks": list(self.tasks),
             "patterns": list(self.patterns),
             "roles": list(self.roles),
+            "read_options": _describe(self.read_options),
+            "write_options": _describe(self.write_options),
         }
+
+
+def _describe(options: "tuple[Option, ...] | None") -> object:
+    if options is None:
+        return None
+    from .options import describe_options
+
+    return describe_options(options)
 
 
 _entry_name = operator.attrgetter("name")

@@ -19,6 +19,7 @@ __all__ = [
     "PluginError",
     "LossError",
     "ConfigError",
+    "OptionError",
 ]
 
 
@@ -116,6 +117,13 @@ class ParseError(PredportError):
 
 class ConfigError(PredportError):
     """Bad user configuration: an unknown option, a malformed class map, a missing image size."""
+
+
+class OptionError(ConfigError):
+    """A format option the format does not declare, or a value its declared type refuses.
+
+    The command line exits 2 (wrong usage) for it; the hint names the closest option.
+    """
 
 
 class DetectionError(PredportError):

@@ -26,7 +26,6 @@ from typing import Any, Iterator
 import predport
 from predport import ConfigError
 
-LAYOUTS = ("auto", "plain", "kitti", "encord-old", "encord-new")
 OLD_MAP = "ontology_label_map.json"
 NEW_MAP = "ontology_mapping.json"
 #: Encord Active's old file-name rule (data hash: lower-case hex and '-', may be empty there).
@@ -41,13 +40,6 @@ _SHOW = 5
 #: At most this many images are indexed by stem (for labels whose image is not at the same
 #: relative path); beyond it, labels without a direct match get no image.
 _INDEX_LIMIT = 1_000_000
-
-
-def truthy(value: Any) -> bool:
-    """An option given as a bool or as a CLI string (``-o keep_dontcare=true``)."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
 
 
 @dataclass
@@ -259,9 +251,7 @@ def png_size(head: bytes) -> tuple[int, int] | None:
 
 def resolve(path: Path, options: Any, context: Any) -> Layout:
     """Work out the layout of ``path`` (a folder or one label file)."""
-    kind = str(options.get("layout", "auto") or "auto").lower()
-    if kind not in LAYOUTS:
-        raise ConfigError(f"unknown layout {kind!r}; choose one of {', '.join(LAYOUTS)}", field="layout")
+    kind = options.get("layout") or "auto"  # declared (hooks.READ_OPTIONS): checked by the hub
     single: Path | None = None
     if path.is_file():
         single = path
@@ -316,7 +306,7 @@ def find_image_folder(layout: Layout, options: Any, context: Any) -> Path | None
     sizes_folder = getattr(context.sizes, "folder", None)
     if sizes_folder is not None:
         return Path(sizes_folder)
-    if layout.kind.startswith("encord") or not truthy(options.get("find_images", True)):
+    if layout.kind.startswith("encord") or options.get("find_images") is False:
         return None
     root = layout.root
     candidates = [root.parent / "image_2", root.parent / "images"]

@@ -24,15 +24,13 @@ import numpy as np
 import predport
 from predport import ConfigError, ParseError
 
-from ._layout import ImageFinder, LabelFile, Layout, find_image_folder, resolve, truthy
+from ._layout import ImageFinder, LabelFile, Layout, find_image_folder, resolve
 from ._ontology import load_map
 from ._parse import ATTR_COLUMNS, BATCH_BYTES, BATCH_FILES, UNKNOWN, FileParser, ParsedFile
 
 _DROP = -2  # DontCare, dropped by default
 _UNMAPPED = -1  # not in the class map
 _BAD = -3  # class name that is not UTF-8
-_ID_MODES = ("auto", "label", "image")
-_OPTIONS = ("layout", "keep_dontcare", "images", "find_images", "data_id", "drop_unmapped", "ontology_map")
 
 #: The devkit's "unknown" value of each attribute, as it appears in a column list (a triple
 #: is unknown only when all three values are).
@@ -47,18 +45,11 @@ Record = tuple[LabelFile, ParsedFile]
 
 def parse_source(source: Any, options: Mapping[str, Any], context: Any) -> Iterator[Record]:
     """Resolve the layout and class map now (errors surface at ``load``), then stream files."""
-    unknown = set(options) - set(_OPTIONS)
-    if unknown:
-        raise ConfigError(
-            f"unknown kitti option(s) {sorted(unknown)}; known: {', '.join(_OPTIONS)}", field=sorted(unknown)[0]
-        )
     path = Path(source.path)
     if path.is_file() and path.suffix.lower() not in (".txt", ".csv"):
         raise ParseError("not a KITTI label file (expected .txt)", file=str(path))
     layout = resolve(path, options, context)
-    id_mode = str(options.get("data_id", "auto")).lower()
-    if id_mode not in _ID_MODES:
-        raise ConfigError(f"data_id must be one of {', '.join(_ID_MODES)}", field="data_id")
+    id_mode = options.get("data_id") or "auto"  # declared (hooks.READ_OPTIONS): checked by the hub
     if not layout.kind.startswith("encord"):
         folder = find_image_folder(layout, options, context)
         if folder is not None:
@@ -159,8 +150,8 @@ class FrameBuilder:
 
     def __init__(self, context: Any) -> None:
         self.context = context
-        self.keep_dontcare = truthy(context.option("keep_dontcare", False))
-        self.drop_unmapped = truthy(context.option("drop_unmapped", False))
+        self.keep_dontcare = bool(context.option("keep_dontcare"))
+        self.drop_unmapped = bool(context.option("drop_unmapped"))
         self.clamp = context.policy == "clamp"
         self._codes: dict[bytes, int] = {}
         self._renamed: dict[bytes, str] = {}
@@ -221,7 +212,8 @@ class FrameBuilder:
                         line=rows.line_of(i),
                         column=1,
                         field="type",
-                        hint="add it to the class map, or pass options={'drop_unmapped': True}",
+                        hint="add it to the class map, or pass read_options={'drop_unmapped': True} "
+                             "(-o drop_unmapped=true)",
                     )
                 )
         return np.flatnonzero(arr >= 0)

@@ -18,7 +18,7 @@ from typing import Any
 
 from predport import ConfigError, OutputError
 
-from ._layout import _IMAGE_SUFFIXES, truthy
+from ._layout import _IMAGE_SUFFIXES
 
 ROW_SCHEMA = "urn:predport:schema:kitti:row:1"
 FILE_REF = ROW_SCHEMA + "#/$defs/file"
@@ -26,8 +26,6 @@ MAPPING_SCHEMA = "urn:predport:schema:kitti:ontology-mapping:1"
 KITTI_KEYS = frozenset({"truncated", "occluded", "alpha", "dimensions", "location", "rotation_y"})
 #: Attribute keys the reader adds that the writer reads back (class_name is informational).
 _OWN_KEYS = KITTI_KEYS | {"extra", "class_name"}
-_NAMINGS = ("auto", "stem", "encord")
-_WRITE_OPTIONS = ("naming", "keep_spaces")
 _WS = re.compile(r"\s+")
 _UNKNOWN_DIMS = [-1.0, -1.0, -1.0]
 _UNKNOWN_LOC = [-1000.0, -1000.0, -1000.0]
@@ -87,19 +85,12 @@ def file_name(data_id: str, frame_index: int | None, naming: str) -> str:
 
 class KittiWriter:
     def __init__(self, stream: Any, target: Any, context: Any) -> None:
-        unknown = set(context.options) - set(_WRITE_OPTIONS)
-        if unknown:
-            raise ConfigError(
-                f"unknown kitti write option(s) {sorted(unknown)}; known: {', '.join(_WRITE_OPTIONS)}",
-                field=sorted(unknown)[0],
-            )
         self.stream = stream
         self.target = target
         self.context = context
-        self.naming = str(context.option("naming", "auto")).lower()
-        if self.naming not in _NAMINGS:
-            raise ConfigError(f"naming must be one of {', '.join(_NAMINGS)}", field="naming")
-        self.keep_spaces = truthy(context.option("keep_spaces", False))
+        # Declared in hooks.WRITE_OPTIONS: parsed and checked by the hub.
+        self.naming = context.option("naming") or "auto"
+        self.keep_spaces = bool(context.option("keep_spaces"))
         self._names: dict[int, str] = {}
         self.counts = {"files": 0, "lines": 0, "lines_15": 0, "lines_16": 0}
         self._foreign: dict[str, int] = {}

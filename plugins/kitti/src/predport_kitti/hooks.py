@@ -10,6 +10,27 @@ import predport
 
 FORMAT = "kitti"
 
+Option = predport.Option
+#: Every option of the reader and the writer, declared once (the hub parses and checks them).
+READ_OPTIONS = (
+    Option("layout", "enum", "auto", "folder layout (detected when auto)",
+           choices=("auto", "plain", "kitti", "encord-old", "encord-new")),
+    Option("keep_dontcare", "bool", False, "keep DontCare rows"),
+    Option("drop_unmapped", "bool", False,
+           "drop (and count) classes the class map does not list, instead of failing"),
+    Option("images", "path", None, "image folder for sizes and data ids"),
+    Option("find_images", "bool", True, "look for image_2/ or images/ beside the labels"),
+    Option("data_id", "enum", "auto", "auto (the image name when an image folder is known), label or image",
+           choices=("auto", "label", "image")),
+    Option("ontology_map", "path", None, "an Encord class-map file (default: the layout's own file)"),
+)
+WRITE_OPTIONS = (
+    Option("naming", "enum", "auto", "file names: auto, stem (<data id stem>[__<frame>].txt) or encord",
+           choices=("auto", "stem", "encord")),
+    Option("keep_spaces", "bool", False,
+           "keep spaces in class names (predport and labelformat read them; the devkit does not)"),
+)
+
 
 @predport.hookimpl
 def formats() -> list[Any]:
@@ -27,6 +48,8 @@ def formats() -> list[Any]:
             patterns=("label_2/*.txt", "*.txt", "labels/<data_hash>__*.txt", "<title>__<frame>.txt"),
             tasks=("detection",),
             description="one text file per image, 15 (ground truth) or 16 (results) whitespace-separated fields",
+            read_options=READ_OPTIONS,
+            write_options=WRITE_OPTIONS,
         )
     ]
 
