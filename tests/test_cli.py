@@ -197,8 +197,11 @@ def test_cli__overwrite_into_a_folder_warns_about_files_left_from_before(tmp_pat
     assert (out / "old.txt").read_text() == "from before"
 
 
-def test_cli__options_no_plugin_reads_are_reported(tmp_path, canonical_file, capsys):
-    assert main(["convert", str(canonical_file), str(tmp_path / "o.json"), "-o", "gtt=x.json", "-w", "bogus=1"]) == 0
-    out = capsys.readouterr().out
-    assert "reader option 'gtt' was not used by the canonical reader" in out
-    assert "writer option 'bogus' was not used by the canonical writer" in out
+def test_cli__options_the_format_does_not_declare_are_refused(tmp_path, canonical_file, capsys):
+    # The canonical formats declare no options: a typo is a usage error, not a silent no-op
+    # (plugins without declarations still get the "was not used" warning: tests/test_options.py).
+    assert main(["convert", str(canonical_file), str(tmp_path / "o.json"), "-o", "gtt=x.json"]) == 2
+    assert "field 'gtt': unknown read option: format 'canonical' takes no read options" in capsys.readouterr().err
+    assert main(["convert", str(canonical_file), str(tmp_path / "o.json"), "-w", "bogus=1"]) == 2
+    assert "field 'bogus': unknown write option" in capsys.readouterr().err
+    assert not (tmp_path / "o.json").exists()
