@@ -153,7 +153,8 @@ def detect(source: Any) -> FormatMatch | None:
             hints.append("devkit unknown values (-10/-1000)")
         if hints:
             reason += "; " + "; ".join(hints)
-        return FormatMatch(FORMAT, Confidence.HIGH, reason)
+        # Scored lines are results; 15 fields are labels or unscored results (either role).
+        return FormatMatch(FORMAT, Confidence.HIGH, reason, role="predictions" if min(widths) >= 16 else None)
     if counts["kitti"] * 2 > total:
         return FormatMatch(
             FORMAT, Confidence.MEDIUM, f"{counts['kitti']} of {where} parse as KITTI; first other: {first_bad}"

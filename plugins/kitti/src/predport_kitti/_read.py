@@ -150,7 +150,12 @@ class FrameBuilder:
 
     def __init__(self, context: Any) -> None:
         self.context = context
-        self.keep_dontcare = bool(context.option("keep_dontcare"))
+        self.ground_truth = getattr(context, "role", "predictions") == "ground_truth"
+        # Unset: ground truth keeps DontCare rows as ignore regions (``ignore: true``), as the
+        # devkit uses them; predictions drop them.
+        keep = context.option("keep_dontcare")
+        self.keep_dontcare = self.ground_truth if keep is None else bool(keep)
+        self._dontcare: set[int] = set()
         self.drop_unmapped = bool(context.option("drop_unmapped"))
         self.clamp = context.policy == "clamp"
         self._codes: dict[bytes, int] = {}
@@ -171,6 +176,8 @@ class FrameBuilder:
         else:
             cid = self.context.categories.resolve(name=text)
             code = _UNMAPPED if cid is None else int(cid)
+            if cid is not None and text.casefold() == "dontcare":
+                self._dontcare.add(code)
             if cid is not None:
                 cat = self.context.categories.get(cid)
                 if cat is not None and cat.name != text:
@@ -242,8 +249,20 @@ class FrameBuilder:
         if self.clamp and size is not None:
             box = self._clamp(box, size)
         attrs = self._attributes(cols, rows, index)
+        if self.ground_truth and self._dontcare:
+            attrs = self._mark_ignored(codes, attrs)
         dets = self._Detections(codes, score, box, attributes=attrs)
         return self._make_frame(lf, size, dets)
+
+    def _mark_ignored(self, codes: Any, attrs: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        """Ground truth: DontCare rows carry ``ignore: true`` (regions the devkit does not count)."""
+        rows = [i for i, c in enumerate(codes.tolist()) if c in self._dontcare]
+        if not rows:
+            return attrs
+        out = [{} for _ in range(len(codes))] if attrs is None else attrs
+        for i in rows:
+            out[i]["ignore"] = True
+        return out
 
     def _make_frame(self, lf: LabelFile, size: tuple[int, int] | None, dets: Any) -> Any:
         # Validated construction (pydantic-core) is faster than model_construct here.

@@ -15,7 +15,8 @@ Option = predport.Option
 READ_OPTIONS = (
     Option("layout", "enum", "auto", "folder layout (detected when auto)",
            choices=("auto", "plain", "kitti", "encord-old", "encord-new")),
-    Option("keep_dontcare", "bool", False, "keep DontCare rows"),
+    Option("keep_dontcare", "bool", None, "keep DontCare rows (default: kept as ignore regions when read as "
+           "ground truth, dropped otherwise)"),
     Option("drop_unmapped", "bool", False,
            "drop (and count) classes the class map does not list, instead of failing"),
     Option("images", "path", None, "image folder for sizes and data ids"),
@@ -50,6 +51,8 @@ def formats() -> list[Any]:
             description="one text file per image, 15 (ground truth) or 16 (results) whitespace-separated fields",
             read_options=READ_OPTIONS,
             write_options=WRITE_OPTIONS,
+            # Read as ground truth: truncated/occluded kept, DontCare rows as ``ignore: true`` regions.
+            roles=("predictions", "ground_truth"),
         )
     ]
 

@@ -43,6 +43,8 @@ def formats() -> list[Any]:
             patterns=(".lightly/predictions/tasks.json", "<task>/schema.json", "<task>/<image path>.json"),
             tasks=("classification", "detection", "segmentation", "keypoints"),
             description="tasks.json, one schema.json per task, one JSON per image or video frame",
+            # Read as ground truth: predictions without a score; a scored one is refused.
+            roles=("predictions", "ground_truth"),
         )
     ]
 

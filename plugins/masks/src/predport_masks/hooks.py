@@ -34,6 +34,8 @@ def formats() -> list[Any]:
             patterns=("*.png", "<title>__<frame>.png", "<data_hash>/<frame>.png", "ontology_mapping.json"),
             tasks=("segmentation",),
             description="one PNG per image whose pixel values are class ids (Encord Active mask predictions)",
+            # Read as ground truth: class-index masks are semantic labels (never scored).
+            roles=("predictions", "ground_truth"),
         )
     ]
 

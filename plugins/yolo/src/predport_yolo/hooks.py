@@ -44,6 +44,8 @@ def formats() -> list[predport.FormatInfo]:
             patterns=("labels/*.txt", "data.yaml", "classes.txt"),
             tasks=("detection", "segmentation"),
             description="Ultralytics/Darknet text labels: class cx cy w h [conf], or a polygon",
+            # Read as ground truth: label folders (5 values, no conf); a scored line is refused.
+            roles=("predictions", "ground_truth"),
         )
     ]
 
