@@ -76,7 +76,12 @@ def evaluate(
         from .kitti import evaluate_kitti
 
         return evaluate_kitti(pred, gt, score_threshold=score_threshold)
-    result = evaluate_coco(pred, gt, iou_type=iou_type, score_threshold=score_threshold,
+    gt_coco = gt
+    if gt.format == "kitti":
+        from .kitti import without_dontcare
+
+        gt_coco = without_dontcare(gt)  # DontCare regions are not a class (the KITTI metrics use them)
+    result = evaluate_coco(pred, gt_coco, iou_type=iou_type, score_threshold=score_threshold,
                            iou_threshold=float(iou_threshold), max_dets=max_dets, backend=backend, sigmas=sigmas,
                            per_detection=per_detection)
     if iou_type == "bbox" and gt.format == "kitti":
