@@ -18,6 +18,7 @@ _LAZY = {
     "attach": "api",
     "EvaluationResult": "result",
     "FrameResult": "result",
+    "SemanticFrameResult": "result",
     "ConfusionMatrix": "result",
     "FRAME_ATTRIBUTES": "result",
 }

@@ -64,14 +64,16 @@ def evaluate(
         common["images"] = images
     if image_sizes is not None:
         common["image_sizes"] = image_sizes
+    if iou_type == "semantic":
+        from .semantic import evaluate_semantic
+
+        return evaluate_semantic(predictions, ground_truth, from_format=from_format, gt_format=gt_format,
+                                 options=options, gt_options=gt_options, class_map=class_map,
+                                 ignore_values=ignore_values, **common)
     need = iou_type
     gt = read_side(ground_truth, role="ground_truth", format=gt_format, need=need, options=gt_options, **common)
     pred = read_side(predictions, role="predictions", format=from_format, need=need, options=options,
                      class_map=class_map, **common)
-    if iou_type == "semantic":
-        from .semantic import evaluate_semantic
-
-        return evaluate_semantic(pred, gt, ignore_values=ignore_values)
     if iou_type == "kitti":
         from .kitti import evaluate_kitti
 

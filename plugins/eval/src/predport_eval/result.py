@@ -34,6 +34,21 @@ class FrameResult:
         return self.fp + self.fn
 
 
+@dataclass(frozen=True)
+class SemanticFrameResult(FrameResult):
+    """A frame of a semantic evaluation, in pixels: ``tp`` pixels of the right class, ``fp`` pixels
+    predicted as another class, ``fn`` counted pixels not given their class (``fp`` plus pixels no
+    prediction paints); ``mean_iou`` the frame's mIoU; ``pixel_accuracy`` ``tp`` / counted pixels."""
+
+    pixel_accuracy: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "pixel_accuracy": self.pixel_accuracy}
+
+    def attributes(self) -> dict[str, Any]:
+        return {**super().attributes(), "eval.pixel_accuracy": self.pixel_accuracy}
+
+
 def worst_first_key(r: FrameResult) -> tuple[Any, ...]:
     """Most errors first; then the lowest mean IoU (no match counts as 0); then by name."""
     return (-(r.fp + r.fn), r.mean_iou if r.mean_iou is not None else 0.0, r.data_id, r.frame_index or 0)
@@ -48,11 +63,14 @@ class ConfusionMatrix:
     class-agnostic, greedy by IoU (>= ``iou_threshold``), detections with a score >=
     ``score_threshold`` (all when ``None``); crowd and ignored regions take no part, and a
     detection that overlaps one (as COCO measures a crowd) is left out, not counted.
+
+    Semantic evaluation: pixel counts over the classes, then ``"unlabelled"`` (pixels no
+    prediction paints); ``iou_threshold`` and ``score_threshold`` are ``None``.
     """
 
     labels: list[str]
     matrix: list[list[int]]
-    iou_threshold: float
+    iou_threshold: float | None
     score_threshold: float | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,9 +92,10 @@ class EvaluationResult:
       ... ``ARl`` of ``COCOeval``'s ten; KITTI: ``AP_easy`` ...; semantic: ``mIoU`` ...), -1 where
       the reference tool gives -1 (no ground truth in that range);
     * ``per_class`` — one dict per ground-truth class: ``category``, ``category_id`` and its metrics;
-    * ``per_frame`` — :class:`FrameResult` per data unit, worst first;
+    * ``per_frame`` — :class:`FrameResult` per data unit, worst first (semantic:
+      :class:`SemanticFrameResult`, in pixels, lowest mIoU first);
     * ``unmatched`` — counts of what only one side has (frames, classes, rows);
-    * ``confusion`` — :class:`ConfusionMatrix` (``None`` for semantic evaluation);
+    * ``confusion`` — :class:`ConfusionMatrix` (pixels for semantic evaluation; ``None`` for keypoints);
     * ``pr_curves`` — per class: ``recall``, ``precision`` (101 points, COCO's interpolation), ``iou``.
     """
 
@@ -130,8 +149,12 @@ class EvaluationResult:
         if self.per_frame:
             worst = self.per_frame[:5]
             lines.append("")
-            lines.append(f"  worst frames (of {len(self.per_frame)}; tp/fp/fn at IoU "
-                         f"{self.settings.get('iou_threshold', 0.5)}, mean IoU):")
+            if self.iou_type == "semantic":
+                lines.append(f"  worst frames (of {len(self.per_frame)}; pixels right (tp), wrong class (fp), "
+                             "not given their class (fn), mIoU):")
+            else:
+                lines.append(f"  worst frames (of {len(self.per_frame)}; tp/fp/fn at IoU "
+                             f"{self.settings.get('iou_threshold', 0.5)}, mean IoU):")
             for r in worst:
                 lines.append(f"    {r.data_id}{'' if r.frame_index is None else f'#{r.frame_index}'}  "
                              f"tp {r.tp}  fp {r.fp}  fn {r.fn}  mean IoU {_fmt(r.mean_iou)}")
