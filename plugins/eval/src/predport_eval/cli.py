@@ -18,6 +18,15 @@ def _kv(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
+def _ignore_value(text: str) -> int | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a class value or 'none', got {text!r}") from None
+
+
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("predictions", help="predictions (file or folder, any format predport reads)")
     p.add_argument("ground_truth", help="ground truth (read with role=ground_truth)")
@@ -38,8 +47,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="predictions reader option (repeatable)")
     p.add_argument("-g", "--gt-option", dest="gt_options", action="append", type=_kv, default=[],
                    metavar="KEY=VALUE", help="ground-truth reader option (repeatable)")
-    p.add_argument("--ignore-value", dest="ignore_values", action="append", type=int, metavar="V",
-                   help="semantic: class value left out (repeatable; default 255)")
+    p.add_argument("--ignore-value", dest="ignore_values", action="append", type=_ignore_value, metavar="V",
+                   help="semantic: ground-truth class value left out (repeatable; default 255; 'none': none)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--per-frame", metavar="FILE", help="write the per-frame table (.csv or .jsonl), worst first")
     p.add_argument("--per-detection", metavar="FILE", help="write one row per detection (.csv or .jsonl)")
@@ -63,12 +72,15 @@ def run(args: argparse.Namespace) -> int:
         gt_format=args.gt_format, score_threshold=args.score_threshold, iou_threshold=args.iou_threshold,
         class_map=args.class_map, max_dets=args.max_dets, backend=args.backend,
         options=dict(args.options) or None, gt_options=dict(args.gt_options) or None, images=args.images,
-        image_sizes=args.sizes, ignore_values=tuple(args.ignore_values or (255,)),
+        image_sizes=args.sizes,
+        ignore_values=(255,) if not args.ignore_values else tuple(v for v in args.ignore_values if v is not None),
         per_detection=bool(args.per_detection),
     )
     if args.per_frame:
-        write_table(args.per_frame, [r.to_dict() for r in result.per_frame],
-                    ("data_id", "frame_index", "tp", "fp", "fn", "mean_iou"))
+        columns = ("data_id", "frame_index", "tp", "fp", "fn", "mean_iou")
+        if result.iou_type == "semantic":
+            columns += ("pixel_accuracy",)
+        write_table(args.per_frame, [r.to_dict() for r in result.per_frame], columns)
     if args.per_detection:
         write_table(args.per_detection, result.per_detection or [],
                     ("data_id", "frame_index", "row", "category", "score", "status", "iou"))
