@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                     ("data_id", "frame_index", "row", "category", "score", "status", "iou"))
     if args.attach:
         fmt = "canonical-jsonl" if args.attach.lower().endswith(".jsonl") else "canonical"
-        predport.save(attach(predport.load(args.predictions, args.from_format, options=dict(args.options) or None,
+        predport.save(attach(predport.load(args.predictions, args.from_format, read_options=dict(args.options) or None,
                                            class_map=args.class_map, images=args.images, image_sizes=args.sizes),
                              result), args.attach, fmt, overwrite=True)
     if args.plots:

@@ -50,6 +50,10 @@ def _frames_and_categories(obj: Any, *, role: str, format: str | None, kwargs: M
         Iterable[Any], Any, str, str | None]:
     """Frames (an iterable), a categories source, a label and the format of what the user gave."""
     if isinstance(obj, (str, os.PathLike)):
+        kwargs = dict(kwargs)
+        options = kwargs.pop("options", None)
+        if options:
+            kwargs["read_options"] = options
         stream = predport.open_stream(obj, format, role=role, **kwargs)
         return stream.frames, stream, str(obj), stream.source.format if stream.source else format
     if isinstance(obj, predport.PredictionSet):
