@@ -4,7 +4,8 @@
   (``000123.txt`` ~ ``000123.png``, ``images/a.jpg`` ~ ``a``), then by a COCO ``image_id``
   both frames carry, then by the number a name ends in when it is unique on the ground
   truth side (``42`` ~ ``COCO_val2014_000000000042.jpg``).
-* Classes match by name (case-insensitive); a class whose name is only its id (COCO
+* Classes match by name (case-insensitive; then ignoring ``_``/``-``/space differences
+  when unambiguous, as KITTI writes ``traffic_light``); a class whose name is only its id (COCO
   results read without ground truth) matches by id. A class map given for the
   predictions is applied by their reader first.
 * Prediction frames without ground truth, ground-truth frames without predictions, and
@@ -199,14 +200,29 @@ def match_classes(pred: Side, gt: Side) -> tuple[dict[int, int], list[int]]:
     by_name: dict[str, int] = {}
     for cid in gt_ids:
         by_name.setdefault(gt.categories[cid].strip().casefold(), index[cid])
+    # Names that differ only in separators (KITTI and YOLO files write "traffic light" as
+    # "traffic_light"), when that is unambiguous on the ground-truth side.
+    loose: dict[str, int | None] = {}
+    for cid in gt_ids:
+        key = _loose(gt.categories[cid])
+        loose[key] = index[cid] if key not in loose else None
     mapping: dict[int, int] = {}
     for cid, name in pred.categories.items():
         k = by_name.get(name.strip().casefold())
+        if k is None:
+            k = loose.get(_loose(name))
         if k is None and (_nameless(cid, name) or _nameless_side(gt)) and cid in index:
             k = index[cid]
         if k is not None:
             mapping[cid] = k
     return mapping, gt_ids
+
+
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+def _loose(name: str) -> str:
+    return _SEPARATORS.sub(" ", name.strip().casefold())
 
 
 def _nameless_side(side: Side) -> bool:
