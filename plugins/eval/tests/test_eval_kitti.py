@@ -239,3 +239,28 @@ def test_kitti__unscored_predictions_are_refused(tmp_path):
     d, g = write(tmp_path, gt, {"000000": [gt_line("Car", BOX)]})
     with pytest.raises(predport.ConfigError, match="no score"):
         predport_eval.evaluate(d, g, iou_type="kitti")
+
+
+def test_kitti__cli_gt_from_kitti_json_and_table(tmp_path, capsys):
+    import json
+
+    from predport.cli import main
+
+    gt = {f"{i:06d}": [gt_line("Car", BOX)] for i in range(3)}
+    det = {f"{i:06d}": [det_line("Car", BOX, 0.9 - 0.1 * i)] for i in range(2)}
+    d, g = write(tmp_path, gt, det)
+    assert main(["evaluate", str(d), str(g), "--from", "kitti", "--gt-from", "kitti", "--iou-type", "kitti",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"] == {"AP_easy": pytest.approx(1 / 40), "AP_moderate": pytest.approx(1 / 40),
+                              "AP_hard": pytest.approx(1 / 40)}
+    assert out["per_class"][0]["category"] == "Car" and out["per_class"][0]["ground_truth_moderate"] == 3
+    assert sorted((r["data_id"], r["tp"], r["fn"]) for r in out["per_frame"]) == [
+        ("000000", 1, 0), ("000001", 1, 0), ("000002", 0, 1)]
+    assert main(["evaluate", str(d), str(g), "--iou-type", "kitti"]) == 0
+    table = capsys.readouterr().out
+    assert "AP_moderate" in table and "Car" in table
+    # A results folder given as ground truth: refused with the reason, no traceback.
+    assert main(["evaluate", str(d), str(d), "--gt-from", "kitti", "--iou-type", "kitti"]) != 0
+    err = capsys.readouterr().err
+    assert "read as ground truth, but this is predictions" in err and "Traceback" not in err

@@ -359,17 +359,19 @@ def evaluate_kitti(pred: Side, gt: Side, *, score_threshold: float | None = None
             continue
         cid, shown = by_cf.get(cls, (None, cls_name))
         row: dict[str, Any] = {"category": shown, "category_id": cid}
+        counts = {}
         for d, dname in enumerate(DIFFICULTIES):
             curve = eval_class(prep, cls, d)
             ap = curve.ap
             row[f"AP_{dname}"] = ap
-            row[f"ground_truth_{dname}"] = curve.n_gt
+            counts[f"ground_truth_{dname}"] = curve.n_gt
             if ap is not None:
                 sums[dname].append(ap)
             if dname == "moderate" and curve.n_gt:
                 pr_curves[shown] = {"iou": MIN_OVERLAP[cls], "difficulty": "moderate",
                                     "recall": [i / (N_SAMPLE_PTS - 1) for i in range(N_SAMPLE_PTS)],
                                     "precision": curve.precision}
+        row.update(counts)
         row["min_overlap"] = MIN_OVERLAP[cls]
         per_class.append(row)
     for dname in DIFFICULTIES:
