@@ -105,53 +105,58 @@ def clean(img: Image, cls: str, difficulty: int) -> tuple[np.ndarray, np.ndarray
     return ign_gt.astype(np.int64), ign_dt.astype(np.int64), dc, int((ign_gt == 0).sum())
 
 
-def statistics(ov: np.ndarray, ov_dc: np.ndarray, scores: np.ndarray, ign_gt: np.ndarray, ign_dt: np.ndarray,
-               min_overlap: float, *, compute_fp: bool, thresh: float = 0.0) -> Stats:
-    """``computeStatistics`` for one image (``ov[det, gt]``, ``ov_dc[det, dontcare]``)."""
-    nd, ng = ign_dt.shape[0], ign_gt.shape[0]
+def candidates(ov: np.ndarray, ign_dt: np.ndarray, min_overlap: float) -> list[list[int]]:
+    """Per ground truth, the detections (in file order) that can take it: of the class or
+    ignored by height (not another class), overlap greater than the class's minimum. The
+    devkit's loop skips every other detection, so ``statistics`` only walks these."""
+    ok = (ov > min_overlap) & (ign_dt >= 0)[:, None]
+    return [np.flatnonzero(ok[:, i]).tolist() for i in range(ov.shape[1])]
+
+
+def statistics(cands: list[list[int]], ov: np.ndarray, in_dc: np.ndarray, scores: np.ndarray, ign_gt: np.ndarray,
+               ign_dt: np.ndarray, *, compute_fp: bool, thresh: float = 0.0) -> Stats:
+    """``computeStatistics`` for one image: ``cands`` from :func:`candidates`, ``ov[det, gt]``,
+    ``in_dc[det]`` whether the detection lies more than the minimum overlap inside a DontCare box."""
+    nd = ign_dt.shape[0]
     assigned = [False] * nd
-    below = [bool(compute_fp and scores[j] < thresh) for j in range(nd)]
+    sc = scores.tolist()
+    below = [compute_fp and v < thresh for v in sc]
     st = Stats(scores=[], ious=[])
     ign_dt_l = ign_dt.tolist()
-    for i in range(ng):
-        gi = int(ign_gt[i])
+    for i, gi in enumerate(ign_gt.tolist()):
         if gi == -1:
             continue
         det_idx = -1
         valid = _NO_DETECTION
         max_ov = 0.0
         assigned_ignored = False
-        for j in range(nd):
-            dj = ign_dt_l[j]
-            if dj == -1 or assigned[j] or below[j]:
+        for j in cands[i]:
+            if assigned[j] or below[j]:
                 continue
+            dj = ign_dt_l[j]
             o = ov[j, i]
-            if not compute_fp and o > min_overlap and scores[j] > valid:
-                det_idx, valid = j, float(scores[j])
-            elif compute_fp and o > min_overlap and (o > max_ov or assigned_ignored) and dj == 0:
+            if not compute_fp:
+                if sc[j] > valid:
+                    det_idx, valid = j, sc[j]
+            elif (o > max_ov or assigned_ignored) and dj == 0:
                 max_ov, det_idx, valid, assigned_ignored = o, j, 1.0, False
-            elif compute_fp and o > min_overlap and valid == _NO_DETECTION and dj == 1:
+            elif valid == _NO_DETECTION and dj == 1:
                 det_idx, valid, assigned_ignored = j, 1.0, True
-        if valid == _NO_DETECTION and gi == 0:
-            st.fn += 1
-        elif valid != _NO_DETECTION and (gi == 1 or ign_dt_l[det_idx] == 1):
+        if valid == _NO_DETECTION:
+            if gi == 0:
+                st.fn += 1
+        elif gi == 1 or ign_dt_l[det_idx] == 1:
             assigned[det_idx] = True
-        elif valid != _NO_DETECTION:
+        else:
             st.tp += 1
-            st.scores.append(float(scores[det_idx]))
+            st.scores.append(sc[det_idx])
             st.ious.append(float(ov[det_idx, i]))
             assigned[det_idx] = True
     if compute_fp:
-        st.fp = sum(1 for j in range(nd) if not (assigned[j] or ign_dt_l[j] != 0 or below[j]))
-        stuff = 0
-        for k in range(ov_dc.shape[1]):
-            for j in range(nd):
-                if assigned[j] or ign_dt_l[j] != 0 or below[j]:
-                    continue
-                if ov_dc[j, k] > min_overlap:
-                    assigned[j] = True
-                    stuff += 1
-        st.fp -= stuff
+        # Unassigned detections of the class (not ignored, not under the threshold) are FP,
+        # less those assigned to a DontCare region.
+        free = [j for j in range(nd) if not assigned[j] and ign_dt_l[j] == 0 and not below[j]]
+        st.fp = len(free) - sum(1 for j in free if in_dc[j])
     return st
 
 
@@ -210,21 +215,25 @@ def eval_class(prep: _Prepared, cls: str, difficulty: int) -> ClassCurve:
         n_gt += k
         if not (ign_gt >= 0).any() and not (ign_dt >= 0).any():
             continue  # nothing of this class here: no TP, FP or FN at any threshold
-        ov_dc = prep.dc_overlap(n, dc)
-        work.append((prep.ov[n], ov_dc, im.dt_score, ign_gt, ign_dt))
-        v.extend(statistics(prep.ov[n], ov_dc, im.dt_score, ign_gt, ign_dt, min_ov, compute_fp=False).scores)
+        in_dc = (prep.dc_overlap(n, dc) > min_ov).any(axis=1)
+        cands = candidates(prep.ov[n], ign_dt, min_ov)
+        work.append((cands, prep.ov[n], in_dc, im.dt_score, ign_gt, ign_dt))
+        v.extend(statistics(cands, prep.ov[n], in_dc, im.dt_score, ign_gt, ign_dt, compute_fp=False).scores)
     ts = thresholds(v, n_gt) if n_gt else []
+    ts_arr = np.asarray(ts, dtype=np.float64)
     tp = np.zeros(len(ts), dtype=np.int64)
     fp = np.zeros(len(ts), dtype=np.int64)
     fn = np.zeros(len(ts), dtype=np.int64)
-    for ov, ov_dc, scores, ign_gt, ign_dt in work:
+    for cands, ov, in_dc, scores, ign_gt, ign_dt in work:
         # The result depends only on which detections score >= t: compute each distinct set once.
         cache: dict[int, Stats] = {}
+        relevant = np.sort(scores[ign_dt >= 0])  # other classes' detections never take part
+        keys = (relevant.shape[0] - np.searchsorted(relevant, ts_arr, side="left")).tolist()
         for t, thr in enumerate(ts):
-            key = int((scores >= thr).sum())
+            key = keys[t]  # how many of them score >= thr
             st = cache.get(key)
             if st is None:
-                st = cache[key] = statistics(ov, ov_dc, scores, ign_gt, ign_dt, min_ov, compute_fp=True, thresh=thr)
+                st = cache[key] = statistics(cands, ov, in_dc, scores, ign_gt, ign_dt, compute_fp=True, thresh=thr)
             tp[t] += st.tp
             fp[t] += st.fp
             fn[t] += st.fn
@@ -378,6 +387,7 @@ def evaluate_kitti(pred: Side, gt: Side, *, score_threshold: float | None = None
         metrics[f"AP_{dname}"] = float(np.mean(sums[dname])) if sums[dname] else None
     frames = _per_frame(prep, gt, score_threshold)
     settings = {"iou_type": "kitti", "score_threshold": score_threshold, "difficulty_of_per_frame": "moderate",
+                "iou_threshold": "0.7/0.5/0.5 (Car/Pedestrian/Cyclist), moderate",
                 "min_overlap": dict(zip(CLASSES, (MIN_OVERLAP[c.casefold()] for c in CLASSES))),
                 "recall_points": N_SAMPLE_PTS - 1, "predictions": pred.source, "ground_truth": gt.source,
                 "prediction_format": pred.format, "ground_truth_format": gt.format}
@@ -397,7 +407,9 @@ def _per_frame(prep: _Prepared, gt: Side, score_threshold: float | None) -> list
             ign_gt, ign_dt, dc, _ = clean(im, cls, moderate)
             if not (ign_gt >= 0).any() and not (ign_dt >= 0).any():
                 continue
-            st = statistics(prep.ov[n], overlap(im.dt_box, dc, 0), im.dt_score, ign_gt, ign_dt, MIN_OVERLAP[cls],
+            min_ov = MIN_OVERLAP[cls]
+            in_dc = (overlap(im.dt_box, dc, 0) > min_ov).any(axis=1)
+            st = statistics(candidates(prep.ov[n], ign_dt, min_ov), prep.ov[n], in_dc, im.dt_score, ign_gt, ign_dt,
                             compute_fp=True, thresh=thresh)
             tp, fp, fn = tp + st.tp, fp + st.fp, fn + st.fn
             ious.extend(st.ious)
