@@ -160,3 +160,66 @@ def test_coco__attach_writes_eval_attributes_on_prediction_frames(coco_corpus, t
     predport.save(out, tmp_path / "with_eval.json")
     back = predport.load(tmp_path / "with_eval.json")
     assert back.frames[0].attributes["eval.tp"] == out.frames[0].attributes["eval.tp"]
+
+
+def test_coco__confusion_matrix_equals_a_plain_greedy_walk(tmp_path):
+    """Random scenes: the confusion matrix equals the greedy walk written out pair by pair."""
+    rng = np.random.default_rng(3)
+    images, anns, res = [], [], []
+    for i in range(1, 41):
+        images.append({"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 200})
+        for _ in range(rng.integers(0, 6)):
+            x, y, w, h = rng.uniform(0, 150, 2).tolist() + rng.uniform(5, 50, 2).tolist()
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(rng.integers(1, 4)),
+                         "bbox": [x, y, w, h], "area": w * h, "iscrowd": int(rng.random() < 0.05)})
+            for _ in range(rng.integers(0, 3)):
+                j = rng.normal(0, 4, 4)
+                res.append({"image_id": i, "category_id": int(rng.integers(1, 4)),
+                            "bbox": [x + j[0], y + j[1], max(w + j[2], 1), max(h + j[3], 1)],
+                            "score": float(rng.random())})
+        for _ in range(rng.integers(0, 3)):
+            res.append({"image_id": i, "category_id": int(rng.integers(1, 4)),
+                        "bbox": rng.uniform(0, 150, 2).tolist() + rng.uniform(5, 50, 2).tolist(),
+                        "score": float(rng.random())})
+    cats = [{"id": c, "name": n} for c, n in ((1, "a"), (2, "b"), (3, "c"))]
+    (tmp_path / "gt.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    (tmp_path / "res.json").write_text(json.dumps(res))
+
+    def iou(d, g, crowd):
+        w = min(d[0] + d[2], g[0] + g[2]) - max(d[0], g[0])
+        h = min(d[1] + d[3], g[1] + g[3]) - max(d[1], g[1])
+        inter = w * h if w > 0 and h > 0 else 0.0
+        return inter / (d[2] * d[3] if crowd else d[2] * d[3] + g[2] * g[3] - inter)
+
+    for score_threshold in (None, 0.5):
+        want = np.zeros((4, 4), dtype=int)
+        for i in range(1, 41):
+            gts = [a for a in anns if a["image_id"] == i]
+            dts = [(k, r) for k, r in enumerate(res) if r["image_id"] == i
+                   and (score_threshold is None or r["score"] >= score_threshold)]
+            pairs = []
+            on_crowd = set()
+            for k, r in dts:
+                for a in gts:
+                    v = iou(r["bbox"], a["bbox"], a["iscrowd"])
+                    if v >= 0.5:
+                        if a["iscrowd"]:
+                            on_crowd.add(k)
+                        else:
+                            pairs.append((-v, k, a["id"]))
+            used_d, used_g = set(), set()
+            for _, k, gid in sorted(pairs):
+                if k in used_d or gid in used_g:
+                    continue
+                used_d.add(k)
+                used_g.add(gid)
+                want[anns[gid - 1]["category_id"] - 1, res[k]["category_id"] - 1] += 1
+            for a in gts:
+                if not a["iscrowd"] and a["id"] not in used_g:
+                    want[a["category_id"] - 1, 3] += 1
+            for k, r in dts:
+                if k not in used_d and k not in on_crowd:
+                    want[3, r["category_id"] - 1] += 1
+        got = predport_eval.evaluate(tmp_path / "res.json", tmp_path / "gt.json", score_threshold=score_threshold)
+        assert got.confusion.labels == ["a", "b", "c", "background"]
+        assert got.confusion.matrix == want.tolist(), score_threshold

@@ -289,8 +289,9 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
         stats = C.STATS_DETECTION if top == 100 else tuple(
             (n if n != "AR100" else f"AR{top}", ap, iou, area, mi) for n, ap, iou, area, mi in C.STATS_DETECTION)
     sig = getattr(prep, "sigmas", None)
+    hit = np.flatnonzero(np.isclose(C.IOU_THRS, iou_threshold, rtol=0, atol=1e-12))
     m = C.match(prep.dt, prep.gtr, n_categories=K, iou_type=iou_type, area_ranges=ranges, max_dets=md[-1],
-                sigmas=sig)
+                sigmas=sig, detail=int(hit[0]) if hit.size else 0)
     if backend == "numpy":
         acc = C.accumulate(prep.dt, prep.gtr, m, n_categories=K, image_order=prep.image_order, max_dets=md,
                            area_labels=labels)
@@ -317,8 +318,8 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
     # Per frame at the requested threshold: the main matching unless a threshold or score filter differs.
     frames, det_rows = _per_frame(prep, m, iou_threshold=iou_threshold, score_threshold=score_threshold,
                                   max_det=md[-1], sigmas=sig, want_detections=per_detection)
-    confusion = _confusion(prep, iou_threshold=iou_threshold, score_threshold=score_threshold) \
-        if iou_type in ("bbox", "segm") else None
+    confusion = (lambda: _confusion(prep, iou_threshold=iou_threshold, score_threshold=score_threshold)) \
+        if iou_type in ("bbox", "segm") else None  # computed when first read
     settings = {"iou_type": iou_type, "iou_threshold": iou_threshold, "score_threshold": score_threshold,
                 "max_dets": list(md), "backend": backend, "predictions": pred.source, "ground_truth": gt.source,
                 "prediction_format": pred.format, "ground_truth_format": gt.format}
@@ -330,10 +331,11 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
 def _per_frame(prep: Prepared, m: C.Matching, *, iou_threshold: float, score_threshold: float | None,
                max_det: int, sigmas: Any, want_detections: bool) -> tuple[list[FrameResult], list[dict] | None]:
     dt, g = prep.dt, prep.gtr
-    t_hit = np.flatnonzero(np.isclose(m.thresholds, iou_threshold, rtol=0, atol=1e-12))
-    if score_threshold is None and t_hit.size:
-        col = int(t_hit[0])  # area range "all" is row block 0
-        dt_gt, dt_ig, dt_iou = m.dt_gt[col], m.dt_ignore[col], m.dt_iou[col]
+    t_hit = [t for t in m.detail if abs(float(m.thresholds[t]) - iou_threshold) <= 1e-12]
+    if score_threshold is None and t_hit:
+        col = t_hit[0]  # area range "all" is row block 0
+        row = m.detail.index(col)
+        dt_gt, dt_ig, dt_iou = m.dt_gt[row], m.dt_ignore[col], m.dt_iou[row]
         gt_matched, gt_ig = m.gt_matched[:, col], m.gt_ignore[0]
         live = m.dt_rank < max_det
         rows_dt = dt
@@ -378,6 +380,9 @@ def _per_frame(prep: Prepared, m: C.Matching, *, iou_threshold: float, score_thr
     return out, dets
 
 
+_PAIRS_AT_ONCE = 1 << 18
+
+
 def _confusion(prep: Prepared, *, iou_threshold: float, score_threshold: float | None) -> ConfusionMatrix:
     """Class-agnostic greedy matching per image (highest IoU first), background row and column."""
     dt, g = prep.dt, prep.gtr
@@ -395,25 +400,48 @@ def _confusion(prep: Prepared, *, iou_threshold: float, score_threshold: float |
     cnt = hi - lo
     from .coco import _pair_ious, _ragged_arange
 
-    pd = np.repeat(dorder, cnt)
-    pg = gorder[np.repeat(lo, cnt) + _ragged_arange(cnt)]
-    blocks = dt.image[pd]
-    ious = _pair_ious(dt, g, pd, pg, prep.iou_type, None, blocks) if pd.size else np.zeros(0)
-    hit = ious >= iou_threshold
-    pd, pg, ious = pd[hit], pg[hit], ious[hit]
+    # Pairs at or above the threshold, computed a slice of detections at a time (memory).
+    ends = np.cumsum(cnt)
+    hits_d, hits_g, hits_v = [], [], []
+    start = 0
+    while start < dorder.shape[0]:
+        stop = int(np.searchsorted(ends, (ends[start - 1] if start else 0) + _PAIRS_AT_ONCE, side="right"))
+        stop = max(stop, start + 1)
+        c = cnt[start:stop]
+        pd = np.repeat(dorder[start:stop], c)
+        pg = gorder[np.repeat(lo[start:stop], c) + _ragged_arange(c)]
+        ious = _pair_ious(dt, g, pd, pg, prep.iou_type, None, dt.image[pd]) if pd.size else np.zeros(0)
+        hit = ious >= iou_threshold
+        hits_d.append(pd[hit])
+        hits_g.append(pg[hit])
+        hits_v.append(ious[hit])
+        start = stop
+    pd = np.concatenate(hits_d) if hits_d else np.zeros(0, np.int64)
+    pg = np.concatenate(hits_g) if hits_g else np.zeros(0, np.int64)
+    ious = np.concatenate(hits_v) if hits_v else np.zeros(0)
     crowd = g.crowd[pg]
     # A detection on a crowd region is left out; crowds match nothing.
     on_crowd = np.zeros(len(dt), dtype=bool)
     on_crowd[pd[crowd]] = True
     pd, pg, ious = pd[~crowd], pg[~crowd], ious[~crowd]
+    # Greedy by IoU (ties: detection, then ground-truth row): in the pairs' total order, a pair
+    # that is the first left for both its detection and its ground truth is what the greedy
+    # walk takes; take all of those at once, drop the pairs they rule out, repeat.
     order = np.lexsort((pg, pd, -ious))
+    pd, pg = pd[order], pg[order]
     used_d = np.zeros(len(dt), dtype=bool)
     used_g = np.zeros(len(g), dtype=bool)
-    for d, gg in zip(pd[order].tolist(), pg[order].tolist()):
-        if used_d[d] or used_g[gg]:
-            continue
-        used_d[d] = used_g[gg] = True
-        matrix[g.category[gg], dt.category[d]] += 1
+    while pd.size:
+        first_d = np.zeros(pd.size, dtype=bool)
+        first_d[np.unique(pd, return_index=True)[1]] = True
+        first_g = np.zeros(pd.size, dtype=bool)
+        first_g[np.unique(pg, return_index=True)[1]] = True
+        take = first_d & first_g
+        td, tg = pd[take], pg[take]
+        used_d[td] = used_g[tg] = True
+        np.add.at(matrix, (g.category[tg], dt.category[td]), 1)
+        left = ~used_d[pd] & ~used_g[pg]
+        pd, pg = pd[left], pg[left]
     free_g = ~used_g & ~g.crowd
     np.add.at(matrix, (g.category[free_g], K), 1)
     free_d = keep & ~used_d & ~on_crowd

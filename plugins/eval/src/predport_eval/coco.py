@@ -84,13 +84,15 @@ class Rows:
 class Matching:
     """Greedy COCO matching of detections to ground truth, for every area range and threshold.
 
-    Rows ``c = a * T + t`` (area range ``a``, threshold ``t``): ``dt_gt[c, d]`` the matched
-    ground-truth row of detection ``d`` (-1: none), ``dt_ignore[c, d]`` whether it is
-    ignored; ``gt_matched[g, c]``; ``dt_iou[t, d]`` the IoU of the match in the first area
-    range ("all"), 0 when none; ``dt_rank`` the detection's rank in its (image, class) block
-    (>= max_dets: never evaluated); ``gt_ignore[a, g]``.
+    Rows ``c = a * T + t`` (area range ``a``, threshold ``t``): ``dt_matched[c, d]`` whether
+    detection ``d`` is matched, ``dt_ignore[c, d]`` whether it is ignored; ``gt_matched[g, c]``;
+    in the first area range ("all") only and for the threshold indices ``detail``, ``dt_gt[i, d]``
+    the matched ground-truth row (-1: none) and ``dt_iou[i, d]`` the IoU of the match (0 when
+    none) at threshold ``detail[i]``; ``dt_rank`` the detection's
+    rank in its (image, class) block (>= max_dets: never evaluated); ``gt_ignore[a, g]``.
     """
 
+    dt_matched: np.ndarray
     dt_gt: np.ndarray
     dt_ignore: np.ndarray
     dt_iou: np.ndarray
@@ -99,6 +101,7 @@ class Matching:
     dt_rank: np.ndarray
     thresholds: np.ndarray
     area_ranges: list[tuple[float, float]]
+    detail: tuple[int, ...] = ()
 
 
 def _ragged_arange(counts: np.ndarray) -> np.ndarray:
@@ -189,12 +192,18 @@ def gt_ignored(gt: Rows, iou_type: str, area_ranges: Sequence[tuple[float, float
 
 
 _BIG = 1 << 20  # above any block's ground-truth count: "non-ignored" ranks above every position
+_CHUNK = 1 << 17  # (pair, column) cells decided at once in a rank step
+_ROWS = 5  # thresholds accumulated at once
 
 
 def match(dt: Rows, gt: Rows, *, n_categories: int, iou_type: str = "bbox",
           thresholds: np.ndarray = IOU_THRS, area_ranges: Sequence[tuple[float, float]] = tuple(AREA_RANGES.values()),
-          max_dets: int = 100, sigmas: np.ndarray | None = None) -> Matching:
-    """Match every (image, class) block at once; see the module docstring for the rules."""
+          max_dets: int = 100, sigmas: np.ndarray | None = None, detail: int | None = None) -> Matching:
+    """Match every (image, class) block at once; see the module docstring for the rules.
+
+    ``detail``: the one threshold index whose matched rows and IoUs (``dt_gt``, ``dt_iou``)
+    are kept (all thresholds when ``None``; one saves memory on large sets).
+    """
     area_ranges = [tuple(map(float, r)) for r in area_ranges]
     A, T = len(area_ranges), len(thresholds)
     AT = A * T
@@ -235,8 +244,11 @@ def match(dt: Rows, gt: Rows, *, n_categories: int, iou_type: str = "bbox",
     thr = np.minimum(np.asarray(thresholds, dtype=np.float64), 1 - 1e-10)
     thr_col = np.tile(thr, A)  # [AT]
     gt_matched = np.zeros((ng, AT), dtype=bool)
-    dt_gt = np.full((AT, nd), -1, dtype=np.int32)
-    dt_iou = np.zeros((T, nd))
+    dt_matched = np.zeros((AT, nd), dtype=bool)
+    dt_ig = np.zeros((AT, nd), dtype=bool)  # first: matched to an ignored ground truth
+    kept = tuple(range(T)) if detail is None else (int(detail),)
+    dt_gt = np.full((len(kept), nd), -1, dtype=np.int32)
+    dt_iou = np.zeros((len(kept), nd))
     rank_bounds = np.searchsorted(pair_rank, np.arange(max_dets + 1)).tolist()
     for r in range(max_dets):
         s, e = rank_bounds[r], rank_bounds[r + 1]
@@ -248,28 +260,36 @@ def match(dt: Rows, gt: Rows, *, n_categories: int, iou_type: str = "bbox",
         v = ious[s:e]
         ds = pair_ds[s:e]
         seg = np.flatnonzero(np.r_[True, ds[1:] != ds[:-1]])
-        free = ~gt_matched[g]
-        free[crowd[g]] = True
-        eligible = free & (v[:, None] >= thr_col[None, :])
         local = np.arange(e - s, dtype=np.int32)[:, None]
-        key = np.where(eligible, local + g_keep_col[g], -1)
-        best = np.maximum.reduceat(key, seg, axis=0)  # [ndet, AT]
-        di_, ci_ = np.nonzero(best >= 0)
-        p = best[di_, ci_] % _BIG
-        gsel = g[p]
-        dsel = pair_d[s:e][p]
-        gt_matched[gsel, ci_] = True
-        dt_gt[ci_, dsel] = gsel
-        first = ci_ < T
-        dt_iou[ci_[first], dsel[first]] = v[p[first]]
-    dt_ig = np.zeros((AT, nd), dtype=bool)
-    for a, (lo, hi) in enumerate(area_ranges):
+        g_crowd = crowd[g]
+        # Columns are independent: a few at a time when the rank has many pairs (memory).
+        step = max(1, min(AT, _CHUNK // (e - s)))
+        for c0 in range(0, AT, step):
+            c1 = min(AT, c0 + step)
+            free = ~gt_matched[g, c0:c1]
+            free[g_crowd] = True
+            eligible = free & (v[:, None] >= thr_col[None, c0:c1])
+            key = np.where(eligible, local + g_keep_col[g, c0:c1], -1)
+            best = np.maximum.reduceat(key, seg, axis=0)  # [ndet, c1 - c0]
+            di_, ci_ = np.nonzero(best >= 0)
+            p = best[di_, ci_] % _BIG
+            ci_ += c0
+            gsel = g[p]
+            dsel = pair_d[s:e][p]
+            gt_matched[gsel, ci_] = True
+            dt_matched[ci_, dsel] = True
+            dt_ig[ci_, dsel] = g_keep_col[gsel, ci_] == 0
+            first = ci_ < T if detail is None else ci_ == detail
+            row = ci_[first] if detail is None else 0
+            dt_gt[row, dsel[first]] = gsel[first]
+            dt_iou[row, dsel[first]] = v[p[first]]
+    for a, (lo, hi) in enumerate(area_ranges):  # unmatched and outside the area range: ignored
         rows = slice(a * T, (a + 1) * T)
         out = (dt.area < lo) | (dt.area > hi)
-        mg = dt_gt[rows]
-        dt_ig[rows] = np.where(mg >= 0, g_ig[a][np.maximum(mg, 0)], out[None, :])
-    return Matching(dt_gt=dt_gt, dt_ignore=dt_ig, dt_iou=dt_iou, gt_matched=gt_matched, gt_ignore=g_ig,
-                    dt_rank=dt_rank, thresholds=np.asarray(thresholds), area_ranges=list(area_ranges))
+        dt_ig[rows] |= ~dt_matched[rows] & out[None, :]
+    return Matching(dt_matched=dt_matched, dt_gt=dt_gt, dt_ignore=dt_ig, dt_iou=dt_iou, gt_matched=gt_matched,
+                    gt_ignore=g_ig, dt_rank=dt_rank, thresholds=np.asarray(thresholds),
+                    area_ranges=list(area_ranges), detail=kept)
 
 
 @dataclass
@@ -294,7 +314,6 @@ def accumulate(dt: Rows, gt: Rows, m: Matching, *, n_categories: int, image_orde
     """
     A, T = len(m.area_ranges), len(m.thresholds)
     K, M, R = n_categories, len(max_dets), len(REC_THRS)
-    AT = A * T
     precision = -np.ones((T, R, K, A, M))
     recall = -np.ones((T, K, A, M))
     npig = np.zeros((A, K), dtype=np.int64)  # non-ignored ground truth per (area range, class)
@@ -303,57 +322,64 @@ def accumulate(dt: Rows, gt: Rows, m: Matching, *, n_categories: int, image_orde
     img_rank = image_order[dt.image] if len(dt) else np.zeros(0, np.int64)
     # For each class with ground truth: the smallest true-positive count j with j / n >= r.
     need = _first_counts(npig)  # [A, K, R]
-    row_a = np.repeat(np.arange(A), T)
-    row_t = np.tile(np.arange(T), A)
     for mi, md in enumerate(max_dets):
         sel = np.flatnonzero(m.dt_rank < md)
         # All images merged in score order; ties in image order, then rank (pycocotools
         # concatenates images in id order and sorts with a stable mergesort).
         order = sel[np.lexsort((m.dt_rank[sel], img_rank[sel], -dt.score[sel], dt.category[sel]))]
-        n = order.shape[0]
         cats = dt.category[order]
         bounds = np.searchsorted(cats, np.arange(K + 1))
-        matched = np.take(m.dt_gt, order, axis=1) >= 0  # [AT, n]
-        counted = ~np.take(m.dt_ignore, order, axis=1)
-        fp_cum = np.cumsum(~matched & counted, axis=1, dtype=np.int32)
-        rows, cols = np.nonzero(matched & counted)  # the true positives, row-major
-        del matched, counted
-        kk = cats[cols]
-        # True positives per (row, class) in order; j = 1, 2, ... within each group.
-        group = rows * K + kk
-        gstart = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size else np.zeros(0, np.int64)
-        gcount = np.diff(np.r_[gstart, group.size])
-        j = (_ragged_arange(gcount) + 1).astype(np.float64)
-        seg0 = bounds[kk]
-        fp = fp_cum[rows, cols].astype(np.int64)
-        before = np.where(seg0 > 0, fp_cum[rows, np.maximum(seg0 - 1, 0)], 0)
-        fp = (fp - before).astype(np.float64)
-        pr = j / (fp + j + np.spacing(1))
-        for s, c in zip(gstart.tolist(), gcount.tolist()):  # monotone from the right, per group
-            if c > 1:
-                pr[s:s + c] = np.maximum.accumulate(pr[s:s + c][::-1])[::-1]
-        # Fill (row, class) cells: recall = tp_total / n, precision at each recall point.
-        count = np.zeros((AT, K), dtype=np.int64)
-        first = np.zeros((AT, K), dtype=np.int64)
-        if group.size:
-            count[rows[gstart], kk[gstart]] = gcount
-            first[rows[gstart], kk[gstart]] = gstart
         nd = np.diff(bounds)  # detections per class
-        for a in range(A):
+        for a in range(A):  # one area range at a time: T rows of the [AT, n] tables
             ks = np.flatnonzero(npig[a] > 0)
             if not ks.size:
                 continue
-            rr = np.arange(a * T, (a + 1) * T)
-            cnt = count[np.ix_(rr, ks)]  # [T, k]
-            rec = cnt / npig[a, ks][None, :]
-            rec = np.where(nd[ks][None, :] > 0, rec, 0.0)
-            recall[:, ks, a, mi] = rec
-            jn = need[a, ks]  # [k, R]
-            ok = (jn[None, :, :] <= cnt[:, :, None]) & (nd[ks][None, :, None] > 0) & (cnt[:, :, None] > 0)
-            pos = first[np.ix_(rr, ks)][:, :, None] + np.maximum(jn[None, :, :], 1) - 1
-            q = np.where(ok, pr[np.where(ok, pos, 0)] if pr.size else 0.0, 0.0)  # [T, k, R]
-            precision[:, :, ks, a, mi] = q.transpose(0, 2, 1)
-    del row_a, row_t
+            for t0 in range(0, T, _ROWS):  # a few thresholds at a time (memory)
+                t1 = min(T, t0 + _ROWS)
+                rr = slice(a * T + t0, a * T + t1)
+                count, first, pr = _true_positive_precision(np.take(m.dt_matched[rr], order, axis=1),
+                                                            np.take(m.dt_ignore[rr], order, axis=1), cats, bounds,
+                                                            K)
+                cnt = count[:, ks]  # [t, k]
+                rec = cnt / npig[a, ks][None, :]
+                rec = np.where(nd[ks][None, :] > 0, rec, 0.0)
+                recall[t0:t1, ks, a, mi] = rec
+                jn = need[a, ks]  # [k, R]
+                ok = (jn[None, :, :] <= cnt[:, :, None]) & (nd[ks][None, :, None] > 0) & (cnt[:, :, None] > 0)
+                pos = first[:, ks][:, :, None] + np.maximum(jn[None, :, :], 1) - 1
+                q = np.where(ok, pr[np.where(ok, pos, 0)] if pr.size else 0.0, 0.0)  # [t, k, R]
+                precision[t0:t1, :, ks, a, mi] = q.transpose(0, 2, 1)
+    return Accumulated(precision=precision, recall=recall, max_dets=tuple(max_dets), area_labels=tuple(area_labels))
+
+
+def _true_positive_precision(matched: np.ndarray, ignored: np.ndarray, cats: np.ndarray, bounds: np.ndarray,
+                             K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Over detections in evaluation order (``[rows, n]`` tables): per (row, class) the number of
+    true positives and where its run starts in ``pr``, and ``pr`` the interpolated precision
+    (monotone from the right) at each true positive, row-major, class runs contiguous."""
+    counted = ~ignored
+    fp_cum = np.cumsum(~matched & counted, axis=1, dtype=np.int32)
+    rows, cols = np.nonzero(matched & counted)  # the true positives, row-major
+    kk = cats[cols]
+    # True positives per (row, class) in order; j = 1, 2, ... within each group.
+    group = rows * K + kk
+    gstart = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size else np.zeros(0, np.int64)
+    gcount = np.diff(np.r_[gstart, group.size])
+    j = (_ragged_arange(gcount) + 1).astype(np.float64)
+    seg0 = bounds[kk]
+    fp = fp_cum[rows, cols].astype(np.int64)
+    before = np.where(seg0 > 0, fp_cum[rows, np.maximum(seg0 - 1, 0)], 0)
+    fp = (fp - before).astype(np.float64)
+    pr = j / (fp + j + np.spacing(1))
+    for s, c in zip(gstart.tolist(), gcount.tolist()):  # monotone from the right, per group
+        if c > 1:
+            pr[s:s + c] = np.maximum.accumulate(pr[s:s + c][::-1])[::-1]
+    count = np.zeros((matched.shape[0], K), dtype=np.int64)
+    first = np.zeros((matched.shape[0], K), dtype=np.int64)
+    if group.size:
+        count[rows[gstart], kk[gstart]] = gcount
+        first[rows[gstart], kk[gstart]] = gstart
+    return count, first, pr
     return Accumulated(precision=precision, recall=recall, max_dets=tuple(max_dets), area_labels=tuple(area_labels))
 
 

@@ -78,6 +78,29 @@ class ConfusionMatrix:
                 "iou_threshold": self.iou_threshold, "score_threshold": self.score_threshold}
 
 
+class _Computed:
+    """A dataclass field that may be given as a function of no arguments: called on first read.
+
+    The confusion matrix needs a matching of its own (class-agnostic); an evaluation asked
+    only for the metrics does not pay for it until ``result.confusion`` is read.
+    """
+
+    def __set_name__(self, owner: Any, name: str) -> None:
+        self._slot = "_" + name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return None  # the field's default
+        value = obj.__dict__.get(self._slot)
+        if callable(value):
+            value = value()
+            obj.__dict__[self._slot] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self._slot] = value
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -104,7 +127,7 @@ class EvaluationResult:
     per_class: list[dict[str, Any]]
     per_frame: list[FrameResult]
     unmatched: dict[str, Any]
-    confusion: ConfusionMatrix | None = None
+    confusion: ConfusionMatrix | None = _Computed()  # type: ignore[assignment]
     pr_curves: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     per_detection: list[dict[str, Any]] | None = None
