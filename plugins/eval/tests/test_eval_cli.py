@@ -127,3 +127,30 @@ def test_cli__semantic_json_and_per_frame(tmp_path):
                           "--ignore-value", "none"])
     assert code == 0, err
     assert json.loads(out)["metrics"]["pixel_accuracy"] == pytest.approx(5 / 8)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_cli__per_detection_file_agrees_with_the_per_frame_counts(coco, tmp_path, suffix, ref):
+    import predport_eval
+
+    res = predport_eval.evaluate(*coco, per_detection=True)
+    path = tmp_path / f"dets{suffix}"
+    code, _, err = run([*coco, "--per-detection", path])
+    assert code == 0, err
+    if suffix == ".csv":
+        rows = list(csv.DictReader(path.open()))
+        assert list(rows[0]) == ["data_id", "frame_index", "row", "category", "score", "status", "iou"]
+    else:
+        lines = path.read_text().splitlines()
+        rows = [json.loads(line) for line in lines]
+        # the same text json.dumps gives for each row
+        assert lines == [json.dumps(r) for r in res.per_detection]
+    e = ref.eval(coco[1], coco[0], "bbox")
+    assert len(rows) == len(e.cocoDt.anns)  # one row per detection
+    tp = {}
+    for r in rows:
+        tp[r["data_id"]] = tp.get(r["data_id"], 0) + (r["status"] == "tp")
+    for f in res.per_frame:
+        assert tp.get(f.data_id, 0) == f.tp
+    matched = [r for r in rows if r["status"] == "tp"]
+    assert all(float(r["iou"]) >= 0.5 for r in matched)

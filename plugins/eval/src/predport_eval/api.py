@@ -370,13 +370,16 @@ def _per_frame(prep: Prepared, m: C.Matching, *, iou_threshold: float, score_thr
         prow = prep.prow if rows_dt is dt else prep.prow[np.flatnonzero(
             np.ones(len(dt), bool) if score_threshold is None else dt.score >= score_threshold)]
         pred = prep.pred
-        for n in range(len(rows_dt)):
-            j = int(rows_dt.image[n])
-            status = "tp" if tp_mask[n] else "fp" if fp_mask[n] else "ignored" if live[n] else "beyond_max_dets"
-            dets.append({"data_id": prep.gt.frames[j][0], "frame_index": prep.gt.frames[j][1],
-                         "row": int(prow[n] - np.searchsorted(pred.frame, pred.frame[prow[n]])),
-                         "category": prep.names[int(rows_dt.category[n])], "score": float(rows_dt.score[n]),
-                         "status": status, "iou": float(dt_iou[n]) if dt_gt[n] >= 0 else None})
+        rows = (prow - np.searchsorted(pred.frame, pred.frame[prow], side="left")).tolist()
+        status = np.select([tp_mask, fp_mask, live], ["tp", "fp", "ignored"], "beyond_max_dets").tolist()
+        matched = dt_gt >= 0
+        ious = np.where(matched, dt_iou, 0.0).tolist()
+        frames = prep.gt.frames
+        names = prep.names
+        dets = [{"data_id": frames[j][0], "frame_index": frames[j][1], "row": r, "category": names[k],
+                 "score": sc, "status": st, "iou": v if hit else None}
+                for j, r, k, sc, st, v, hit in zip(rows_dt.image.tolist(), rows, rows_dt.category.tolist(),
+                                                    rows_dt.score.tolist(), status, ious, matched.tolist())]
     return out, dets
 
 

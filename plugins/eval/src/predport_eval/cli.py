@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         write_plots(args.plots, result)
     if args.json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
     else:
         sys.stdout.write(result.table() + "\n")
     return 0

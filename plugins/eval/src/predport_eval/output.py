@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -31,16 +32,45 @@ def _atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
 
 def write_table(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     """Rows as CSV (header line) or JSON Lines, by the file's suffix."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    cols = [[r.get(c) for r in rows] for c in columns]
     if str(path).lower().endswith(".jsonl"):
-        data = "".join(json.dumps({c: r.get(c) for c in columns}) + "\n" for r in rows).encode()
+        cells = [_json_cells(col) for col in cols]
+        keys = [json.dumps(c) + ": " for c in columns]
+        parts = []
+        for row in zip(*cells):
+            parts.append("{" + ", ".join(k + v for k, v in zip(keys, row)) + "}\n")
+        data = "".join(parts).encode()
     else:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(columns)
-        for r in rows:
-            w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+        w.writerows(zip(*[["" if v is None else v for v in col] for col in cols]))
         data = buf.getvalue().encode()
     _atomic_write(path, data)
+
+
+def _json_cells(values: list[Any]) -> list[str]:
+    """Each value as JSON text (strings repeat, as data ids do: encoded once each)."""
+    seen: dict[Any, str] = {}
+    out = []
+    for v in values:
+        if v is None:
+            out.append("null")
+        elif v is True or v is False:
+            out.append("true" if v else "false")
+        elif isinstance(v, int):
+            out.append(str(v))
+        elif isinstance(v, float):
+            out.append(repr(v) if math.isfinite(v) else "null")
+        elif isinstance(v, str):
+            text = seen.get(v)
+            if text is None:
+                text = seen[v] = json.dumps(v)
+            out.append(text)
+        else:
+            out.append(json.dumps(v))
+    return out
 
 
 def _safe(name: str) -> str:
