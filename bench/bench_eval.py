@@ -6,8 +6,9 @@ function of ``--seed``; ``../shared/bench/gen.py`` writes no ground-truth annota
 every ground-truth box gets 0-4 detections jittered around it (some of another class),
 the rest are false positives anywhere in the image.
 
-Prints, from one run, the wall time and peak memory (``ru_maxrss`` of a fresh process per
-measurement, start-up and imports included) of
+Prints, from one run, the wall time, the CPU time (user + system: steadier than wall time on a
+shared machine) and the peak memory (``ru_maxrss`` of a fresh process per measurement, start-up
+and imports included) of
 
 * **predport** — ``predport_eval.evaluate(results.json, gt.json)`` (read both files through
   the COCO reader, match frames and classes, the numpy engine, the 12 stats);
@@ -31,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _harness import run as run_child, warm_bytecode  # bench/ is on sys.path when a script runs
+from _harness import run_cpu, warm_bytecode  # bench/ is on sys.path when a script runs
 
 N_IMAGES, N_GT, N_DT, N_CAT, CROWD = 5000, 40_000, 200_000, 80, 0.01
 W, H = 640, 480
@@ -168,22 +169,26 @@ def main() -> int:
           f"{N_CAT} classes; medians of {args.repeat}; python {sys.version.split()[0]}")
     results = {}
     for name, code, argv in runs:
-        times, peaks = [], []
+        times, cpus, peaks = [], [], []
         for _ in range(1 if name == "pycocotools" else args.repeat):
-            wall, peak, stdout = run_child(code, argv)
+            wall, peak, stdout, cpu = run_cpu(code, argv)
             times.append(wall)
+            cpus.append(cpu)
             peaks.append(peak)
-        results[name] = (statistics.median(times), max(peaks), json.loads(stdout))
-        print(f"  {name:45s} {results[name][0]:7.2f} s  {results[name][1]:7.0f} MiB", flush=True)
+        results[name] = (statistics.median(times), max(peaks), json.loads(stdout), statistics.median(cpus))
+        print(f"  {name:45s} {results[name][0]:7.2f} s wall {results[name][3]:7.2f} s CPU "
+              f"{results[name][1]:7.0f} MiB", flush=True)
     ours = results["predport (12 stats)"]
     files = results["predport + per-frame + per-detection files"]
-    print(f"predport 12 stats: {ours[0]:.2f} s (target <= 2 s), {ours[1]:.0f} MiB (target <= 200 MB)")
-    print(f"with per-frame and per-detection files: {files[0] / ours[0]:.2f}x time, {files[1] / ours[1]:.2f}x memory"
-          " (target <= 1.5x)")
+    print(f"predport 12 stats: {ours[0]:.2f} s wall, {ours[3]:.2f} s CPU (target <= 2 s), {ours[1]:.0f} MiB "
+          "(target <= 200 MB)")
+    print(f"with per-frame and per-detection files: {files[0] / ours[0]:.2f}x wall, {files[3] / ours[3]:.2f}x CPU, "
+          f"{files[1] / ours[1]:.2f}x memory (target <= 1.5x)")
     for other in ("faster-coco-eval", "pycocotools"):
         if other in results:
             diff = max(abs(a - b) for a, b in zip(ours[2], results[other][2]))
-            print(f"{other}: {results[other][0] / ours[0]:.1f}x predport's time, "
+            print(f"{other}: {results[other][0] / ours[0]:.1f}x predport's wall time ({results[other][3] / ours[3]:.1f}x"
+                  " CPU), "
                   f"{results[other][1] / ours[1]:.1f}x its memory; stats max |diff| {diff:.2e}")
             if diff > 1e-4:
                 print(f"  STATS DIFFER from {other}: {ours[2]} vs {results[other][2]}")

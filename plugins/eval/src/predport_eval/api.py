@@ -325,11 +325,17 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
                 "prediction_format": pred.format, "ground_truth_format": gt.format}
     return EvaluationResult(iou_type=iou_type, metrics=metrics, per_class=per_class, per_frame=frames,
                             unmatched=prep.unmatched, confusion=confusion, pr_curves=pr_curves, settings=settings,
-                            per_detection=det_rows, links=prep.links)
+                            per_detection=None if det_rows is None else (lambda: _rows_of(det_rows)),
+                            per_detection_columns=det_rows, links=prep.links)
+
+
+def _rows_of(columns: dict[str, list]) -> list[dict[str, Any]]:
+    keys = list(columns)
+    return [dict(zip(keys, values)) for values in zip(*columns.values())]
 
 
 def _per_frame(prep: Prepared, m: C.Matching, *, iou_threshold: float, score_threshold: float | None,
-               max_det: int, sigmas: Any, want_detections: bool) -> tuple[list[FrameResult], list[dict] | None]:
+               max_det: int, sigmas: Any, want_detections: bool) -> tuple[list[FrameResult], dict[str, list] | None]:
     dt, g = prep.dt, prep.gtr
     t_hit = [t for t in m.detail if abs(float(m.thresholds[t]) - iou_threshold) <= 1e-12]
     if score_threshold is None and t_hit:
@@ -376,10 +382,11 @@ def _per_frame(prep: Prepared, m: C.Matching, *, iou_threshold: float, score_thr
         ious = np.where(matched, dt_iou, 0.0).tolist()
         frames = prep.gt.frames
         names = prep.names
-        dets = [{"data_id": frames[j][0], "frame_index": frames[j][1], "row": r, "category": names[k],
-                 "score": sc, "status": st, "iou": v if hit else None}
-                for j, r, k, sc, st, v, hit in zip(rows_dt.image.tolist(), rows, rows_dt.category.tolist(),
-                                                    rows_dt.score.tolist(), status, ious, matched.tolist())]
+        image = rows_dt.image.tolist()
+        dets = {"data_id": [frames[j][0] for j in image], "frame_index": [frames[j][1] for j in image],
+                "row": rows, "category": [names[k] for k in rows_dt.category.tolist()],
+                "score": rows_dt.score.tolist(), "status": status,
+                "iou": [v if hit else None for v, hit in zip(ious, matched.tolist())]}
     return out, dets
 
 

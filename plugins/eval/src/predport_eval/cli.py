@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     import predport
 
     from .api import attach, evaluate
-    from .output import write_plots, write_table
+    from .output import write_columns, write_plots, write_table
 
     for path, what in ((args.per_frame, "--per-frame"), (args.per_detection, "--per-detection")):
         if path and Path(path).suffix.lower() not in (".csv", ".jsonl"):
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
             columns += ("pixel_accuracy",)
         write_table(args.per_frame, [r.to_dict() for r in result.per_frame], columns)
     if args.per_detection:
-        write_table(args.per_detection, result.per_detection or [],
-                    ("data_id", "frame_index", "row", "category", "score", "status", "iou"))
+        write_columns(args.per_detection, result.per_detection_columns or {
+            c: [] for c in ("data_id", "frame_index", "row", "category", "score", "status", "iou")})
     if args.attach:
         fmt = "canonical-jsonl" if args.attach.lower().endswith(".jsonl") else "canonical"
         predport.save(attach(predport.load(args.predictions, args.from_format, read_options=dict(args.options) or None,

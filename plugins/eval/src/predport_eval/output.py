@@ -33,7 +33,13 @@ def _atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
 def write_table(path: str | os.PathLike[str], rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     """Rows as CSV (header line) or JSON Lines, by the file's suffix."""
     rows = rows if isinstance(rows, list) else list(rows)
-    cols = [[r.get(c) for r in rows] for c in columns]
+    write_columns(path, {c: [r.get(c) for r in rows] for c in columns})
+
+
+def write_columns(path: str | os.PathLike[str], table: dict[str, list[Any]]) -> None:
+    """Columns of equal length as CSV (header line) or JSON Lines, by the file's suffix."""
+    columns = list(table)
+    cols = list(table.values())
     if str(path).lower().endswith(".jsonl"):
         cells = [_json_cells(col) for col in cols]
         keys = [json.dumps(c) + ": " for c in columns]

@@ -130,7 +130,9 @@ class EvaluationResult:
     confusion: ConfusionMatrix | None = _Computed()  # type: ignore[assignment]
     pr_curves: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
-    per_detection: list[dict[str, Any]] | None = None
+    per_detection: list[dict[str, Any]] | None = _Computed()  # type: ignore[assignment]
+    #: The same as columns (``{"data_id": [...], "status": [...], ...}``), what the CLI writes.
+    per_detection_columns: dict[str, list[Any]] | None = field(default=None, repr=False)
     #: Prediction frame ``(data_id, frame_index)`` -> the ground-truth frame it was paired with.
     links: dict[tuple[str, int | None], tuple[str, int | None]] = field(default_factory=dict, repr=False)
 
