@@ -133,13 +133,14 @@ def test_kitti__truncation_limits(tmp_path):
     assert [ap(res, "Car", d) for d in K.DIFFICULTIES] == pytest.approx([1 / 40, 2 / 40, 3 / 40], abs=1e-12)
 
 
-def test_kitti__detection_height_is_truncated_to_an_integer_ground_truth_height_is_not(tmp_path):
+def test_kitti__detection_and_ground_truth_heights_at_the_limit(tmp_path):
     gt = {"000000": [gt_line("Car", BOX)], "000001": [gt_line("Car", BOX)],
           "000002": [gt_line("Car", BOX)], "000003": [gt_line("Car", (100, 100, 200, 140))]}  # GT height 40.00
     det = {"000000": [det_line("Car", BOX, 0.9)], "000001": [det_line("Car", BOX, 0.8)],
            "000003": [det_line("Car", (100, 100, 200, 140), 0.6)]}
-    # 000002: a detection 39.9 px high (IoU 0.798 > 0.7) is int(39.9) = 39 < 40: ignored at easy,
-    # and the ground truth it takes is neither TP nor FN; 40.0 px counts (ground truth: 40 < 40 is false).
+    # 000002: a detection 39.9 px high (IoU 0.798 > 0.7) is under 40: ignored at easy, and the
+    # ground truth it takes is neither TP nor FN; 40.0 px counts. Ground truth 40.00 px high
+    # counts at easy (the devkit ignores height < 40; kitti-object-eval-python's <= would not).
     det["000002"] = [det_line("Car", (100, 100, 200, 139.9), 0.7)]
     res = run(tmp_path / "a", gt, det)
     assert ap(res, "Car", "easy") == pytest.approx(2 / 40, abs=1e-12)  # 3 TP of 4 countable

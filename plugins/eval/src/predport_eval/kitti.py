@@ -12,8 +12,9 @@ the rows predport reads:
   but a detection it takes is not a FP). ``Van`` is ignored for ``Car`` and
   ``Person_sitting`` for ``Pedestrian`` (neighbouring classes); an unknown
   truncation/occlusion (the reader drops the devkit's -1) is -1, which passes every limit;
-* a detection whose height, truncated to an integer as the devkit's ``int32_t`` does, is
-  under the difficulty's minimum is ignored; a detection of another class takes no part;
+* a detection lower than the difficulty's minimum height is ignored (the devkit stores its
+  height in an ``int32_t``; truncating a positive height changes no comparison with the
+  whole-number limits); a detection of another class takes no part;
 * ``DontCare`` regions: after matching, a detection (not of an ignored kind) whose area
   lies more than the class's minimum overlap inside a DontCare box (intersection over the
   detection's area) is not a false positive;
@@ -89,28 +90,42 @@ def overlap(det: np.ndarray, other: np.ndarray, criterion: int = -1) -> np.ndarr
     return np.where((w <= 0) | (h <= 0), 0.0, o)
 
 
-def clean(img: Image, cls: str, difficulty: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """``cleanData``: ignored flags of ground truth and detections (0 counted, 1 ignored, -1 other
-    class), the DontCare boxes and the number of counted ground truth."""
+def flags(gt_name: Any, gt_box: np.ndarray, truncation: np.ndarray, occlusion: np.ndarray, dt_name: Any,
+          dt_box: np.ndarray, cls: str, difficulty: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``cleanData``'s rules over any number of rows (one image's or many images' at once):
+    ignored flags of ground truth and detections (0 counted, 1 ignored, -1 another class)
+    and which ground-truth rows are DontCare regions."""
+    gt_name = np.asarray(gt_name, dtype=str)
+    dt_name = np.asarray(dt_name, dtype=str)
     neighbour = NEIGHBOURS.get(cls)
-    valid = np.array([1 if n == cls else 0 if n == neighbour else -1 for n in img.gt_name], dtype=np.int64)
-    height = img.gt_box[:, 3] - img.gt_box[:, 1]
-    ignore = ((img.occlusion > MAX_OCCLUSION[difficulty]) | (img.truncation > MAX_TRUNCATION[difficulty])
+    valid = np.where(gt_name == cls, 1, np.where(gt_name == neighbour, 0, -1) if neighbour else -1)
+    height = gt_box[:, 3] - gt_box[:, 1]
+    ignore = ((occlusion > MAX_OCCLUSION[difficulty]) | (truncation > MAX_TRUNCATION[difficulty])
               | (height < MIN_HEIGHT[difficulty]))
     ign_gt = np.where((valid == 1) & ~ignore, 0, np.where((valid == 0) | ((valid == 1) & ignore), 1, -1))
-    dc = img.gt_box[np.array([n == DONTCARE for n in img.gt_name], dtype=bool)] if img.gt_name else img.gt_box
-    dt_valid = np.array([n == cls for n in img.dt_name], dtype=bool)
-    dt_height = np.trunc(np.abs(img.dt_box[:, 1] - img.dt_box[:, 3]))  # int32_t height = fabs(y1 - y2)
-    ign_dt = np.where(dt_height < MIN_HEIGHT[difficulty], 1, np.where(dt_valid, 0, -1))
-    return ign_gt.astype(np.int64), ign_dt.astype(np.int64), dc, int((ign_gt == 0).sum())
+    dt_height = np.trunc(np.abs(dt_box[:, 1] - dt_box[:, 3]))  # int32_t height = fabs(y1 - y2)
+    ign_dt = np.where(dt_height < MIN_HEIGHT[difficulty], 1, np.where(dt_name == cls, 0, -1))
+    return ign_gt.astype(np.int64), ign_dt.astype(np.int64), gt_name == DONTCARE
 
 
-def candidates(ov: np.ndarray, ign_dt: np.ndarray, min_overlap: float) -> list[list[int]]:
-    """Per ground truth, the detections (in file order) that can take it: of the class or
-    ignored by height (not another class), overlap greater than the class's minimum. The
+def clean(img: Image, cls: str, difficulty: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``cleanData`` for one image: :func:`flags`, the DontCare boxes and the number of counted
+    ground truth."""
+    ign_gt, ign_dt, dc = flags(img.gt_name, img.gt_box, img.truncation, img.occlusion, img.dt_name, img.dt_box,
+                               cls, difficulty)
+    return ign_gt, ign_dt, img.gt_box[dc], int((ign_gt == 0).sum())
+
+
+def candidates(ov: np.ndarray, ign_dt: np.ndarray, ign_gt: np.ndarray, min_overlap: float) -> list[list[int]]:
+    """Per ground truth (of the class or a neighbour), the detections in file order that can
+    take it: of the class or ignored by height, overlap greater than the class's minimum. The
     devkit's loop skips every other detection, so ``statistics`` only walks these."""
-    ok = (ov > min_overlap) & (ign_dt >= 0)[:, None]
-    return [np.flatnonzero(ok[:, i]).tolist() for i in range(ov.shape[1])]
+    out: list[list[int]] = [[] for _ in range(ov.shape[1])]
+    ok = (ov > min_overlap) & (ign_dt >= 0)[:, None] & (ign_gt >= 0)[None, :]
+    gi, dj = np.nonzero(ok.T)
+    for g, d in zip(gi.tolist(), dj.tolist()):
+        out[g].append(d)
+    return out
 
 
 def statistics(cands: list[list[int]], ov: np.ndarray, in_dc: np.ndarray, scores: np.ndarray, ign_gt: np.ndarray,
@@ -190,59 +205,91 @@ class ClassCurve:
 
 
 class _Prepared:
-    """Per image and class: overlaps (computed once) and ignored flags per difficulty."""
+    """The images' rows concatenated (rules applied to all at once), and per image the
+    detection/ground-truth overlaps and the detection/DontCare overlaps, computed once."""
 
     def __init__(self, images: list[Image]) -> None:
         self.images = images
         self.ov = [overlap(im.dt_box, im.gt_box) for im in images]
-        self._dc: dict[int, np.ndarray] = {}
 
-    def dc_overlap(self, n: int, dc: np.ndarray) -> np.ndarray:
-        got = self._dc.get(n)
-        if got is None:
-            got = self._dc[n] = overlap(self.images[n].dt_box, dc, 0)
-        return got
+        def cat(xs: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+            return np.concatenate(xs) if xs else np.zeros(shape)
+
+        self.gt_name = np.array([n for im in images for n in im.gt_name], dtype=str)
+        self.dt_name = np.array([n for im in images for n in im.dt_name], dtype=str)
+        self.gt_box = cat([im.gt_box for im in images], (0, 4))
+        self.dt_box = cat([im.dt_box for im in images], (0, 4))
+        self.truncation = cat([im.truncation for im in images], (0,))
+        self.occlusion = cat([im.occlusion for im in images], (0,))
+        self.g_off = np.r_[0, np.cumsum([len(im.gt_name) for im in images])].astype(np.int64)
+        self.d_off = np.r_[0, np.cumsum([len(im.dt_name) for im in images])].astype(np.int64)
+        self.ov_dc: list[np.ndarray | None] = []
+        for im in images:
+            dc = im.gt_box[np.array([n == DONTCARE for n in im.gt_name], dtype=bool)] if im.gt_name else None
+            self.ov_dc.append(overlap(im.dt_box, dc, 0) if dc is not None and dc.shape[0] else None)
+
+    def in_dontcare(self, n: int, min_overlap: float) -> np.ndarray:
+        """Per detection of image ``n``: lies more than ``min_overlap`` inside a DontCare box."""
+        o = self.ov_dc[n]
+        return np.zeros(self.images[n].dt_score.shape[0], dtype=bool) if o is None else (o > min_overlap).any(axis=1)
+
+    def flags(self, cls: str, difficulty: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`flags` of every row, and the images holding a row of ``cls`` (or a neighbour)."""
+        ign_gt, ign_dt, _ = flags(self.gt_name, self.gt_box, self.truncation, self.occlusion, self.dt_name,
+                                  self.dt_box, cls, difficulty)
+        g = np.r_[0, np.cumsum(ign_gt >= 0)]
+        d = np.r_[0, np.cumsum(ign_dt >= 0)]
+        busy = (g[self.g_off[1:]] - g[self.g_off[:-1]]) + (d[self.d_off[1:]] - d[self.d_off[:-1]]) > 0
+        return ign_gt, ign_dt, np.flatnonzero(busy)
+
+    def rows(self, n: int, ign_gt: np.ndarray, ign_dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return ign_gt[self.g_off[n]:self.g_off[n + 1]], ign_dt[self.d_off[n]:self.d_off[n + 1]]
 
 
 def eval_class(prep: _Prepared, cls: str, difficulty: int) -> ClassCurve:
     """``eval_class``: the precision (41 points, monotone) of one class at one difficulty."""
     min_ov = MIN_OVERLAP[cls]
-    n_gt = 0
+    all_gt, all_dt, busy = prep.flags(cls, difficulty)
+    n_gt = int((all_gt == 0).sum())
     v: list[float] = []
     work = []
-    for n, im in enumerate(prep.images):
-        ign_gt, ign_dt, dc, k = clean(im, cls, difficulty)
-        n_gt += k
-        if not (ign_gt >= 0).any() and not (ign_dt >= 0).any():
-            continue  # nothing of this class here: no TP, FP or FN at any threshold
-        in_dc = (prep.dc_overlap(n, dc) > min_ov).any(axis=1)
-        cands = candidates(prep.ov[n], ign_dt, min_ov)
-        work.append((cands, prep.ov[n], in_dc, im.dt_score, ign_gt, ign_dt))
-        v.extend(statistics(cands, prep.ov[n], in_dc, im.dt_score, ign_gt, ign_dt, compute_fp=False).scores)
+    for n in busy.tolist():  # an image without a row of the class adds no TP, FP or FN at any threshold
+        ign_gt, ign_dt = prep.rows(n, all_gt, all_dt)
+        in_dc = prep.in_dontcare(n, min_ov)
+        cands = candidates(prep.ov[n], ign_dt, ign_gt, min_ov)
+        scores = prep.images[n].dt_score
+        work.append((cands, prep.ov[n], in_dc, scores, ign_gt, ign_dt))
+        v.extend(statistics(cands, prep.ov[n], in_dc, scores, ign_gt, ign_dt, compute_fp=False).scores)
     ts = thresholds(v, n_gt) if n_gt else []
+    T = len(ts)
     ts_arr = np.asarray(ts, dtype=np.float64)
-    tp = np.zeros(len(ts), dtype=np.int64)
-    fp = np.zeros(len(ts), dtype=np.int64)
-    fn = np.zeros(len(ts), dtype=np.int64)
+    # Difference arrays: an image adds the same counts over each run of thresholds.
+    dtp, dfp, dfn = [0] * (T + 1), [0] * (T + 1), [0] * (T + 1)
     for cands, ov, in_dc, scores, ign_gt, ign_dt in work:
-        # The result depends only on which detections score >= t: compute each distinct set once.
-        cache: dict[int, Stats] = {}
-        relevant = np.sort(scores[ign_dt >= 0])  # other classes' detections never take part
+        # The result depends only on which detections score >= t (other classes' never take
+        # part): thresholds descend, so that set grows in runs; each run is computed once.
+        relevant = np.sort(scores[ign_dt >= 0])
         keys = (relevant.shape[0] - np.searchsorted(relevant, ts_arr, side="left")).tolist()
-        for t, thr in enumerate(ts):
-            key = keys[t]  # how many of them score >= thr
-            st = cache.get(key)
-            if st is None:
-                st = cache[key] = statistics(cands, ov, in_dc, scores, ign_gt, ign_dt, compute_fp=True, thresh=thr)
-            tp[t] += st.tp
-            fp[t] += st.fp
-            fn[t] += st.fn
+        t = 0
+        while t < T:
+            t1 = t + 1
+            while t1 < T and keys[t1] == keys[t]:
+                t1 += 1
+            st = statistics(cands, ov, in_dc, scores, ign_gt, ign_dt, compute_fp=True, thresh=ts[t])
+            dtp[t] += st.tp
+            dtp[t1] -= st.tp
+            dfp[t] += st.fp
+            dfp[t1] -= st.fp
+            dfn[t] += st.fn
+            dfn[t1] -= st.fn
+            t = t1
+    tp, fp, fn = (np.cumsum(x[:T]).tolist() for x in (dtp, dfp, dfn))
     precision = [0.0] * N_SAMPLE_PTS
     recall = [0.0] * N_SAMPLE_PTS
-    for t in range(len(ts)):
-        precision[t] = float(tp[t] / (tp[t] + fp[t])) if tp[t] + fp[t] else 0.0
-        recall[t] = float(tp[t] / (tp[t] + fn[t])) if tp[t] + fn[t] else 0.0
-    for t in range(len(ts)):
+    for t in range(T):
+        precision[t] = tp[t] / (tp[t] + fp[t]) if tp[t] + fp[t] else 0.0
+        recall[t] = tp[t] / (tp[t] + fn[t]) if tp[t] + fn[t] else 0.0
+    for t in range(T):
         precision[t] = max(precision[t:])
     return ClassCurve(precision=precision, recall=recall, n_gt=n_gt)
 
@@ -396,25 +443,24 @@ def evaluate_kitti(pred: Side, gt: Side, *, score_threshold: float | None = None
 
 
 def _per_frame(prep: _Prepared, gt: Side, score_threshold: float | None) -> list[FrameResult]:
-    out = []
     thresh = -math.inf if score_threshold is None else float(score_threshold)
     moderate = DIFFICULTIES.index("moderate")
-    for n, im in enumerate(prep.images):
-        tp = fp = fn = 0
-        ious: list[float] = []
-        for cls_name in CLASSES:
-            cls = cls_name.casefold()
-            ign_gt, ign_dt, dc, _ = clean(im, cls, moderate)
-            if not (ign_gt >= 0).any() and not (ign_dt >= 0).any():
-                continue
-            min_ov = MIN_OVERLAP[cls]
-            in_dc = (overlap(im.dt_box, dc, 0) > min_ov).any(axis=1)
-            st = statistics(candidates(prep.ov[n], ign_dt, min_ov), prep.ov[n], in_dc, im.dt_score, ign_gt, ign_dt,
-                            compute_fp=True, thresh=thresh)
-            tp, fp, fn = tp + st.tp, fp + st.fp, fn + st.fn
-            ious.extend(st.ious)
-        data_id, fi = gt.frames[n]
+    counts = np.zeros((len(prep.images), 3), dtype=np.int64)
+    ious: list[list[float]] = [[] for _ in prep.images]
+    for cls_name in CLASSES:
+        cls = cls_name.casefold()
+        min_ov = MIN_OVERLAP[cls]
+        all_gt, all_dt, busy = prep.flags(cls, moderate)
+        for n in busy.tolist():
+            ign_gt, ign_dt = prep.rows(n, all_gt, all_dt)
+            st = statistics(candidates(prep.ov[n], ign_dt, ign_gt, min_ov), prep.ov[n], prep.in_dontcare(n, min_ov),
+                            prep.images[n].dt_score, ign_gt, ign_dt, compute_fp=True, thresh=thresh)
+            counts[n] += (st.tp, st.fp, st.fn)
+            ious[n].extend(st.ious)
+    out = []
+    for n, (data_id, fi) in enumerate(gt.frames):
+        tp, fp, fn = (int(c) for c in counts[n])
         out.append(FrameResult(data_id=data_id, frame_index=fi, tp=tp, fp=fp, fn=fn,
-                               mean_iou=finite_or_none(sum(ious) / len(ious)) if ious else None))
+                               mean_iou=finite_or_none(sum(ious[n]) / len(ious[n])) if ious[n] else None))
     out.sort(key=worst_first_key)
     return out
