@@ -352,6 +352,8 @@ def _images(pred: Side, gt: Side) -> tuple[list[Image], dict[str, Any], Any, dic
     unmatched["prediction_classes_not_in_ground_truth"] = lost
     unmatched["frames_matched_by"] = {k: v for k, v in fm.how.items() if v}
     keep = on_gt & ~np.isnan(pred.box[:, 0]) if len(pred) else on_gt
+    if (on_gt & ~keep).any():
+        unmatched["predictions_without_bbox"] = int((on_gt & ~keep).sum())
     if len(pred) and np.isnan(pred.score[keep]).any():
         raise predport.ConfigError(f"{int(np.isnan(pred.score[keep]).sum())} prediction(s) have no score: KITTI "
                                    "evaluation ranks detections by score", file=pred.source)
@@ -385,7 +387,7 @@ def _images(pred: Side, gt: Side) -> tuple[list[Image], dict[str, Any], Any, dic
     if others:
         unmatched["ground_truth_classes_kitti_does_not_evaluate"] = others
     links = {pred.frames[i]: gt.frames[j] for i, j in enumerate(fm.pred_to_gt.tolist()) if j >= 0}
-    return images, unmatched, links, {**{cid: n for cid, n in gt_names.items()}}
+    return images, unmatched, links, gt_names
 
 
 def evaluate_kitti(pred: Side, gt: Side, *, score_threshold: float | None = None) -> EvaluationResult:
