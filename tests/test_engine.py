@@ -245,8 +245,8 @@ def test_engine__without_engine_nothing_imports_dask(folders, tmp_path):
 
 
 def test_engine__single_files_and_other_targets_are_refused_with_a_reason(hub, tmp_path):
-    with pytest.raises(predport.ConfigError, match="single file"):
-        predport.convert(EXAMPLES / "coco" / "results.json", tmp_path / "o.jsonl", to="canonical-jsonl",
+    with pytest.raises(predport.ConfigError, match="single aquarium file"):
+        predport.convert(EXAMPLES / "aquarium" / "frames.jsonl", tmp_path / "o.jsonl", to="canonical-jsonl",
                          engine="local")
     with pytest.raises(predport.ConfigError, match="canonical"):
         predport.convert(EXAMPLES / "yolo", tmp_path / "o", to="lightly", engine="local")
@@ -290,5 +290,155 @@ def test_engine__s3_in_and_out_on_the_dask_cluster(hub, folders, tmp_path, s3_se
         local = tmp_path / "from-s3.jsonl"
         predport.convert(src, local, to="canonical-jsonl", storage_options=opts, engine="local", shards=3)
         assert local.read_bytes() == fs.cat_file(f"{name}/single.jsonl")
+    finally:
+        fs.rm(name, recursive=True)
+
+
+# -- single files: JSON Lines by line ranges, JSON documents by frame --------------------------------
+DOCUMENT_FORMATS = [("canonical-jsonl", "set.jsonl"), ("canonical", "set.json"), ("coco", "results.json")]
+
+
+@pytest.fixture(scope="session")
+def documents(tmp_path_factory) -> dict[str, Path]:
+    """The 60 synthetic frames as one file of each single-file format that shards."""
+    root = tmp_path_factory.mktemp("engine-docs")
+    data = _synthetic(60)
+    out = {}
+    for fmt, name in DOCUMENT_FORMATS:
+        predport.save(data, root / name, format=fmt, allow_loss=True)
+        out[fmt] = root / name
+    return out
+
+
+def _document_inputs(documents: dict[str, Path]) -> list[tuple[str, Path]]:
+    items = list(documents.items()) + [("coco", EXAMPLES / "coco" / "results.json")]
+    corpus = corpus_dir()
+    if corpus is not None:
+        for rel in ("coco/cocoapi/instances_val2014_fakebbox100_results.json",
+                    "coco/cocoapi/instances_val2014_fakesegm100_results.json",
+                    "coco/cocoapi/person_keypoints_val2014_fakekeypoints100_results.json",
+                    "coco/faster_coco_eval/example_crowdpose_preds.json", "coco/sahi/coco_evaluate_result.json"):
+            if (corpus / rel).exists():
+                items.append(("coco", corpus / rel))
+    return items
+
+
+@pytest.mark.parametrize("to,ext", [("canonical-jsonl", "jsonl"), ("canonical", "json")])
+def test_engine__single_documents_shard_by_frame_and_lines_byte_identical_to_single_process(hub, documents,
+                                                                                             tmp_path, to, ext):
+    for n, (fmt, src) in enumerate(_document_inputs(documents)):
+        want = _single(src, tmp_path / f"single{n}.{ext}", to=to, format=fmt)
+        for shards in (1, 3, 7, 200):  # 200: more shards than frames, some shards empty
+            got = tmp_path / f"sharded{n}-{shards}.{ext}"
+            summary = predport.convert(src, got, to=to, engine="local", shards=shards, format=fmt)
+            assert got.read_bytes() == want, (src, shards)
+            assert summary["shards"] == shards
+
+
+def test_engine__single_documents_on_the_dask_cluster_are_byte_identical(hub, documents, tmp_path, dask_cluster):
+    for n, (fmt, src) in enumerate(_document_inputs(documents)):
+        want = _single(src, tmp_path / f"single{n}.jsonl", to="canonical-jsonl", format=fmt)
+        got = tmp_path / f"dask{n}.jsonl"
+        summary = predport.convert(src, got, to="canonical-jsonl", engine="dask", scheduler=dask_cluster, shards=4)
+        assert got.read_bytes() == want, src
+        assert os.getpid() not in summary["workers"]["pids"]
+
+
+def test_engine__json_lines_plan_cuts_at_line_boundaries_and_covers_every_line(documents):
+    from predport.docshard import plan_document
+
+    data = documents["canonical-jsonl"].read_bytes()
+    head_end = data.index(b"\n") + 1
+    for shards in (2, 5, 13):
+        pieces = [p[0] for p in plan_document(str(documents["canonical-jsonl"]), format="canonical-jsonl",
+                                              shards=shards)]
+        assert [p["start"] for p in pieces][0] == head_end
+        assert all(a["end"] == b["start"] for a, b in zip(pieces, pieces[1:]))  # contiguous, no overlap
+        assert pieces[-1]["end"] == len(data)
+        for p in pieces:
+            assert data[p["start"] - 1:p["start"]] == b"\n"  # each piece starts a line
+        assert sum(data[p["start"]:p["end"]].count(b"\n") for p in pieces) == data.count(b"\n") - 1
+
+
+def test_engine__coco_plan_never_cuts_an_image_and_refuses_interleaved_records(hub, tmp_path):
+    from predport.docshard import plan_document
+
+    recs = []
+    for image, count in enumerate([5, 1, 9, 2, 2, 7, 1, 3]):  # images of uneven sizes
+        recs += [{"image_id": image, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}] * count
+    src = tmp_path / "results.json"
+    src.write_text(json.dumps(recs))
+    raw = src.read_bytes()
+    for shards in (2, 3, 4, 6):
+        pieces = [p[0] for p in plan_document(str(src), format="coco", shards=shards)]
+        images = [sorted({r["image_id"] for r in json.loads(b"[" + raw[p["start"]:p["end"]] + b"]")})
+                  for p in pieces if p["count"]]
+        flat = [i for group in images for i in group]
+        assert flat == list(range(8))  # every image in exactly one shard, in order
+        assert sum(p["count"] for p in pieces) == len(recs)
+    interleaved = tmp_path / "interleaved_results.json"
+    interleaved.write_text(json.dumps(recs[:5] + recs[5:6] + recs[:1]))
+    with pytest.raises(predport.ConfigError, match="image_id 0 .*not contiguous"):
+        predport.convert(interleaved, tmp_path / "o.jsonl", to="canonical-jsonl", engine="local", format="coco")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def _broken_document(documents: dict[str, Path], fmt: str, tmp_path: Path) -> Path:
+    """A copy of the file with one bad frame/record/line near the end."""
+    src = documents[fmt]
+    out = tmp_path / f"broken-{src.name}"
+    if fmt == "canonical-jsonl":
+        lines = src.read_bytes().split(b"\n")
+        at = max(i for i, line in enumerate(lines[:-4]) if b'"score":' in line)
+        lines[at] = lines[at].replace(b'"score":', b'"score":"high","s":', 1)
+        out.write_bytes(b"\n".join(lines))
+    else:
+        doc = json.loads(src.read_bytes())
+        items = doc["frames"] if fmt == "canonical" else doc
+        bad = next(x for x in reversed(items) if (x.get("predictions") if fmt == "canonical" else True))
+        if fmt == "canonical":
+            bad["predictions"][0]["score"] = "high"
+        else:
+            bad["bbox"] = "nope"
+        out.write_text(json.dumps(doc))
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["canonical-jsonl", "canonical", "coco"])
+def test_engine__document_shard_errors_name_the_file_line_and_json_path_like_the_local_one(hub, documents,
+                                                                                          tmp_path, fmt):
+    src = _broken_document(documents, fmt, tmp_path)
+    with pytest.raises(predport.PredportError) as local:
+        predport.convert(src, tmp_path / "single.jsonl", to="canonical-jsonl", format=fmt)
+    assert local.value.line or local.value.json_path
+    with pytest.raises(predport.PredportError) as sharded:
+        predport.convert(src, tmp_path / "sharded.jsonl", to="canonical-jsonl", format=fmt, engine="local",
+                         shards=5)
+    assert (sharded.value.file, sharded.value.line, sharded.value.json_path) == \
+        (local.value.file, local.value.line, local.value.json_path)
+    assert str(sharded.value) == str(local.value)
+    assert not (tmp_path / "sharded.jsonl").exists()
+    # Under policy=skip the examples in the report name the same places as the single process.
+    single = predport.convert(src, tmp_path / "s.jsonl", to="canonical-jsonl", format=fmt, policy="skip")
+    summary = predport.convert(src, tmp_path / "k.jsonl", to="canonical-jsonl", format=fmt, policy="skip",
+                               engine="local", shards=5)
+    assert summary["report"]["skipped"] == single["report"]["skipped"] >= 1
+    assert summary["report"]["skipped_examples"] == single["report"]["skipped_examples"]
+    assert (tmp_path / "k.jsonl").read_bytes() == (tmp_path / "s.jsonl").read_bytes()
+
+
+def test_engine__document_from_s3_on_the_dask_cluster(hub, documents, s3_server, dask_cluster):
+    fs = s3_server.fs()
+    name = f"d-{uuid.uuid4().hex[:10]}"
+    fs.mkdir(name)
+    try:
+        opts = dict(s3_server.options)
+        for fmt, path in documents.items():
+            fs.put(str(path), f"{name}/{path.name}")
+            src = f"s3://{name}/{path.name}"
+            predport.convert(src, f"s3://{name}/single-{fmt}.jsonl", to="canonical-jsonl", storage_options=opts)
+            predport.convert(src, f"s3://{name}/dask-{fmt}.jsonl", to="canonical-jsonl", storage_options=opts,
+                             engine="dask", scheduler=dask_cluster, shards=3)
+            assert fs.cat_file(f"{name}/dask-{fmt}.jsonl") == fs.cat_file(f"{name}/single-{fmt}.jsonl"), fmt
     finally:
         fs.rm(name, recursive=True)

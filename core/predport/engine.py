@@ -115,17 +115,23 @@ def _list_files(src: Any, storage_options: Mapping[str, Any] | None) -> tuple[li
 
 
 def plan(src: Any, *, format: str, shards: int, storage_options: Mapping[str, Any] | None = None
-         ) -> tuple[list[str], list[list[str]]]:
-    """``(shared files, files of each shard)`` for a folder input: contiguous groups in folder order."""
+         ) -> tuple[list[str], list[list[Any]]]:
+    """``(shared files, files of each shard)`` for a folder input: contiguous groups in folder order;
+    for a single file that shards (:mod:`predport.docshard`), ``([], [[piece], ...])``."""
+    from . import storage
+    from .docshard import DOCUMENTS, plan_document
     from .storage import MANIFEST, STAGING_MARK
 
     layout = LAYOUTS.get(format)
     files, is_dir = _list_files(src, storage_options)
+    if not is_dir and format in DOCUMENTS:
+        return [], plan_document(os.fspath(storage.localize(src)), format=format, shards=shards,
+                                 storage_options=storage_options)
     if not is_dir or layout is None:
         known = ", ".join(sorted(LAYOUTS))
-        raise ConfigError(f"cannot shard {'format ' + repr(format) if is_dir else 'a single file'} yet: "
-                          f"sharded conversion reads folders of {known}",
-                          hint="convert without --engine/--shard")
+        raise ConfigError(f"cannot shard {'format ' + repr(format) if is_dir else 'a single ' + format + ' file'} "
+                          f"yet: sharded conversion reads folders of {known} and single files of "
+                          f"{', '.join(sorted(DOCUMENTS))}", hint="convert without --engine/--shard")
     files = [f for f in files if f != MANIFEST and STAGING_MARK not in f and ".predport-" not in f]
     shared = sorted(f for f in files if PurePosixPath(f).name in layout.shared)
     anchors = {str(PurePosixPath(f).parent) for f in shared}
@@ -230,7 +236,14 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
     spool = None
     try:
         wanted = list(shared) + list(files)
-        if storage.is_url(src):
+        fix = None
+        if files and isinstance(files[0], dict):  # a range of a single file
+            from .docshard import materialize, relocate
+
+            local = tmp / (PurePosixPath(uri).name or "input")
+            materialize(uri, files[0], str(local), storage_options)
+            fix = relocate(uri, files[0], str(local), storage_options)
+        elif storage.is_url(src):
             remote = storage.remote_source(uri, storage_options)
             spool = storage.Spool(remote, only=wanted, listed=True)
             local = spool.local
@@ -248,7 +261,10 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
             written = hub.write(stream, part, format="canonical-jsonl", context=None, overwrite=True,
                                 storage_options=storage_options)
         except PredportError as err:
-            raise _relocate(err, local, uri, spool) from err.__cause__
+            raise (fix(err) if fix else _relocate(err, local, uri, spool)) from err.__cause__
+        if fix is not None:
+            for err in ctx.report.skipped:
+                fix(err)
         meta = {
             "schema": PART_SCHEMA, "index": index, "shards": shards, "fingerprint": fingerprint, "to": to,
             "input": uri, "format": format, "files": len(files), "frames": written["frames"],
