@@ -35,6 +35,9 @@ def evaluate(
     sigmas: Any = None,
     ignore_values: Any = (255,),
     per_detection: bool = False,
+    engine: str | None = None,
+    scheduler: str | None = None,
+    shards: int | None = None,
 ) -> EvaluationResult:
     """Evaluate ``predictions`` against ``ground_truth`` (each a path, a PredictionSet or a stream).
 
@@ -51,7 +54,9 @@ def evaluate(
     reader options of each side; ``images``/``image_sizes``: image sizes for formats that
     store normalised coordinates (YOLO). ``sigmas``: keypoint OKS sigmas (COCO's 17 by
     default). ``ignore_values``: semantic class values left out. ``per_detection=True``
-    fills ``result.per_detection``.
+    fills ``result.per_detection``. ``engine="local"|"dask"`` (``scheduler=ADDRESS``,
+    ``shards=N``): COCO matching shard by shard, on a Dask cluster for ``"dask"``; the same
+    figures (:mod:`.distributed`).
     """
     if iou_type not in IOU_TYPES:
         raise predport.ConfigError(f"unknown iou_type {iou_type!r}; choose one of {', '.join(IOU_TYPES)}")
@@ -59,6 +64,11 @@ def evaluate(
         raise predport.ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if not (0.0 < float(iou_threshold) <= 1.0):
         raise predport.ConfigError(f"iou_threshold must be in (0, 1], not {iou_threshold}")
+    if engine is not None and (iou_type not in ("bbox", "segm", "keypoints") or backend != "numpy"):
+        raise predport.ConfigError(f"engine={engine!r} shards COCO matching (iou_type bbox, segm, keypoints; "
+                                   f"backend numpy), not iou_type {iou_type!r} with backend {backend!r}",
+                                   hint="evaluate without --engine")
+    sharding = None if engine is None else {"engine": engine, "scheduler": scheduler, "shards": shards}
     common: dict[str, Any] = {}
     if images is not None:
         common["images"] = images
@@ -85,7 +95,7 @@ def evaluate(
         gt_coco = without_dontcare(gt)  # DontCare regions are not a class (the KITTI metrics use them)
     result = evaluate_coco(pred, gt_coco, iou_type=iou_type, score_threshold=score_threshold,
                            iou_threshold=float(iou_threshold), max_dets=max_dets, backend=backend, sigmas=sigmas,
-                           per_detection=per_detection)
+                           per_detection=per_detection, sharding=sharding)
     if iou_type == "bbox" and gt.format == "kitti":
         from .kitti import evaluate_kitti
 
@@ -273,7 +283,8 @@ class Prepared:
 
 
 def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float | None, iou_threshold: float,
-                  max_dets: int | None, backend: str, sigmas: Any, per_detection: bool) -> EvaluationResult:
+                  max_dets: int | None, backend: str, sigmas: Any, per_detection: bool,
+                  sharding: dict[str, Any] | None = None) -> EvaluationResult:
     prep = Prepared(pred, gt, iou_type=iou_type, sigmas=sigmas)
     K = prep.K
     if iou_type == "keypoints":
@@ -290,8 +301,16 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
             (n if n != "AR100" else f"AR{top}", ap, iou, area, mi) for n, ap, iou, area, mi in C.STATS_DETECTION)
     sig = getattr(prep, "sigmas", None)
     hit = np.flatnonzero(np.isclose(C.IOU_THRS, iou_threshold, rtol=0, atol=1e-12))
-    m = C.match(prep.dt, prep.gtr, n_categories=K, iou_type=iou_type, area_ranges=ranges, max_dets=md[-1],
-                sigmas=sig, detail=int(hit[0]) if hit.size else 0)
+    detail = int(hit[0]) if hit.size else 0
+    if sharding is None:
+        m = C.match(prep.dt, prep.gtr, n_categories=K, iou_type=iou_type, area_ranges=ranges, max_dets=md[-1],
+                    sigmas=sig, detail=detail)
+    else:
+        from .distributed import match as match_sharded
+
+        timing: dict[str, Any] = {}
+        m = match_sharded(prep.dt, prep.gtr, n_categories=K, iou_type=iou_type, area_ranges=ranges,
+                          max_dets=md[-1], sigmas=sig, detail=detail, timing=timing, **sharding)
     if backend == "numpy":
         acc = C.accumulate(prep.dt, prep.gtr, m, n_categories=K, image_order=prep.image_order, max_dets=md,
                            area_labels=labels)
@@ -323,6 +342,8 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
     settings = {"iou_type": iou_type, "iou_threshold": iou_threshold, "score_threshold": score_threshold,
                 "max_dets": list(md), "backend": backend, "predictions": pred.source, "ground_truth": gt.source,
                 "prediction_format": pred.format, "ground_truth_format": gt.format}
+    if sharding is not None:
+        settings["engine"] = timing
     return EvaluationResult(iou_type=iou_type, metrics=metrics, per_class=per_class, per_frame=frames,
                             unmatched=prep.unmatched, confusion=confusion, pr_curves=pr_curves, settings=settings,
                             per_detection=None if det_rows is None else (lambda: _rows_of(det_rows)),

@@ -55,6 +55,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attach", metavar="OUT", help="write the predictions as canonical JSON with eval.* frame "
                                                     "attributes (.json or .jsonl)")
     p.add_argument("--plots", metavar="DIR", help="write PR curves per class and the confusion matrix as PNG")
+    p.add_argument("--engine", choices=("local", "dask"), help="match COCO detections shard by shard "
+                   "(dask: on a cluster, pip install 'predport[dask]'); the same figures")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: the scheduler (default: a local "
+                                                          "cluster of 2 processes)")
+    p.add_argument("--shards", type=int, metavar="N", help="with --engine: number of shards (default 8)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         options=dict(args.options) or None, gt_options=dict(args.gt_options) or None, images=args.images,
         image_sizes=args.sizes,
         ignore_values=(255,) if not args.ignore_values else tuple(v for v in args.ignore_values if v is not None),
-        per_detection=bool(args.per_detection),
+        per_detection=bool(args.per_detection), engine=args.engine, scheduler=args.scheduler, shards=args.shards,
     )
     if args.per_frame:
         columns = ("data_id", "frame_index", "tp", "fp", "fn", "mean_iou")
