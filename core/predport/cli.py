@@ -97,7 +97,8 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     _storage_arg(c)
     c.add_argument("--engine", choices=("dask", "local"), default=None,
                    help="shard the conversion: dask (a cluster; default a local one of 2 processes) or local "
-                        "(shards one after the other); folder inputs, canonical outputs (docs/scaling.md)")
+                        "(shards one after the other); folders, JSON Lines, canonical JSON and COCO results "
+                        "in, canonical out (docs/scaling.md)")
     c.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: the scheduler to use (tcp://host:8786)")
     c.add_argument("--shards", type=int, metavar="N", default=None, help="with --engine: how many shards (default 8)")
     c.add_argument("--shard", metavar="I/N", default=None,
