@@ -91,6 +91,7 @@ _LAZY = {
     "is_regular": "limits",
     "is_url": "limits",
     "refuse_url": "limits",
+    "run_tasks": "engine",
 }
 
 __all__ = [

@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping
 from .errors import ConfigError, OutputError, PredportError
 
 __all__ = ["ENGINES", "LAYOUTS", "ShardLayout", "plan", "run_shard", "merge", "convert_sharded", "parts_location",
-           "parse_shard"]
+           "parse_shard", "run_tasks"]
 
 ENGINES = ("dask", "local")
 PARTS_SUFFIX = ".predport-parts"
@@ -535,12 +535,22 @@ def convert_sharded(src: Any, dst: Any, *, to: str = "canonical", format: str | 
     return summary
 
 
-def _run_dask(kwargs: dict[str, Any], files: list[list[str]], scheduler: str | None) -> dict[str, Any]:
+def run_tasks(fn: Any, tasks: list[tuple[Any, ...]], *, engine: str = "dask", scheduler: str | None = None,
+              keys: list[str] | None = None) -> tuple[list[Any], dict[str, Any]]:
+    """``fn(*args)`` for every ``args`` of ``tasks``: one after the other here (``"local"``) or
+    on a Dask cluster (``"dask"``: ``scheduler=ADDRESS``, else a ``LocalCluster`` of 2 processes
+    for the call). ``fn`` must be importable by name on the workers. Returns the results in
+    task order and ``{"start_seconds", "run_seconds"}``. Dask is imported only here."""
+    started = time.perf_counter()
+    if engine == "local":
+        results = [fn(*args) for args in tasks]
+        return results, {"start_seconds": 0.0, "run_seconds": round(time.perf_counter() - started, 3)}
+    if engine != "dask":
+        raise ConfigError(f"unknown engine {engine!r}", hint=f"engines: {', '.join(ENGINES)}")
     try:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError("engine 'dask' needs dask.distributed", hint="pip install 'predport[dask]'") from None
-    started = time.perf_counter()
     cluster = None
     if scheduler:
         client = Client(scheduler)
@@ -549,20 +559,26 @@ def _run_dask(kwargs: dict[str, Any], files: list[list[str]], scheduler: str | N
         client = Client(cluster)
     try:
         ready = time.perf_counter()
-        futures = [client.submit(_shard_task, kwargs, i, files[i], key=f"predport-shard-{kwargs['fingerprint']}-{i}",
-                                 pure=False) for i in range(len(files))]
-        metas = client.gather(futures)
+        futures = [client.submit(fn, *args, key=None if keys is None else keys[i], pure=False)
+                   for i, args in enumerate(tasks)]
+        results = client.gather(futures)
         done = time.perf_counter()
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+    return results, {"start_seconds": round(ready - started, 3), "run_seconds": round(done - ready, 3)}
+
+
+def _run_dask(kwargs: dict[str, Any], files: list[list[Any]], scheduler: str | None) -> dict[str, Any]:
+    metas, times = run_tasks(_shard_task, [(kwargs, i, files[i]) for i in range(len(files))], engine="dask",
+                             scheduler=scheduler,
+                             keys=[f"predport-shard-{kwargs['fingerprint']}-{i}" for i in range(len(files))])
     # The scheduler's cost per task: worker time not spent in shards, spread over the tasks.
     work = sum(m["seconds"] for m in metas)
     slots = max(1, len({m["pid"] for m in metas}))
-    return {"start_seconds": round(ready - started, 3), "run_seconds": round(done - ready, 3),
-            "workers": slots,
-            "task_overhead_seconds": round(max(0.0, (done - ready) * slots - work) / max(len(files), 1), 4)}
+    return {**times, "workers": slots,
+            "task_overhead_seconds": round(max(0.0, times["run_seconds"] * slots - work) / max(len(files), 1), 4)}
 
 
 def _shard_task(kwargs: dict[str, Any], index: int, files: list[str]) -> dict[str, Any]:

@@ -10,8 +10,8 @@ per frame).
 
 Engines: ``"local"`` matches the shards one after the other in this process (the unit of
 work, without a cluster); ``"dask"`` on a ``distributed`` cluster (``scheduler=ADDRESS``, or
-a ``LocalCluster`` of 2 processes started for the call). Dask is imported only here, only
-for ``engine="dask"``. Reading both sides stays on the driver (one streaming pass each).
+a ``LocalCluster`` of 2 processes started for the call), through :func:`predport.run_tasks`,
+which imports Dask only for ``engine="dask"``. Reading both sides stays on the driver (one streaming pass each).
 """
 from __future__ import annotations
 
@@ -59,34 +59,6 @@ def _match_task(dt: C.Rows, gt: C.Rows, kwargs: dict[str, Any]) -> dict[str, Any
     return {"m": m, "seconds": time.perf_counter() - started, "pid": os.getpid()}
 
 
-def _run(tasks: list[tuple[C.Rows, C.Rows, dict[str, Any]]], engine: str, scheduler: str | None
-         ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    started = time.perf_counter()
-    if engine == "local":
-        return [_match_task(*t) for t in tasks], {"start_seconds": 0.0,
-                                                   "run_seconds": round(time.perf_counter() - started, 3)}
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise predport.ConfigError("engine 'dask' needs dask.distributed", hint="pip install 'predport[dask]'") from None
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    try:
-        ready = time.perf_counter()
-        futures = [client.submit(_match_task, *t, pure=False) for t in tasks]
-        results = client.gather(futures)
-        done = time.perf_counter()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return results, {"start_seconds": round(ready - started, 3), "run_seconds": round(done - ready, 3)}
-
-
 def match(dt: C.Rows, gt: C.Rows, *, n_categories: int, engine: str, scheduler: str | None = None,
           shards: int | None = None, timing: dict[str, Any] | None = None, **kwargs: Any) -> C.Matching:
     """:func:`coco.match` of ``dt`` against ``gt``, shard by shard on ``engine``: the same :class:`coco.Matching`."""
@@ -97,7 +69,8 @@ def match(dt: C.Rows, gt: C.Rows, *, n_categories: int, engine: str, scheduler: 
         raise predport.ConfigError(f"shards must be at least 1, not {n}")
     kwargs["n_categories"] = n_categories
     cuts = _cuts(dt, gt, n)
-    results, times = _run([(_take(dt, di), _take(gt, gi), kwargs) for di, gi in cuts], engine, scheduler)
+    results, times = predport.run_tasks(_match_task, [(_take(dt, di), _take(gt, gi), kwargs) for di, gi in cuts],
+                                        engine=engine, scheduler=scheduler)
     thresholds = np.asarray(kwargs.get("thresholds", C.IOU_THRS))
     areas: Sequence[tuple[float, float]] = kwargs.get("area_ranges", tuple(C.AREA_RANGES.values()))
     A, T = len(areas), len(thresholds)
