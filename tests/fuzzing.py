@@ -393,8 +393,14 @@ def _validate_then_convert(path: Path, tmp: Path) -> None:
         raise AssertionError(f"validate accepted a file that convert refuses: {err}") from err
 
 
+#: Formats left out, with why. Deep Lake's reader is the native ``deeplake`` library: a
+#: corrupted dataset folder can block it in a futex wait that no signal interrupts (found by
+#: this kit; reported to issue 16), so one input would hang the whole suite.
+EXCLUDED = {"deeplake": "the native deeplake library can block forever on a corrupted dataset (issue 16)"}
+
+
 def readable_formats() -> list[str]:
-    return sorted(seeds())
+    return sorted(f for f in seeds() if f not in EXCLUDED)
 
 
 if __name__ == "__main__":  # pragma: no cover - python tests/fuzzing.py: the seeds it builds

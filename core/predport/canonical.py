@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .detection import HOLDABLE, PREDICTION_FIELDS, Confidence, FormatInfo, FormatMatch, Source
-from .errors import OutputError, ParseError
+from .errors import OutputError, ParseError, PredportError
 from .hookspecs import hookimpl
 
 SCHEMA_KEY = b'"schema"'
@@ -95,12 +95,9 @@ def parse(source: Source, format: str, context: Any) -> Iterator[Any] | None:
 
 
 def _loads(raw: bytes, *, file: str, line: int | None = None) -> Any:
-    import orjson
+    from .limits import load_json
 
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ParseError(f"invalid JSON: {exc}", file=file, line=line) from None
+    return load_json(raw, file=file, line=line)  # bad JSON and the depth limit: a located ParseError
 
 
 def _registry(context: Any) -> Any:
@@ -130,7 +127,9 @@ def _declare(head: dict[str, Any], context: Any, file: str, line: int | None = N
 
 
 def _parse_document(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str, Any], dict[int, tuple[int, str]]]]:
-    doc = _loads(path.read_bytes(), file=str(path))
+    from .limits import read_bytes
+
+    doc = _loads(read_bytes(path, file=str(path)), file=str(path))
     if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
         raise ParseError("not a predport prediction set (no 'frames' list)", file=str(path), json_path="$")
     frames = doc.pop("frames")
@@ -142,7 +141,9 @@ def _parse_document(path: Path, context: Any) -> Iterator[tuple[str, int, dict[s
 
 
 def _parse_lines(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str, Any], dict[int, tuple[int, str]]]]:
-    with open(path, "rb") as fh:
+    from .limits import open_regular
+
+    with open_regular(path, file=str(path)) as fh:
         first = fh.readline()
         head = _loads(first, file=str(path), line=1)
         if not isinstance(head, dict):
@@ -178,9 +179,9 @@ def _frames(records: Any, format: str, context: Any) -> Iterator[Any]:
         line = pos if format == "canonical-jsonl" else None
         try:
             registry.validate(FRAME_REF, rec, file=file, base_path=base)
-        except Exception as err:
-            err.line = line  # type: ignore[attr-defined]
-            context.problem(err)  # type: ignore[arg-type]
+        except PredportError as err:
+            err.line = line
+            context.problem(err)
             continue
         dets = Detections.from_records(rec.get("predictions", []))
         if len(dets):

@@ -194,6 +194,36 @@ def _describe(options: "tuple[Option, ...] | None") -> object:
 
 
 _entry_name = operator.attrgetter("name")
+_O_HEAD = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_head(path: Path) -> bytes:
+    """The first :data:`HEAD_BYTES` of a regular file; ``b""`` for anything else.
+
+    Opened non-blocking and checked with ``fstat``: a FIFO named ``tasks.json`` (no
+    writer) would block ``open`` itself and hang detection of every plugin.
+    """
+    import stat
+
+    try:
+        fd = os.open(path, _O_HEAD)
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        parts, left = [], HEAD_BYTES
+        while left:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 class Source:
@@ -247,11 +277,7 @@ class Source:
         size = min(size, HEAD_BYTES)
         cached = self._head.get(p)
         if cached is None:
-            try:
-                with open(p, "rb") as fh:
-                    cached = fh.read(HEAD_BYTES)
-            except OSError:
-                cached = b""
+            cached = _read_head(p)
             self._head[p] = cached
         return cached[:size]
 

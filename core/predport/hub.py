@@ -290,9 +290,12 @@ class Hub:
                 return result, impl.plugin_name
         return None, None
 
-    def _blame(self, exc: BaseException, what: str, plugin_name: str | None) -> PredportError:
-        """The error to raise for ``exc`` from a plugin's hook; a bug in the plugin also marks it degraded."""
-        err = _located(exc, what=what, plugin=self.label(plugin_name))
+    def _blame(self, exc: BaseException, what: str, plugin_name: str | None,
+               file: str | None = None) -> PredportError:
+        """The error to raise for ``exc`` from a plugin's hook; a bug in the plugin also marks it degraded.
+
+        ``file`` is the input being read, for errors that are about it (text that does not decode)."""
+        err = _located(exc, what=what, plugin=self.label(plugin_name), file=file)
         if isinstance(err, PluginError) and plugin_name is not None:
             try:
                 self._note(plugin_name, err.message)
@@ -300,16 +303,17 @@ class Hub:
                 pass  # strict mode: the error below is the one to raise
         return err
 
-    def _reraise(self, exc: BaseException, what: str, plugin_name: str | None) -> NoReturn:
+    def _reraise(self, exc: BaseException, what: str, plugin_name: str | None,
+                 file: str | None = None) -> NoReturn:
         """Raise :meth:`_blame`'s error for ``exc``, chained to it so that ``PREDPORT_DEBUG=1``
         shows the plugin's own raising line (a predport error passing through keeps its cause)."""
-        err = self._blame(exc, what, plugin_name)
+        err = self._blame(exc, what, plugin_name, file)
         if err is exc:
             raise err
         raise err from exc
 
     def _guard(self, items: Iterable[Any], plugin_name: str | None, what: str,
-               feeds: Iterable[Any] = (), check: Any = None) -> Iterator[Any]:
+               feeds: Iterable[Any] = (), check: Any = None, file: str | None = None) -> Iterator[Any]:
         """Re-raise errors from a plugin's lazy iterator with the plugin's name on them.
 
         However this ends (exhausted, an error, or closed early), the plugin's iterator and
@@ -322,7 +326,7 @@ class Hub:
         except BaseException as exc:
             if not _contained(exc):
                 raise
-            self._reraise(exc, what, plugin_name)
+            self._reraise(exc, what, plugin_name, file)
         try:
             while True:
                 try:
@@ -332,7 +336,7 @@ class Hub:
                 except BaseException as exc:
                     if not _contained(exc):
                         raise
-                    self._reraise(exc, what, plugin_name)
+                    self._reraise(exc, what, plugin_name, file)
                 if check is not None:
                     check(item)
                 yield item
@@ -565,7 +569,7 @@ class Hub:
         )
         if records is None:
             raise PluginError(f"no plugin parses format {info.id!r}", plugin=self.label(info.plugin))
-        records = self._guard(records, owner, "parse")
+        records = self._guard(records, owner, "parse", file=str(source.path))
         frames, owner2 = self._first("to_canonical", info.plugin, records=records, format=info.id, context=ctx)
         if frames is None:
             raise PluginError(f"no plugin converts format {info.id!r} to canonical", plugin=self.label(info.plugin))
@@ -579,7 +583,7 @@ class Hub:
                                   "to_canonical", owner2)
 
         src = SourceInfo(format=info.id, uri=uri, plugin=self.label(owner2) or "?")
-        guarded = self._guard(frames, owner2, "to_canonical", feeds=records, check=check)
+        guarded = self._guard(frames, owner2, "to_canonical", feeds=records, check=check, file=str(source.path))
         if ctx.role == "ground_truth":
             guarded = _scoreless(guarded, ctx, uri)
         return PredictionStream(guarded, ctx.categories, src, ctx.report)
@@ -754,13 +758,14 @@ def _vote_problem(m: Any, known: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _located(exc: BaseException, *, what: str, plugin: str | None) -> PredportError:
+def _located(exc: BaseException, *, what: str, plugin: str | None, file: str | None = None) -> PredportError:
     """The predport error to raise for an exception from a plugin's hook, with the plugin named.
 
     A predport error keeps its place (the plugin is filled in when missing).
     Canonical-model validation (a frame of width 0, a box of 3 numbers) is a data
-    problem and says which field; a file-system error names the file; anything
-    else is a bug in the plugin.
+    problem and says which field; so is text that does not decode (a Latin-1 file
+    given to a UTF-8 reader), at ``file``; a file-system error names the file;
+    anything else is a bug in the plugin.
     """
     from .errors import OutputError, ParseError
 
@@ -778,6 +783,9 @@ def _located(exc: BaseException, *, what: str, plugin: str | None) -> PredportEr
         loc = ".".join(str(p) for p in first.get("loc", ()))
         return ParseError(f"invalid canonical data: {loc}: {first.get('msg')}", plugin=plugin,
                           field=loc or None)
+    if isinstance(exc, UnicodeDecodeError):
+        return ParseError(f"not {exc.encoding} text: {exc.reason} (byte {exc.object[exc.start:exc.start + 1]!r} at "
+                          f"offset {exc.start} of the text decoded)", plugin=plugin, file=file)
     if isinstance(exc, OSError):
         return OutputError(f"{exc.strerror or exc}", plugin=plugin, file=exc.filename)
     return PluginError(f"{what} raised {type(exc).__name__}: {exc} (a bug in the plugin)", plugin=plugin)

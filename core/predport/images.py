@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 __all__ = ["read_image_size", "IMAGE_SUFFIXES", "iter_images"]
 
@@ -40,8 +40,23 @@ def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         raise ValueError(f"{path}: truncated image header ({exc})") from None
 
 
+def _open_regular(path: str | os.PathLike[str]) -> Any:
+    """``open(path, "rb")`` for a regular file; ``ValueError`` for a FIFO or device (never blocks)."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path}: not a regular file (a FIFO, socket or device)")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _read_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    with open(path, "rb") as fh:
+    with _open_regular(path) as fh:
         head = fh.read(32)
         if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
             w, h = struct.unpack(">II", head[16:24])

@@ -319,8 +319,7 @@ def open_regular(path: str | os.PathLike[str], **where: Any) -> IO[bytes]:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ParseError("not a regular file (a folder, FIFO, socket or device); predport reads files only",
-                             **where)
+            raise ParseError(_NOT_REGULAR, **where)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -329,17 +328,51 @@ def open_regular(path: str | os.PathLike[str], **where: Any) -> IO[bytes]:
         raise
 
 
+_O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+#: Files up to this size are read without looking at the available memory (one fewer read
+#: of /proc/meminfo per file of a 30,000-file folder).
+_SMALL_FILE = 64 << 20
+_NOT_REGULAR = "not a regular file (a folder, FIFO, socket or device); predport reads files only"
+
+
 def read_bytes(path: str | os.PathLike[str], *, limit: int | None = None, **where: Any) -> bytes:
-    """The whole of a regular file, after the size check (:func:`check_file_size`)."""
-    with open_regular(path, **where) as fh:
-        where.setdefault("file", str(path))
-        check_file_size(os.fstat(fh.fileno()).st_size, limit=limit, **where)
-        try:
-            return fh.read()
-        except OSError as exc:
-            raise ParseError(f"cannot read: {exc.strerror}", **where) from None
-        except MemoryError:
-            raise ParseError("not enough memory to read the file", **where) from None
+    """The whole of a regular file, after the size check (:func:`check_file_size`).
+
+    Raw ``os`` calls (no buffered file object: cheap enough for folders of 50,000 small
+    files); opened non-blocking, so a FIFO named ``*.txt`` is refused, not waited on.
+    Every failure is a located :class:`~predport.ParseError` (``file=`` defaults to ``path``).
+    """
+    try:
+        fd = os.open(path, _O_READ)
+    except OSError as exc:
+        where.setdefault("file", os.fspath(path))
+        raise ParseError(f"cannot read: {exc.strerror}", **where) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            where.setdefault("file", os.fspath(path))
+            raise ParseError(_NOT_REGULAR, **where)
+        if st.st_size > _SMALL_FILE or limit is not None:
+            where.setdefault("file", os.fspath(path))
+            check_file_size(st.st_size, limit=limit, **where)
+        data = os.read(fd, max(st.st_size + 1, 1 << 16))
+        if len(data) <= st.st_size:  # the file may have grown since fstat: read on until EOF
+            parts = [data]
+            while True:
+                more = os.read(fd, 1 << 20)
+                if not more:
+                    break
+                parts.append(more)
+            data = b"".join(parts) if len(parts) > 1 else data
+        return data
+    except OSError as exc:
+        where.setdefault("file", os.fspath(path))
+        raise ParseError(f"cannot read: {exc.strerror}", **where) from None
+    except MemoryError:
+        where.setdefault("file", os.fspath(path))
+        raise ParseError("not enough memory to read the file", **where) from None
+    finally:
+        os.close(fd)
 
 
 # -- remote paths -------------------------------------------------------------------------

@@ -46,9 +46,14 @@ class _Compiled:
 
     def first_error(self, instance: Any) -> tuple[list[Any], str] | None:
         if self._rs is not None:
-            if self._rs.is_valid(instance):
-                return None
-            err = next(iter(self._rs.iter_errors(instance)))
+            try:
+                if self._rs.is_valid(instance):
+                    return None
+                err = next(iter(self._rs.iter_errors(instance)))
+            except ValueError as exc:  # the instance cannot be converted: nested ~255 levels deep
+                return [], f"cannot be validated ({exc}): nested too deep"
+            except RecursionError:  # pragma: no cover - defensive
+                return [], "cannot be validated: nested too deep"
             return list(err.instance_path), err.message
         errors = sorted(self._py.iter_errors(instance), key=lambda e: list(e.absolute_path))
         if not errors:

@@ -207,7 +207,7 @@ class ImageFinder:
         for i, suffix in enumerate(self._suffixes):
             path = base + suffix
             try:
-                fd = os.open(path, os.O_RDONLY)
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block
             except OSError:
                 continue
             try:

@@ -35,8 +35,6 @@ _BAD = -3  # class name that is not UTF-8
 #: The devkit's "unknown" value of each attribute, as it appears in a column list (a triple
 #: is unknown only when all three values are).
 _UNKNOWN = {key: ([UNKNOWN[key]] * 3 if last > first + 1 else UNKNOWN[key]) for key, first, last in ATTR_COLUMNS}
-_O_RDONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0)
-_CHUNK = 1 << 16
 
 
 #: The records ``parse`` yields: one label file (where, which data unit) and its rows.
@@ -92,9 +90,9 @@ def _peek_names(layout: Layout, context: Any, files: int = 3) -> list[str]:
     names: list[str] = []
     for path in paths:
         try:
-            with open(path, "rb") as fh:
+            with predport.open_regular(path) as fh:
                 head = fh.read(64 * 1024)
-        except OSError:
+        except (OSError, predport.PredportError):
             continue
         for line in head.splitlines():
             toks = line.split()
@@ -104,20 +102,8 @@ def _peek_names(layout: Layout, context: Any, files: int = 3) -> list[str]:
 
 
 def _read(path: str) -> bytes:
-    """The whole file (raw ``os.read``: no buffered file object per file)."""
-    fd = os.open(path, _O_RDONLY)
-    try:
-        data = os.read(fd, _CHUNK)
-        if len(data) < _CHUNK:
-            return data
-        parts = [data]
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return b"".join(parts)
-            parts.append(chunk)
-    finally:
-        os.close(fd)
+    """The whole file (raw ``os`` calls); a FIFO or device is a ParseError, never a hang."""
+    return predport.read_bytes(path)
 
 
 def _stream(layout: Layout, id_mode: str, context: Any) -> Iterator[Record]:
@@ -131,8 +117,8 @@ def _stream(layout: Layout, id_mode: str, context: Any) -> Iterator[Record]:
     for lf in layout.files(context, id_mode):
         try:
             data = _read(lf.path)
-        except OSError as exc:
-            context.problem(ParseError(f"cannot read: {exc.strerror}", file=lf.path))
+        except predport.PredportError as err:  # unreadable, or not a regular file
+            context.problem(err)
             continue
         batch.append(lf)
         blobs.append((data, lf.path))

@@ -58,9 +58,10 @@ def _loads(path: Path, what: str) -> Any:
     import orjson
 
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise predport.ParseError(f"cannot read {what}: {exc.strerror}", file=str(path)) from None
+        raw = predport.read_bytes(path, file=str(path))
+    except predport.PredportError as err:
+        err.message = f"cannot read {what}: {err.message}"
+        raise
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

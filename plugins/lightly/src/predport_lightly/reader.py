@@ -207,39 +207,21 @@ def parse(path: Path, options: Mapping[str, Any], context: Any) -> Iterator[Any]
 
 
 #: First read size (bytes): a per-image file is a few KiB, so one read usually takes it whole.
-_CHUNK = 1 << 16
-_O_RDONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
 def _read(file: str) -> bytes:
-    """The bytes of ``file``, read with raw ``os`` calls (raises :class:`OSError`).
-
-    ``os.open``/``os.read`` skip the buffered-file object that ``open()`` builds,
-    about 2.5x cheaper per small file (measured on 50,000 files). Reading goes on
-    until ``os.read`` returns nothing, so a short read never truncates a file.
-    """
-    fd = os.open(file, _O_RDONLY)
-    try:
-        data = os.read(fd, _CHUNK)
-        if data:
-            more = os.read(fd, _CHUNK)
-            if more:
-                parts = [data, more]
-                while more:
-                    more = os.read(fd, 1 << 20)
-                    parts.append(more)
-                data = b"".join(parts)
-        return data
-    finally:
-        os.close(fd)
+    """The bytes of ``file`` (raw ``os`` calls, :func:`predport.read_bytes`: about 2.5x cheaper
+    per small file than ``open()``, measured on 50,000 files); a FIFO or device, or a file
+    that cannot be read, is a located :class:`~predport.ParseError`, never a hang."""
+    return predport.read_bytes(file)
 
 
 def _load(file: str, context: Any, fast: bool = False) -> Any:
     """The parsed file (a :class:`_FastFile` when ``fast`` and it fits, else JSON), or ``None`` (reported)."""
     try:
         raw = _read(file)
-    except OSError as exc:
-        context.problem(predport.ParseError(f"cannot read: {exc.strerror}", file=file))
+    except predport.PredportError as err:  # unreadable, or not a regular file (a FIFO)
+        context.problem(err)
         return None
     if fast:
         try:
@@ -319,7 +301,7 @@ def _decode_batch(base: str, rels: list[str]) -> tuple[list[str | None], list[in
     for rel in rels:
         try:
             obj = decode(_read(base + rel))
-        except (OSError, *fails):
+        except (OSError, predport.PredportError, *fails):
             names.append(None)
         else:
             names.append(obj.file_name)

@@ -64,7 +64,7 @@ def parse_header(head: bytes) -> PngHeader | None:
 def read_header(path: Path) -> PngHeader:
     """The IHDR of the PNG at ``path``; ``ParseError`` when it is not a PNG file."""
     try:
-        with open(path, "rb") as fh:
+        with predport.open_regular(path, file=str(path)) as fh:  # a FIFO is refused, not waited on
             head = fh.read(33)
     except OSError as exc:
         raise predport.ParseError(f"cannot read: {exc.strerror}", file=str(path)) from None

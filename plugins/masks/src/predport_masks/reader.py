@@ -110,7 +110,7 @@ def _decode(path: Path, opts: ReadOptions, context: Any) -> tuple[Any, str]:
     header = read_header(path)
     check_pixels(header, opts.max_pixels, file)
     try:
-        with open(path, "rb") as fh:
+        with predport.open_regular(path, file=file) as fh:
             im = open_png(fh, file=file)
     except OSError as exc:
         raise predport.ParseError(f"cannot read: {exc.strerror}", file=file) from None

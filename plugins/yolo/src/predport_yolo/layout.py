@@ -77,9 +77,9 @@ def _has_images(folder: Path) -> bool:
 
 def _yaml_has_names(path: Path) -> bool:
     try:
-        with open(path, "rb") as fh:
+        with predport.open_regular(path) as fh:  # a FIFO named data.yaml must not block
             head = fh.read(64 * 1024)
-    except OSError:
+    except (OSError, predport.PredportError):
         return False
     return any(line.startswith(b"names:") for line in head.splitlines())
 

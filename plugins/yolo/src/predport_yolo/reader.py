@@ -190,10 +190,10 @@ def parse(source: Any, options: Mapping[str, Any], context: Any) -> Iterator[Lab
 def _read(path: str, stem: str, ds: Dataset, context: Any) -> LabelFile | None:
     file = path
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise predport.ParseError(f"cannot read: {exc.strerror}", file=file) from None
+        raw = predport.read_bytes(path, file=file)  # a FIFO or device is refused, not waited on
+    except predport.PredportError as err:
+        context.problem(err)
+        return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
