@@ -1,7 +1,7 @@
 """The reader fuzz kit: seeds for every readable format, mutations, and the property each input must keep.
 
 Used by ``tests/test_fuzz_readers.py`` (a short profile in the normal suite; the long
-profile with ``PREDPORT_FUZZ=long``, see ``docs/guide.md`` "Fuzzing"). Every input is a
+profile with ``PREDPORT_FUZZ=long``, see ``docs/reliability.md`` "Fuzzing"). Every input is a
 seed written by the format's own writer (or a small hand-made file) after one to three
 mutations: byte flips, truncation, special tokens (huge and special numbers, NUL bytes,
 deep nesting), JSON-aware swaps (a node replaced by another type, a huge or special
