@@ -72,7 +72,15 @@ def test_fuzz__reader_raises_only_predport_errors_and_round_trips(fmt):
                                        for k, v in files.items()}})
 
     run()
+    if LONG:
+        _write_report()  # after every format: a long run stopped early still leaves its counts
     assert STATS[f"{fmt} inputs"] >= min(EXAMPLES, 10)
+
+
+def _write_report() -> None:
+    if os.environ.get("PREDPORT_FUZZ_REPORT"):
+        with open(os.environ["PREDPORT_FUZZ_REPORT"], "w") as fh:
+            json.dump({"stats": STATS, "failures": FAILURES}, fh, indent=1, default=str)
 
 
 def test_fuzz__report():
@@ -82,8 +90,6 @@ def test_fuzz__report():
         kinds = Counter(f"{f['format']}: {str(f['error'])[:120]}" for f in FAILURES)
         for k, n in kinds.most_common(40):
             print(f"FAILURE x{n}: {k}")
-        if os.environ.get("PREDPORT_FUZZ_REPORT"):
-            with open(os.environ["PREDPORT_FUZZ_REPORT"], "w") as fh:
-                json.dump({"stats": STATS, "failures": FAILURES}, fh, indent=1, default=str)
+        _write_report()
     assert not FAILURES, f"{len(FAILURES)} input(s) broke the property"
     assert sum(v for k, v in STATS.items() if k.endswith(" inputs")) > 0
