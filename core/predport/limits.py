@@ -210,12 +210,16 @@ class IdIndex:
 
 
 # -- JSON ---------------------------------------------------------------------------------
-def check_json_depth(obj: Any, *, limit: int | None = None, **where: Any) -> None:
+def check_json_depth(obj: Any, *, limit: int | None = None, raw: bytes | None = None, **where: Any) -> None:
     """Refuse a parsed JSON value nested deeper than the limit (checked without recursion).
 
     The error names the JSON path where the limit is crossed (appended to ``json_path``).
+    ``raw``, the bytes ``obj`` was parsed from, makes the check cheap: most documents are
+    cleared by a bracket count (numpy) without walking the parsed value.
     """
     cap = limit or current_limits().max_json_depth
+    if raw is not None and not _depth_bound(raw, cap):
+        return
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(obj, 1, ())]
     while stack:
         value, depth, path = stack.pop()
@@ -279,10 +283,8 @@ def load_json(data: bytes | str, *, limit: int | None = None, **where: Any) -> A
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON: {exc}", **where) from None
-    cap = limit or current_limits().max_json_depth
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if _depth_bound(raw, cap):
-        check_json_depth(obj, limit=cap, **where)
+    check_json_depth(obj, limit=limit, raw=raw, **where)
     return obj
 
 

@@ -11,11 +11,14 @@ they are. Remote URLs are never fetched: they are *unresolved*, like asset uuids
 """
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
+
+import predport
 
 REMOTE_SCHEMES = frozenset({"http", "https", "gs", "s3", "ftp", "az", "abfs"})
 
@@ -51,14 +54,25 @@ def read_png(path: Path, *, size: tuple[int, int] | None, resize_mode: Any) -> t
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with predport.open_regular(path, file=str(path)) as fh:
+            # the pixel limit from the PNG header, before Pillow sees it (a 100-byte PNG may
+            # declare 50000 x 50000); also the size the mask is stretched to
+            head = fh.read(24)
+            if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+                predport.check_pixels(*struct.unpack(">II", head[16:24]), what="mask PNG", file=str(path))
+            if size is not None and resize_mode == "fill":
+                predport.check_pixels(size[0], size[1], what="mask resized to the image", file=str(path))
+            fh.seek(0)
+            im = Image.open(fh)
             im.load()
             if im.mode not in ("L", "P", "I", "I;16", "I;16B", "I;16L", "1"):
                 return None, f"{path.name!r} is a {im.mode} image, not a single-channel mask"
             if size is not None and im.size != size and resize_mode == "fill":
                 im = im.resize(size, resample=Image.Resampling.NEAREST)
             arr = np.asarray(im)
-    except (OSError, ValueError) as exc:
+    except predport.PredportError as err:
+        return None, f"mask PNG {path.name!r}: {err.message}"
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         return None, f"cannot read mask PNG {path.name!r}: {exc}"
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)

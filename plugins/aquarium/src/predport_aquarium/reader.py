@@ -40,18 +40,19 @@ Record = tuple[str, "int | None", "int | None", Any]  # (file, line, array index
 def iter_records(path: Path, context: Any) -> Iterator[Record]:
     """The rows of a JSON Lines file (``line`` set) or of a JSON array (``index`` set)."""
     file = str(path)
-    with open(path, "rb") as fh:
+    with predport.open_regular(path, file=file) as fh:  # a FIFO is refused, not waited on
         start = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start == b"[":
         yield from _array_records(path, context)
         return
     if start == b"{" and path.suffix.lower() == ".json":
-        data = path.read_bytes()
+        data = predport.read_bytes(path, file=file)
         try:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             obj = None  # several objects: JSON Lines in a .json file
         if isinstance(obj, dict):
+            predport.check_json_depth(obj, raw=data, file=file)
             yield (file, None, None, obj)
             return
         del data
@@ -72,15 +73,17 @@ def iter_records(path: Path, context: Any) -> Iterator[Record]:
                     continue
                 context.problem(predport.ParseError(f"invalid JSON: {exc}", file=file, line=lineno))
                 continue
+            try:
+                predport.check_json_depth(obj, raw=raw, file=file, line=lineno)
+            except predport.PredportError as err:
+                context.problem(err)
+                continue
             yield (file, lineno, None, obj)
 
 
 def _array_records(path: Path, context: Any) -> Iterator[Record]:
     file = str(path)
-    try:
-        doc = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise predport.ParseError(f"invalid JSON: {exc}", file=file) from None
+    doc = predport.load_json(predport.read_bytes(path, file=file), file=file)
     for i in range(len(doc)):
         row, doc[i] = doc[i], None  # release each row once handed on
         yield (file, None, i, row)

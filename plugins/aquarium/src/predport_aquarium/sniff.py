@@ -56,7 +56,7 @@ def _first_object(text: str) -> tuple[str, Any, bool]:
     try:
         obj, _ = json.JSONDecoder().raw_decode(text, pos)
         return container, obj, True
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested ~1000 deep
         return container, None, False
 
 

@@ -24,10 +24,8 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 
 def read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise predport.ParseError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    """The whole file: a regular file within the size limit, else a located ParseError."""
+    return predport.read_bytes(path, file=str(path))
 
 
 def loads(raw: bytes, *, file: str) -> tuple[Any, bool]:
@@ -41,9 +39,16 @@ def loads(raw: bytes, *, file: str) -> tuple[Any, bool]:
     import orjson
 
     try:
-        return orjson.loads(raw), True
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError as strict_error:
         strict_msg = str(strict_error)
+    else:
+        predport.check_json_depth(doc, raw=raw, file=file)  # the depth limit, before anything recurses
+        return doc, True
+    if "Recursion limit" in strict_msg:  # deeper than orjson's 1024 levels: json.loads would recurse too
+        raise predport.ParseError("JSON nested more than 1024 levels deep", file=file, json_path="$",
+                                  hint="no COCO file nests that deep")
+
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -51,7 +56,9 @@ def loads(raw: bytes, *, file: str) -> tuple[Any, bool]:
             f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}", file=file, json_path="$"
         ) from None
     try:
-        return json.loads(text), False
+        doc = json.loads(text)
+    except RecursionError:
+        raise predport.ParseError("JSON nested too deep to read", file=file, json_path="$") from None
     except json.JSONDecodeError as exc:
         path = locate(text, exc.pos)
         field = next((p for p in reversed(path) if isinstance(p, str)), None)
@@ -67,6 +74,8 @@ def loads(raw: bytes, *, file: str) -> tuple[Any, bool]:
             json_path=path,
             field=field,
         ) from None
+    predport.check_json_depth(doc, raw=raw, file=file)
+    return doc, False
 
 
 def _skip(text: str, i: int) -> int:

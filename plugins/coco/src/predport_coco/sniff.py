@@ -80,7 +80,7 @@ def _sniff_list(text: str, i: int, *, complete: bool) -> Sniff | None:
         return None
     try:
         rec, _ = _DECODER.raw_decode(text, i)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested ~1000 deep
         # The first record does not fit in the head (a large mask): look at its keys only.
         window = text[i:]
         if '"image_id"' in window and any(f'"{k}"' in window for k in GEOMETRY_KEYS):
@@ -104,7 +104,7 @@ def _sniff_dict(text: str, i: int, *, complete: bool) -> Sniff | None:
             return None
         try:
             key, i = _DECODER.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested ~1000 deep
             break
         if not isinstance(key, str):
             return None
@@ -116,7 +116,7 @@ def _sniff_dict(text: str, i: int, *, complete: bool) -> Sniff | None:
             return _sniff_annotations(text, i, seen)
         try:
             _, i = _DECODER.raw_decode(text, i)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested ~1000 deep
             seen.add(key)
             break
         seen.add(key)
@@ -136,7 +136,7 @@ def _sniff_annotations(text: str, i: int, seen: set[str]) -> Sniff | None:
         return Sniff("image_info")  # no annotations: image info, or ground truth with nothing in it
     try:
         ann, _ = _DECODER.raw_decode(text, j)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested ~1000 deep
         return Sniff("dict_unknown") if (seen & {"images", "categories"}) or j < len(text) else None
     if not isinstance(ann, dict) or "image_id" not in ann:
         return None

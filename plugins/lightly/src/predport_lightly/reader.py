@@ -100,7 +100,7 @@ _NUMBER = (int, float)
 class _Task:
     """A task being read: its spec plus the schema-id -> canonical-id lookup table."""
 
-    __slots__ = ("name", "task_type", "folder", "n_categories", "lut", "valid", "max_id", "identity",
+    __slots__ = ("name", "task_type", "folder", "n_categories", "index", "values", "identity",
                  "unmapped", "fast")
 
     def __init__(self, spec: _layout.TaskSpec, lut: dict[int, int]) -> None:
@@ -108,16 +108,12 @@ class _Task:
         self.task_type = spec.task_type
         self.folder = str(spec.folder)
         self.n_categories = len(spec.categories)
-        self.max_id = max(lut, default=-1)
-        table = np.full(self.max_id + 1, -1, dtype=np.int64)
-        valid = np.zeros(self.max_id + 1, dtype=bool)
-        for sid, cid in lut.items():
-            table[sid] = cid
-            valid[sid] = True
-        self.lut = table
-        self.valid = valid
+        # schema id -> position -> canonical id: memory grows with the number of categories,
+        # never with the largest id (a table indexed by id took gigabytes for id 3e8)
+        self.index = predport.IdIndex(lut)
+        self.values = np.fromiter(lut.values(), dtype=np.int64, count=len(lut))
         self.identity = all(sid == cid for sid, cid in lut.items())
-        self.unmapped = bool((table[valid] < 0).any())
+        self.unmapped = bool((self.values < 0).any())
         self.fast = spec.task_type == "object-detection"
 
 
@@ -590,7 +586,7 @@ class _Reader:
         masks: list[Any] = []
         kps: list[Any] = []
         probs: list[Any] = []
-        lut, valid, max_id = task.lut, task.valid, task.max_id
+        index, values = task.index, task.values
         for i, p in enumerate(preds):
             jp = f"$.predictions[{i}]"
             try:
@@ -599,11 +595,12 @@ class _Reader:
                 ctx.problem(err)
                 continue
             cid, score, box, mask, kp, prob = row
-            if not (0 <= cid <= max_id and valid[cid]):
+            pos = index.get(cid)
+            if pos < 0:
                 ctx.problem(_err(f"category_id {cid} is not in the schema.json of task {task.name!r}",
                                  file, jp + ".category_id", "category_id"))
                 continue
-            mapped = int(lut[cid])
+            mapped = int(values[pos])
             if mapped < 0:
                 ctx.report.count("predictions dropped (category not in the class map)")
                 continue
@@ -699,12 +696,13 @@ class _Reader:
         if cols is None:
             return None
         cid, score, box = cols
-        if len(cid) and (int(cid.min()) < 0 or int(cid.max()) > task.max_id or not task.valid[cid].all()):
+        pos = task.index.positions(cid)
+        if len(cid) and (pos < 0).any():
             return None
         if not (box[:, 2:] >= 0).all():
             return None
         if not task.identity:
-            cid = task.lut[cid]
+            cid = task.values[pos]
         return cid, score, box
 
     def frames(self, records: Iterable[Any]) -> Iterator[Any]:

@@ -80,8 +80,9 @@ def write_masks(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     background = opts.background
     files = drawn = not_drawn = box_changed = 0
     for frame in stream.frames:
-        width, height = _frame_size(frame, context)
         rel = _relpath(frame.data_id, frame.frame_index)
+        # before the canvas (and any RLE) is allocated: a 100-byte RLE may declare 50000 x 50000
+        width, height = predport.check_pixels(*_frame_size(frame, context), what="mask PNG", file=rel)
         dets = frame.predictions
         ids = dets.category_id
         bad = ids[(ids < 0) | (ids > 65535) | (ids == background)]

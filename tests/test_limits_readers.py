@@ -1,0 +1,137 @@
+"""The core limits (predport.limits) applied in the readers and writers (issue 12, item 4).
+
+Each case failed before: the Lightly reader built a table indexed by category id (id
+2**40: MemoryError; 3e8: 2.4 GB), COCO and Aquarium detection/reading hit RecursionError
+on JSON nested ~1000 deep, an Aquarium mask PNG declaring 50000 x 50000 went straight to
+Pillow (DecompressionBombError, a crash), and the masks writer allocated the canvas a
+100-byte RLE declared (50000 x 50000: 2.5 GB) before any check.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import tracemalloc
+import zlib
+from pathlib import Path
+
+import pytest
+
+import predport
+from predport import ParseError
+
+ROOT = Path(__file__).resolve().parents[1]
+AQUARIUM_DATA = ROOT / "plugins" / "aquarium" / "tests" / "data"
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose IHDR (valid CRC) declares ``width x height`` and whose IDAT is a small bomb."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * (1 << 20), 9))
+            + chunk(b"IEND", b""))
+
+
+# -- Lightly: ids far apart ------------------------------------------------------------
+def test_lightly__category_ids_far_beyond_the_count_cost_no_memory(tmp_path):
+    big = 2**40
+    task = tmp_path / "datasource" / ".lightly" / "predictions" / "det"
+    task.mkdir(parents=True)
+    (task / "schema.json").write_text(json.dumps(
+        {"task_type": "object-detection", "categories": [{"id": 3, "name": "car"}, {"id": big, "name": "bus"}]}))
+    (task / "a.json").write_text(json.dumps({"file_name": "a.jpg", "predictions": [
+        {"category_id": big, "bbox": [1, 2, 3, 4], "score": 0.5},
+        {"category_id": 3, "bbox": [5, 6, 7, 8], "score": 0.25}]}))
+    (task / "b.json").write_text(json.dumps({"file_name": "b.jpg", "predictions": [
+        {"category_id": 7, "bbox": [1, 2, 3, 4], "score": 0.5}]}))
+    tracemalloc.start()
+    try:
+        stream = predport.open_stream(task.parent, format="lightly", policy="skip")
+        ps = stream.collect()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20  # a table indexed by id: 8 TB (MemoryError) for 2**40
+    frame = ps.frame("a.jpg")
+    names = {c.id: c.name for c in ps.categories}
+    assert [names[int(c)] for c in frame.predictions.category_id] == ["bus", "car"]
+    assert frame.predictions.box.tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    # an id not in schema.json is still refused (and counted under skip)
+    assert stream.report.skipped_total == 1 and "category_id 7" in str(stream.report.skipped[0])
+    with pytest.raises(ParseError, match="category_id 7 is not in the schema.json"):
+        predport.load(task.parent, format="lightly")
+
+
+# -- JSON depth in COCO and Aquarium ------------------------------------------------------
+def _deep(n: int) -> bytes:
+    return b"[" * n + b"]" * n
+
+
+@pytest.mark.parametrize("fmt", ["coco", "aquarium"])
+def test_json_readers__nesting_1000_deep_is_a_located_error_and_hides_nothing_from_detection(tmp_path, fmt):
+    path = tmp_path / "results.json"
+    path.write_bytes(b'[{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5, "x": '
+                     + _deep(1000) + b'}]')
+    hub = predport.get_hub()
+    before = {r.name: len(r.reasons) for r in hub.plugins()}
+    votes = predport.detect(path)
+    grew = {r.name: r.reasons[before.get(r.name, 0):] for r in hub.plugins() if len(r.reasons) > before.get(r.name, 0)}
+    assert not grew, grew  # a RecursionError in detect_format degraded the plugin
+    assert votes and votes[0].format == "coco"
+    with pytest.raises(ParseError, match="nested more than 256 levels") as info:
+        predport.load(path, format=fmt)
+    assert info.value.file == str(path) and info.value.json_path.startswith("$[0].x[0]")
+
+
+def test_aquarium_lines__a_deep_line_is_refused_at_its_line_and_counted_under_skip(tmp_path):
+    src = AQUARIUM_DATA / "v1_1.0.7.jsonl"
+    lines = src.read_bytes().splitlines()
+    bad = lines[0][:-1] + b', "deep": ' + _deep(700) + b'}'
+    path = tmp_path / "frames.jsonl"
+    path.write_bytes(b"\n".join([lines[1], bad] + lines[2:]) + b"\n")
+    with pytest.raises(ParseError, match="nested more than") as info:
+        predport.load(path, format="aquarium")
+    assert info.value.line == 2
+    stream = predport.open_stream(path, format="aquarium", policy="skip")
+    assert len(stream.collect().frames) == len(lines) - 1 and stream.report.skipped_total == 1
+
+
+# -- Aquarium mask PNGs -----------------------------------------------------------------
+def test_aquarium__mask_png_declaring_50000_squared_is_refused_from_its_header(tmp_path):
+    shutil.copy(AQUARIUM_DATA / "v1_1.0.7.jsonl", tmp_path / "frames.jsonl")
+    (tmp_path / "masks").mkdir()
+    shutil.copy(AQUARIUM_DATA / "masks" / "frame_0002_instances.png", tmp_path / "masks")
+    (tmp_path / "masks" / "frame_0002_semseg.png").write_bytes(_png_header_only(50000, 50000))
+    tracemalloc.start()
+    try:
+        stream = predport.open_stream(tmp_path / "frames.jsonl", format="aquarium")
+        frames = {f.data_id: f for f in stream.frames}
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 << 20
+    [kept] = frames["frame_0002"].attributes["unresolved_masks"]
+    assert "50000 x 50000" in kept["reason"]
+    assert "above the limit" in kept["reason"]
+    # the instance mask of the same frame is still read
+    assert any(r.get("mask") for r in frames["frame_0002"].predictions.to_records())
+
+
+# -- masks writer -------------------------------------------------------------------------
+def test_masks_writer__rle_declaring_50000_squared_is_refused_before_allocating(tmp_path):
+    doc = {"schema": "predport/prediction-set/1", "categories": [{"id": 1, "name": "car"}],
+           "frames": [{"data_id": "a", "predictions": [
+               {"category_id": 1, "score": 0.5, "mask": {"size": [50000, 50000], "counts": "0"}}]}]}
+    src = tmp_path / "in.json"
+    src.write_text(json.dumps(doc))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParseError, match=r"50000 x 50000 = 2500000000 pixels is above the limit") as info:
+            predport.convert(src, tmp_path / "out", to="masks")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20 and info.value.file == "a.png"
+    assert not (tmp_path / "out").exists()
