@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -162,10 +163,12 @@ def test_remote__head_read_by_detection_is_not_downloaded_again(mem, monkeypatch
     assert not spool.root.exists()
 
 
-def test_remote__spool_is_removed_when_the_stream_ends(mem):
+def test_remote__spool_is_removed_when_the_stream_ends(mem, tmp_path, monkeypatch):
     fs, root = mem
+    # spools in a folder of this test only: /tmp is shared with other runs' spools
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     stream = predport.open_stream(f"memory://{root}/ex/masks/predictions")
-    spools = [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("predport-spool-*")]
+    spools = [p for p in tmp_path.glob("predport-spool-*")]
     assert spools
     frames = list(stream.frames)
     assert len(frames) == 2

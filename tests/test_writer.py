@@ -64,10 +64,48 @@ def test_writer__numpy_integer_labels_are_category_ids(tmp_path, hub):
 
 
 def test_writer__failed_close_can_be_retried(tmp_path, hub):
-    (tmp_path / "p.json").write_text("keep")
     w = predport.Writer(tmp_path / "p.json", categories=["car"])
     w.add(data_id="a", category="car", box=[1, 2, 3, 4], score=0.5)
+    (tmp_path / "p.json").write_text("keep")  # appeared during the run: close refuses, keeps the data
     with pytest.raises(predport.OutputError):
         w.close()
+    assert (tmp_path / "p.json").read_text() == "keep"
     w.overwrite = True
     assert w.close()["predictions"] == 1
+
+
+# -- fail fast (issue 12, item 8): checked when the writer opens and at the first add -------
+def test_writer__existing_output_is_refused_when_the_writer_opens(tmp_path, hub):
+    (tmp_path / "p.json").write_text("keep")
+    with pytest.raises(predport.OutputError, match="output file exists"):
+        predport.Writer(tmp_path / "p.json", categories=["car"])
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "old.txt").write_text("x")
+    with pytest.raises(predport.OutputError, match="not empty"):
+        predport.Writer(tmp_path / "folder", format="yolo", categories=["car"])
+    assert predport.Writer(tmp_path / "folder", format="yolo", categories=["car"], overwrite=True)
+
+
+def test_writer__unwritable_place_and_unknown_format_are_refused_when_the_writer_opens(tmp_path, hub):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(predport.OutputError, match="is a file, not a folder"):
+        predport.Writer(tmp_path / "file" / "p.json")
+    with pytest.raises(predport.UnknownFormatError):
+        predport.Writer(tmp_path / "p.json", format="no-such-format")
+
+
+def test_writer__first_add_the_format_cannot_hold_raises_and_keeps_what_was_added(tmp_path, hub):
+    w = predport.Writer(tmp_path / "out", format="yolo", categories=["car"])
+    w.add(data_id="a", category="car", box=[1, 2, 3, 4], score=0.5, width=10, height=10)
+    with pytest.raises(predport.LossError, match=r"cannot hold the probabilities .*not added \(the 1 added") as info:
+        w.add(data_id="b", category="car", box=[1, 2, 3, 4], score=0.5, probabilities=[0.5, 0.5], width=10, height=10)
+    assert "allow_loss" in str(info.value)
+    w.add(data_id="c", category="car", box=[2, 2, 3, 4], score=0.25, width=10, height=10)
+    assert w.close()["predictions"] == 2
+    assert sorted(f.data_id for f in predport.load(tmp_path / "out", format="yolo").frames) == ["a", "c"]
+
+
+def test_writer__allowed_loss_is_not_refused_at_add(tmp_path, hub):
+    with predport.Writer(tmp_path / "out", format="yolo", categories=["car"], allow_loss=True) as w:
+        w.add(data_id="b", category="car", box=[1, 2, 3, 4], score=0.5, probabilities=[0.5, 0.5], width=10, height=10)
+    assert w.summary["loss"] == {"predictions.probabilities": 1}

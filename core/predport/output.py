@@ -87,17 +87,32 @@ class _Lock:
     """An advisory lock on a staging folder, held while the run that owns it is alive.
 
     The kernel releases it when the process dies, however it dies, so a staging folder
-    whose lock can be taken belongs to a run that is gone.
+    whose lock can be taken belongs to a run that is gone. A forked child (a reader's
+    decoding worker) closes its inherited copy at once: otherwise a worker outliving a
+    SIGKILLed run would keep the lock, and the next run would leave the killed run's
+    half-moved output alone instead of rolling it back.
     """
+
+    held: "set[int]" = set()  # the descriptors of this process's locks
 
     def __init__(self, path: Path) -> None:
         self.fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        _Lock.held.add(self.fd)
         try:
             import fcntl
 
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except ImportError:  # pragma: no cover - no advisory locks (Windows): files stay open instead
             pass
+
+    @staticmethod
+    def _close_in_child() -> None:
+        for fd in _Lock.held:
+            try:
+                os.close(fd)  # the child's copy only: the parent's lock stays held
+            except OSError:
+                pass
+        _Lock.held = set()
 
     @staticmethod
     def is_stale(path: Path) -> bool:
@@ -120,8 +135,13 @@ class _Lock:
 
     def release(self) -> None:
         if self.fd is not None:
+            _Lock.held.discard(self.fd)
             os.close(self.fd)
             self.fd = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_Lock._close_in_child)
 
 
 def _remove_staging(staging: Path) -> None:

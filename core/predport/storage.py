@@ -36,6 +36,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -123,9 +124,33 @@ def open_url(url: str, storage_options: Mapping[str, Any] | None = None) -> tupl
     return fs, path.rstrip("/") or path
 
 
+#: The errors of fsspec backends that are not ``OSError``s, by module: botocore's
+#: ``NoCredentialsError`` (s3fs without credentials) would otherwise be an "internal error".
+_BACKEND_ERRORS = (
+    ("botocore.exceptions", ("BotoCoreError", "ClientError")),
+    ("google.auth.exceptions", ("GoogleAuthError",)),
+    ("azure.core.exceptions", ("AzureError",)),
+)
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    """``OSError`` plus the client errors of the storage backends already imported (none is
+    imported here: an ``except _storage_errors()`` costs nothing until a storage call fails)."""
+    out: list[type[BaseException]] = [OSError]
+    for module, names in _BACKEND_ERRORS:
+        mod = sys.modules.get(module)
+        out += [getattr(mod, n) for n in names if mod is not None and isinstance(getattr(mod, n, None), type)]
+    return tuple(out)
+
+
 def _denied(exc: BaseException, url: str, doing: str) -> PredportError:
-    """A clear error for a storage failure (permissions, missing bucket, network)."""
+    """A clear error for a storage failure (permissions, missing bucket, network, no credentials)."""
     kind = PredportError if doing == "reading" else OutputError  # an input's problem is not the output's
+    if "Credentials" in type(exc).__name__ or "credentials" in str(exc).lower()[:200]:
+        return kind(f"no credentials {doing} {url}: {exc}",
+                    hint="configure credentials for the store (for s3://: AWS_PROFILE or AWS_ACCESS_KEY_ID and "
+                         "AWS_SECRET_ACCESS_KEY, ~/.aws/credentials), or pass --storage-option anon=true for a "
+                         "public bucket", file=url)
     if isinstance(exc, PermissionError):
         return kind(f"access denied {doing} {url}: {exc}",
                     hint="check the credentials (fsspec/boto configuration or --storage-option)", file=url)
@@ -171,7 +196,7 @@ class RemotePathBase(PurePosixPath):
 def _safe(call: Any, default: Any) -> Any:
     try:
         return call()
-    except (OSError, ValueError):
+    except (*_storage_errors(), ValueError):
         return default
 
 
@@ -251,7 +276,7 @@ class RemoteSource(Source):
                     self._sizes[self.key] = int(info.get("size") or 0)
             except FileNotFoundError:
                 self._kind = "missing"
-            except OSError as exc:
+            except _storage_errors() as exc:
                 raise _denied(exc, self.url, "reading") from None
         return self._kind
 
@@ -280,7 +305,7 @@ class RemoteSource(Source):
         if cached is None:
             try:
                 cached = self.fs.cat_file(full, start=0, end=HEAD_BYTES)
-            except (OSError, ValueError):
+            except (*_storage_errors(), ValueError):
                 cached = b""
             self._head[full] = cached
         return cached[:min(size, HEAD_BYTES)]
@@ -488,7 +513,7 @@ class Spool:
                 self.source.fs.get_file(remote[0], local[0])
             else:
                 self.source.fs.get(remote, local)
-        except OSError as exc:
+        except _storage_errors() as exc:
             raise _denied(exc, self.source.url, "reading") from None
 
     def relocate(self, err: PredportError) -> PredportError:
@@ -565,7 +590,7 @@ class RemoteOutput(OutputTarget):
             found = "directory" if info.get("type") == "directory" else "file"
         except FileNotFoundError:
             return
-        except OSError as exc:
+        except _storage_errors() as exc:
             raise _denied(exc, self.url, "checking") from None
         if kind == "file":
             if found == "directory":

@@ -8,6 +8,14 @@ The analogue of Encord Active's ``PredictionWriter``::
                 w.add(data_id=image.name, box=box, score=score, category=label)
 
 Nothing is written if the block raises, or if validation fails.
+
+Fail fast: the output path is checked when the writer is made (it exists without
+``overwrite``, it is not writable, the format cannot be written), and the first
+:meth:`Writer.add` that the target format could not hold raises
+:class:`~predport.LossError` at the caller's line, not after a long inference run.
+When :meth:`Writer.close` still refuses (a loss the writer itself reports, the output
+appeared meanwhile), everything added so far stays in the writer: change
+``allow_loss``, ``overwrite``, ``dest`` or ``format`` and call ``close()`` again.
 """
 from __future__ import annotations
 
@@ -42,6 +50,9 @@ class Writer:
     ) -> None:
         from .context import CategoryTable
 
+        self._info = _check_target(dest, format, overwrite)  # fail now, not at close()
+        self._policy: Any = None
+        self._fields_seen: set[str] = set()
         self.dest = dest
         self.format = format
         self.overwrite = overwrite
@@ -128,6 +139,7 @@ class Writer:
         if attributes:
             row["attributes"] = dict(attributes)
         Prediction.model_validate(row)  # fail here, at the caller's line, not at close
+        self._check_loss(row, frame, width, height)
         key = (str(data_id), frame)
         buf = self._frames.setdefault(key, {"rows": [], "width": width, "height": height})
         if width is not None:
@@ -135,6 +147,42 @@ class Writer:
         if height is not None:
             buf["height"] = height
         buf["rows"].append(row)
+
+    def _check_loss(self, row: dict[str, Any], frame: int | None, width: int | None, height: int | None) -> None:
+        """Raise :class:`~predport.LossError` now when ``format`` cannot hold a field of this
+        prediction that earlier ones did not have (checked once per new field: cheap)."""
+        fields = {k for k, v in row.items() if v is not None and k != "category_id"}
+        if frame is not None:
+            fields.add("frame_index")
+        if width is not None or height is not None:
+            fields.add("size")
+        new = fields - self._fields_seen
+        if not new:
+            return
+        from .loss import LossPolicy, LossTracker, kind_of
+        from .model import Detections, Frame
+
+        if self._info is None or self._info.id != self.format:
+            from .hub import get_hub
+
+            self._info = get_hub().format_info(self.format)
+        probe = Frame(data_id="probe", frame_index=frame, width=width, height=height,
+                      predictions=Detections.from_records([row]))
+        from .errors import LossError
+
+        tracker = LossTracker(self._info, policy=LossPolicy(self.allow_loss), dest=os.fspath(self.dest))
+        try:
+            for _ in tracker.watch([probe]):
+                pass  # raises LossError when a refused field is counted
+        except LossError as err:
+            kinds = sorted({kind_of(k) for k in (err.report or {})})
+            kept = sum(len(v["rows"]) for v in self._frames.values())
+            raise LossError(
+                f"format {self.format!r} cannot hold the {', '.join(kinds)} of this prediction; it was not added "
+                f"(the {kept} added before are kept)", file=os.fspath(self.dest), report=err.report,
+                hint=f"make the Writer with allow_loss=True (or allow_loss={','.join(kinds)!r}), "
+                     "or choose a format that holds them") from None
+        self._fields_seen |= new
 
     def add_frame(self, *, data_id: str, frame: int | None = None, width: int | None = None,
                   height: int | None = None) -> None:
@@ -174,6 +222,44 @@ class Writer:
             self.close()
         else:
             self._closed = True  # an error in the loop: write nothing
+
+
+def _check_target(dest: Any, format: str, overwrite: bool) -> Any:
+    """The :class:`~predport.FormatInfo` of ``format``, after the checks ``close()`` would fail on:
+    the format can be written, and a local ``dest`` is not in the way and can be written."""
+    from pathlib import Path
+
+    from .errors import OutputError
+    from .hub import get_hub
+    from .limits import is_url
+    from .output import STAGING_PREFIX
+
+    info = get_hub().format_info(format)
+    if not info.can_write:
+        raise ConfigError(f"format {format!r} can be read but not written", plugin=info.plugin)
+    if is_url(dest):
+        return info  # remote outputs are checked by the store when written
+    d = Path(dest)
+    hint = "pass overwrite=True to replace it, or choose another dest"
+    if info.target == "file":
+        if d.is_dir():
+            raise OutputError(f"{d} is a folder; format {format!r} writes one file", file=str(d))
+        if d.exists() and not overwrite:
+            raise OutputError("output file exists", file=str(d), hint=hint)
+    else:
+        if d.exists() and not d.is_dir():
+            raise OutputError(f"{d} is a file; format {format!r} writes a folder", file=str(d))
+        if (d.is_dir() and not overwrite and not info.in_place
+                and any(not p.name.startswith(STAGING_PREFIX) for p in d.iterdir())):
+            raise OutputError("output folder is not empty", file=str(d), hint=hint)
+    parent = d if d.is_dir() else d.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{parent} is a file, not a folder to write into", file=str(d))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write into {parent} (permission denied)", file=str(d))
+    return info
 
 
 def _mask_to_rle(mask: Any) -> dict[str, Any]:
