@@ -147,3 +147,62 @@ def test_lightly_detection__a_fifo_named_tasks_json_does_not_block(tmp_path):
     with no_hang():
         votes = predport.get_hub().detect(root)
     assert not any(v.format == "lightly" and v.confidence > predport.Confidence.LOW for v in votes)
+
+
+# -- validation gaps (issue 12, item 5) -------------------------------------------------------
+def test_canonical__a_category_id_declared_twice_is_refused_by_validate_and_load(tmp_path):
+    from predport.cli import main
+
+    doc = tmp_path / "p.json"
+    doc.write_text('{"schema": "predport/prediction-set/1", "categories": [{"id": 1, "name": "car"}, '
+                   '{"id": 2, "name": "bus"}, {"id": 1, "name": "car"}], "frames": []}')
+    with pytest.raises(ParseError, match="category id 1 is declared twice") as info:
+        predport.load(doc, format="canonical")
+    assert info.value.json_path == "$.categories[2].id"
+    assert main(["validate", str(doc)]) == 1
+
+
+def test_writers__attribute_keys_that_are_not_strings_are_a_located_error(tmp_path):
+    ps = predport.PredictionSet(
+        source=predport.SourceInfo(format="x", uri="x", plugin="t"), categories=[predport.Category(id=1, name="a")],
+        frames=[predport.Frame(data_id="a", predictions=predport.Detections(
+            category_id=[1], score=[0.5], box=[[1, 2, 3, 4]], attributes=[{2: 3}]))])
+    for fmt, name in (("coco", "r.json"), ("aquarium", "f.jsonl"), ("canonical", "p.json")):
+        with pytest.raises(predport.PredportError) as info:
+            predport.save(ps, tmp_path / name, fmt, allow_loss=True)
+        assert not isinstance(info.value, predport.PluginError) and "str" in str(info.value)
+        assert not (tmp_path / name).exists()
+
+
+def _aquarium_rows_with(tmp_path, key, value):
+    import json
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "plugins" / "aquarium" / "tests" / "data" / "v1_1.0.7.jsonl"
+    rows = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
+
+    def walk(o):
+        if isinstance(o, dict):
+            if key in o:
+                o[key] = value
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    walk(rows)
+    path = tmp_path / "frames.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("key,value,where", [("label_type", ["BBOX_2D"], "label_type"),
+                                             ("user_metadata", 5, "$.inference_metadata.user_metadata")])
+def test_aquarium__odd_types_are_refused_by_the_reader_and_round_trip_under_skip(tmp_path, key, value, where):
+    path = _aquarium_rows_with(tmp_path, key, value)
+    with pytest.raises(ParseError) as info:
+        predport.load(path, format="aquarium")
+    assert where in str(info.value) and not isinstance(info.value, predport.PluginError)
+    ps = predport.load(path, format="aquarium", policy="skip")
+    predport.save(ps, tmp_path / "out.jsonl", "aquarium", allow_loss=True)  # what was read is writable

@@ -61,6 +61,8 @@ def test_fuzz__reader_raises_only_predport_errors_and_round_trips(fmt):
     def run(case):
         kind, files = case
         STATS[f"{fmt} inputs"] += 1
+        if LONG and STATS[f"{fmt} inputs"] % 250 == 0:
+            _write_report()
         try:
             fuzzing.check_input(fmt, kind, files, STATS)
         except Exception as exc:

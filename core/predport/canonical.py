@@ -119,6 +119,12 @@ def _declare(head: dict[str, Any], context: Any, file: str, line: int | None = N
     except SchemaValidationError as err:
         err.line = line
         raise
+    first: dict[Any, int] = {}
+    for i, c in enumerate(head.get("categories", [])):
+        j = first.setdefault(c["id"], i)
+        if j != i:  # the last one would silently win: a writer never writes two
+            raise ParseError(f"category id {c['id']} is declared twice (categories {j} and {i})", file=file,
+                             line=line, json_path=("categories", i, "id"), field="id")
     return {
         c["id"]: (context.categories.declare(c["id"], c["name"], c.get("external_id"), c.get("attributes")),
                   c["name"])

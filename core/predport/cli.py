@@ -313,27 +313,21 @@ def _print_summary(args: argparse.Namespace, summary: dict[str, Any], to: str) -
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    import orjson
 
     from .errors import ParseError, PredportError
     from .hub import get_hub
     from .registry import PREDICTION_SET_ID
 
+    from .limits import load_json, read_bytes
+
     reg = get_hub().registry
-    try:
-        with open(args.file, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise ParseError(f"cannot read: {exc.strerror}", file=args.file) from None
+    raw = read_bytes(args.file, file=args.file)  # a FIFO is refused, a huge file checked against memory
     lines = args.file.lower().endswith(".jsonl")
     docs: list[Any] = []
     numbers: list[int | None] = []
     chunks = [(i, line) for i, line in enumerate(raw.splitlines(), start=1) if line.strip()] if lines else [(None, raw)]
     for lineno, chunk in chunks:
-        try:
-            docs.append(orjson.loads(chunk))
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"invalid JSON: {exc}", file=args.file, line=lineno) from None
+        docs.append(load_json(chunk, file=args.file, line=lineno))  # the depth limit as convert applies it
         numbers.append(lineno)
     if not docs:
         raise ParseError("empty file: nothing to validate", file=args.file)
@@ -367,6 +361,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         count += 1
     if schema_id == PREDICTION_SET_ID:
         _check_category_references(docs, numbers, args.file, lines)
+        # what the schema cannot say (a category id declared twice...): read it as convert would
+        from .api import open_stream
+
+        for _ in open_stream(args.file, "canonical-jsonl" if lines else "canonical").frames:
+            pass
     if args.json:
         _out(json.dumps({"file": args.file, "schema": schema_id, "valid": True}))
     else:

@@ -50,8 +50,10 @@ class _Compiled:
                 if self._rs.is_valid(instance):
                     return None
                 err = next(iter(self._rs.iter_errors(instance)))
-            except ValueError as exc:  # the instance cannot be converted: nested ~255 levels deep
-                return [], f"cannot be validated ({exc}): nested too deep"
+            except ValueError as exc:  # the instance cannot be converted to JSON values
+                why = "nested too deep" if "Recursion" in str(exc) else \
+                    "a key that is not a string" if "key must be" in str(exc) else str(exc)
+                return [], f"cannot be validated as JSON ({why}: {exc})"
             except RecursionError:  # pragma: no cover - defensive
                 return [], "cannot be validated: nested too deep"
             return list(err.instance_path), err.message

@@ -277,6 +277,10 @@ class Mapper:
             return None
         gen = generation_of(obj) if fast is None else fast.gen
         attrs = self.frame_attributes(obj, gen)
+        if not isinstance(attrs.get("user_metadata", {}), dict):  # the writer could not write it back
+            self.context.problem(err("user_metadata must be a JSON object", ["inference_metadata", "user_metadata"],
+                                     "user_metadata"))
+            return None
         self._size = size = self.context.image_size(task_id)
         if not rows:
             dets = predport.Detections.empty()
@@ -484,7 +488,8 @@ class Mapper:
         partial: list[dict[str, Any]] = []
         groups: dict[str, _Group] = {}
         for i, row in enumerate(rows):
-            if isinstance(row, dict) and row.get("label_type") in spec.INSTANCE_MASK_TYPES:
+            if isinstance(row, dict) and isinstance(row.get("label_type"), str) \
+                    and row["label_type"] in spec.INSTANCE_MASK_TYPES:
                 uuid = row.get("uuid")
                 if isinstance(uuid, str) and isinstance(row.get("attributes"), dict):
                     groups[uuid] = _Group(i, row)

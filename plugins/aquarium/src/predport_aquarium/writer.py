@@ -216,7 +216,11 @@ class RowBuilder:
         return row
 
     def user_metadata(self, frame: Any, a: dict[str, Any], src: str | None, d: dict[str, Any]) -> dict[str, Any]:
-        meta = dict(a["user_metadata"]) if "user_metadata" in a else dict(d.get("user_metadata", {}))
+        given = a["user_metadata"] if "user_metadata" in a else d.get("user_metadata", {})
+        if not isinstance(given, dict):
+            raise predport.OutputError(f"frame {frame.data_id!r}: user_metadata must be an object, not "
+                                       f"{type(given).__name__}", field="user_metadata")
+        meta = dict(given)
         if src is None:
             # Frame attributes from another format become user metadata when Aquarium can hold them.
             for key, value in a.items():
@@ -247,6 +251,9 @@ class RowBuilder:
                 else:
                     lt = derived_type(box="box" in rec, polygon="polygon" in rec, mask=False,
                                       keypoints="keypoints" in rec, box3d="box3d" in rec)
+            if not isinstance(lt, str):
+                raise predport.OutputError(f"frame {frame.data_id!r}, prediction {k}: attribute label_type must be "
+                                           f"a string, not {type(lt).__name__}", field="label_type")
             if lt in spec.SEMANTIC_TYPES:
                 key = a.get("uuid")
                 if key not in semantic_done:
