@@ -206,3 +206,39 @@ def test_aquarium__odd_types_are_refused_by_the_reader_and_round_trip_under_skip
     assert where in str(info.value) and not isinstance(info.value, predport.PluginError)
     ps = predport.load(path, format="aquarium", policy="skip")
     predport.save(ps, tmp_path / "out.jsonl", "aquarium", allow_loss=True)  # what was read is writable
+
+
+@pytest.mark.parametrize("counts", ["", "0X1", "PPYo0"])
+def test_rle_counts_not_covering_height_x_width_are_refused_by_coco_canonical_and_validate(tmp_path, counts):
+    import json
+
+    from predport.cli import main
+
+    coco = tmp_path / "results.json"
+    coco.write_text(json.dumps([{"image_id": 1, "category_id": 1, "score": 0.5,
+                                 "segmentation": {"size": [3, 4], "counts": counts}}]))
+    with pytest.raises(ParseError, match="RLE runs cover|truncated") as info:
+        predport.load(coco, format="coco")
+    assert "segmentation" in str(info.value)
+    doc = tmp_path / "p.json"
+    doc.write_text(json.dumps({"schema": "predport/prediction-set/1", "categories": [{"id": 1, "name": "car"}],
+                               "frames": [{"data_id": "a", "predictions": [
+                                   {"category_id": 1, "score": 0.5, "mask": {"size": [3, 4], "counts": counts}}]}]}))
+    with pytest.raises(ParseError, match="RLE runs cover|truncated") as info:
+        predport.load(doc, format="canonical")
+    assert info.value.json_path == "$.frames[0].predictions[0].mask.counts"
+    assert main(["validate", str(doc)]) == 1
+
+
+def test_check_rle__agrees_with_pycocotools_on_random_masks():
+    import numpy as np
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(0)
+    for t in range(200):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        m = (rng.random((h, w)) < rng.random()).astype(np.uint8)
+        rle = mask_utils.encode(np.asfortranarray(m))
+        assert predport.check_rle([h, w], rle["counts"].decode("ascii")) == (h, w)
+        assert int(mask_utils.area(rle)) == int(m.sum())
+    assert predport.check_rle([0, 0], "") == (0, 0)

@@ -80,6 +80,7 @@ _LAZY = {
     "Limits": "limits",
     "current_limits": "limits",
     "check_pixels": "limits",
+    "check_rle": "limits",
     "check_id": "limits",
     "parse_int": "limits",
     "IdIndex": "limits",

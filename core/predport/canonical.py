@@ -165,6 +165,21 @@ def _parse_lines(path: Path, context: Any) -> Iterator[tuple[str, int, dict[str,
                 yield (str(path), lineno, _loads(raw, file=str(path), line=lineno), ids)
 
 
+def _bad_mask(masks: Any, context: Any, file: str, line: int | None, base: tuple[Any, ...]) -> bool:
+    """Report (and say so) the first RLE whose runs do not cover its height x width."""
+    from .limits import check_rle
+
+    for j, m in enumerate(masks):
+        if m:
+            try:
+                check_rle(m.get("size"), m.get("counts"), file=file, line=line,
+                          json_path=base + ("predictions", j, "mask", "counts"), field="mask")
+            except PredportError as err:
+                context.problem(err)
+                return True
+    return False
+
+
 @hookimpl
 def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
     if format not in ("canonical", "canonical-jsonl"):
@@ -190,6 +205,8 @@ def _frames(records: Any, format: str, context: Any) -> Iterator[Any]:
             context.problem(err)
             continue
         dets = Detections.from_records(rec.get("predictions", []))
+        if dets.mask is not None and _bad_mask(dets.mask, context, file, line, base):
+            continue
         if len(dets):
             if lookup is None:
                 keys = np.array(sorted(ids), dtype=np.int64)

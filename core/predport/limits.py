@@ -41,7 +41,7 @@ from .errors import ConfigError, ParseError
 
 __all__ = [
     "Limits", "current_limits", "check_pixels", "check_id", "parse_int", "IdIndex", "check_json_depth",
-    "load_json", "check_file_size", "open_regular", "read_bytes", "is_regular", "is_url", "refuse_url",
+    "load_json", "check_file_size", "open_regular", "read_bytes", "is_regular", "is_url", "refuse_url", "check_rle",
     "INT64_MIN", "INT64_MAX",
 ]
 
@@ -207,6 +207,62 @@ class IdIndex:
         hit = ok & (keys[idx_c] == arr)
         out[hit] = vals[idx_c[hit]]
         return out
+
+
+# -- masks --------------------------------------------------------------------------------
+def check_rle(size: Any, counts: Any, *, limit: int | None = None, **where: Any) -> tuple[int, int]:
+    """``(height, width)`` of a COCO RLE whose runs cover exactly ``height * width`` pixels.
+
+    ``counts`` is the compressed string (pycocotools' ``counts``) or a list of runs;
+    ``""`` or ``"0X1"`` on a 3 x 4 mask is refused here, with the sum the runs reach,
+    instead of failing later inside pycocotools in a writer. The pixel limit
+    (:func:`check_pixels`) applies too; a 0 x 0 mask with no runs is valid.
+    """
+    if not (isinstance(size, (list, tuple)) and len(size) == 2):
+        raise ParseError(f"RLE size must be [height, width], not {_short(size)}", **where)
+    h, w = check_id(size[0], what="RLE height", **where), check_id(size[1], what="RLE width", **where)
+    if h < 0 or w < 0:
+        raise ParseError(f"RLE size {h} x {w} is negative", **where)
+    if h and w:
+        check_pixels(w, h, limit=limit, what="RLE mask", **where)
+    if isinstance(counts, (bytes, str)):
+        runs = _rle_runs(counts if isinstance(counts, bytes) else counts.encode("ascii", "replace"), **where)
+    elif isinstance(counts, (list, tuple)):
+        runs = [check_id(c, what="RLE count", **where) for c in counts]
+    else:
+        raise ParseError(f"RLE counts must be a string or a list of integers, not {_short(counts)}", **where)
+    if any(r < 0 for r in runs):
+        raise ParseError("RLE counts must not be negative", **where)
+    total = sum(runs)
+    if total != h * w:
+        raise ParseError(f"RLE runs cover {total} pixels, not height x width = {h} x {w} = {h * w}", **where)
+    return h, w
+
+
+def _rle_runs(data: bytes, **where: Any) -> list[int]:
+    """The runs of a compressed COCO RLE string (pycocotools' ``rleFrString``, in Python)."""
+    runs: list[int] = []
+    p, n = 0, len(data)
+    while p < n:
+        x, k, more = 0, 0, True
+        while more:
+            if p >= n:
+                raise ParseError("compressed RLE counts end inside a number (truncated?)", **where)
+            c = data[p] - 48
+            if not 0 <= c < 64:
+                raise ParseError(f"compressed RLE counts hold {chr(data[p])!r}; only '0' to 'o' are allowed", **where)
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+            if k > 13:  # beyond any int64 run
+                raise ParseError("compressed RLE counts hold a run beyond the 64-bit range", **where)
+        if len(runs) > 2:
+            x += runs[-2]
+        runs.append(x)
+    return runs
 
 
 # -- JSON ---------------------------------------------------------------------------------

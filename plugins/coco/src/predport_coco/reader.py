@@ -253,6 +253,10 @@ def _check_rle(seg: dict[str, Any]) -> dict[str, Any]:
         if len(seg) != 2:
             raise _Bad(f"unknown keys in an RLE: {sorted(set(seg) - {'size', 'counts'})}",
                        ["segmentation"], "segmentation")
+        try:  # the runs must cover height x width (pycocotools would fail on it in a writer)
+            predport.check_rle(size, counts)
+        except predport.ParseError as err:
+            raise _Bad(err.message, ["segmentation", "counts"], "segmentation") from None
         return seg
     if type(counts) is list:
         if not all(type(c) is int and c >= 0 for c in counts):
