@@ -242,3 +242,15 @@ def test_check_rle__agrees_with_pycocotools_on_random_masks():
         assert predport.check_rle([h, w], rle["counts"].decode("ascii")) == (h, w)
         assert int(mask_utils.area(rle)) == int(m.sum())
     assert predport.check_rle([0, 0], "") == (0, 0)
+
+
+def test_validate__agrees_with_convert_on_carriage_return_line_endings(tmp_path):
+    """Found by the long fuzz profile: validate split lines on \\r, the reader does not."""
+    from predport.cli import main
+
+    doc = tmp_path / "p.jsonl"
+    doc.write_bytes(b'{"schema": "predport/prediction-set/1", "categories": [{"id": 1, "name": "car"}]}\r'
+                    b'{"data_id": "a", "predictions": [{"category_id": 1, "score": 0.5, "box": [1, 2, 3, 4]}]}\r')
+    with pytest.raises(predport.PredportError):
+        predport.convert(doc, tmp_path / "out.json")
+    assert main(["validate", str(doc)]) == 1

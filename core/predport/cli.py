@@ -361,10 +361,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         count += 1
     if schema_id == PREDICTION_SET_ID:
         _check_category_references(docs, numbers, args.file, lines)
-        # what the schema cannot say (a category id declared twice...): read it as convert would
+        # what the schema cannot say (a category id declared twice, line endings the reader does
+        # not split on...): read it exactly as convert would, detection included
         from .api import open_stream
 
-        for _ in open_stream(args.file, "canonical-jsonl" if lines else "canonical").frames:
+        for _ in open_stream(args.file).frames:
             pass
     if args.json:
         _out(json.dumps({"file": args.file, "schema": schema_id, "valid": True}))
