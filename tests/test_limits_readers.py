@@ -120,18 +120,77 @@ def test_aquarium__mask_png_declaring_50000_squared_is_refused_from_its_header(t
 
 
 # -- masks writer -------------------------------------------------------------------------
-def test_masks_writer__rle_declaring_50000_squared_is_refused_before_allocating(tmp_path):
+def _rle_string(runs):
+    """pycocotools' compressed RLE string of ``runs`` (rleToString), without any mask."""
+    out = bytearray()
+    for i, x in enumerate(runs):
+        if i > 2:
+            x -= runs[i - 2]
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = (x != -1) if c & 0x10 else (x != 0)
+            out.append((c | 0x20 if more else c) + 48)
+    return out.decode("ascii")
+
+
+def test_masks__rle_declaring_50000_squared_is_refused_before_allocating(tmp_path):
+    counts = _rle_string([50000 * 50000])  # 8 bytes: one run covering the whole (empty) mask
+    assert predport.check_rle([3, 4], _rle_string([12])) == (3, 4)
     doc = {"schema": "predport/prediction-set/1", "categories": [{"id": 1, "name": "car"}],
            "frames": [{"data_id": "a", "predictions": [
-               {"category_id": 1, "score": 0.5, "mask": {"size": [50000, 50000], "counts": "0"}}]}]}
+               {"category_id": 1, "score": 0.5, "mask": {"size": [50000, 50000], "counts": counts}}]}]}
     src = tmp_path / "in.json"
     src.write_text(json.dumps(doc))
+    # read: refused by the canonical reader (check_rle applies the pixel limit)
+    with pytest.raises(ParseError, match=r"50000 x 50000 = 2500000000 pixels is above the limit") as info:
+        predport.load(src, format="canonical")
+    assert info.value.file == str(src)
+    # write: data made in Python, never read, is refused by the masks writer before its canvas
+    ps = predport.PredictionSet(
+        source=predport.SourceInfo(format="x", uri="x", plugin="t"), categories=[predport.Category(id=1, name="car")],
+        frames=[predport.Frame(data_id="a", predictions=predport.Detections(
+            category_id=[1], score=[0.5], mask=[{"size": [50000, 50000], "counts": counts}]))])
     tracemalloc.start()
     try:
         with pytest.raises(ParseError, match=r"50000 x 50000 = 2500000000 pixels is above the limit") as info:
-            predport.convert(src, tmp_path / "out", to="masks")
+            predport.save(ps, tmp_path / "out", "masks", allow_loss=True)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 64 << 20 and info.value.file == "a.png"
+    assert peak < 64 << 20 and info.value.file == "a.png"  # the canvas alone would be 2.5 GB
     assert not (tmp_path / "out").exists()
+
+
+# -- integers beyond int64 and beyond Python's int-string limit ------------------------------
+def test_canonical__ids_of_2_63_are_refused_by_validate_and_convert_alike(tmp_path):
+    from predport.cli import main
+
+    big = 2**63
+    doc = tmp_path / "p.json"
+    doc.write_text(json.dumps({"schema": "predport/prediction-set/1", "categories": [{"id": big, "name": "car"}],
+                               "frames": [{"data_id": "a", "predictions": [
+                                   {"category_id": big, "score": 0.5, "box": [1, 2, 3, 4]}]}]}))
+    assert main(["validate", str(doc)]) == 1
+    assert main(["convert", str(doc), str(tmp_path / "o.json"), "--to", "coco"]) == 1
+    with pytest.raises(ParseError, match="64-bit") as info:
+        predport.load(doc, format="canonical")
+    assert info.value.json_path == "$.categories[0].id"
+    doc.write_text(json.dumps({"schema": "predport/prediction-set/1", "categories": [{"id": 1, "name": "car"}],
+                               "frames": [{"data_id": "a", "predictions": [
+                                   {"category_id": big, "score": 0.5, "box": [1, 2, 3, 4]}]}]}))
+    with pytest.raises(ParseError, match="64-bit") as info:
+        predport.load(doc, format="canonical")
+    assert info.value.json_path == "$.frames[0].predictions[0].category_id"
+
+
+def test_yolo__a_class_of_5000_digits_is_a_located_error_not_the_int_string_limit(tmp_path):
+    labels = tmp_path / "ds" / "labels"
+    labels.mkdir(parents=True)
+    (labels / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n" + "9" * 5000 + " 0.5 0.5 0.1 0.1\n")
+    sizes = tmp_path / "sizes.json"
+    sizes.write_text('{"a": [10, 10]}')
+    with pytest.raises(ParseError) as info:
+        predport.load(tmp_path / "ds", format="yolo", image_sizes=str(sizes))
+    assert info.value.line == 2 and not isinstance(info.value, predport.PluginError)

@@ -119,8 +119,11 @@ def _declare(head: dict[str, Any], context: Any, file: str, line: int | None = N
     except SchemaValidationError as err:
         err.line = line
         raise
+    from .limits import check_id
+
     first: dict[Any, int] = {}
     for i, c in enumerate(head.get("categories", [])):
+        check_id(c["id"], what="category id", file=file, line=line, json_path=("categories", i, "id"), field="id")
         j = first.setdefault(c["id"], i)
         if j != i:  # the last one would silently win: a writer never writes two
             raise ParseError(f"category id {c['id']} is declared twice (categories {j} and {i})", file=file,
@@ -204,7 +207,13 @@ def _frames(records: Any, format: str, context: Any) -> Iterator[Any]:
             err.line = line
             context.problem(err)
             continue
-        dets = Detections.from_records(rec.get("predictions", []))
+        try:
+            dets = Detections.from_records(rec.get("predictions", []))
+        except OverflowError:  # an id beyond int64 (the schema says only "integer")
+            j = next(j for j, p in enumerate(rec["predictions"]) if not -(1 << 63) <= p["category_id"] < (1 << 63))
+            context.problem(ParseError("category_id is outside the 64-bit integer range", file=file, line=line,
+                                       json_path=base + ("predictions", j, "category_id"), field="category_id"))
+            continue
         if dets.mask is not None and _bad_mask(dets.mask, context, file, line, base):
             continue
         if len(dets):

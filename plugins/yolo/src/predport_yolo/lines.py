@@ -112,7 +112,8 @@ def field_name(kind: str, index: int, n_tokens: int, kpt: tuple[int, int] | None
 def class_index(token: str) -> int | None:
     """The class index of a token (``3``, or ``3.0`` as some exporters write it), else ``None``."""
     if token.isdigit():
-        return int(token)
+        # beyond int64 (thousands of digits would hit Python's int-string limit): not a class index
+        return int(token) if len(token.lstrip("0")) <= 18 else None
     try:
         value = float(token)
     except ValueError:
