@@ -194,3 +194,12 @@ def test_yolo__a_class_of_5000_digits_is_a_located_error_not_the_int_string_limi
     with pytest.raises(ParseError) as info:
         predport.load(tmp_path / "ds", format="yolo", image_sizes=str(sizes))
     assert info.value.line == 2 and not isinstance(info.value, predport.PluginError)
+
+
+def test_coco__an_integer_of_5000_digits_is_a_located_error(tmp_path):
+    """Found by the long fuzz profile: the standard-library fallback hit the int-string limit."""
+    path = tmp_path / "results.json"
+    path.write_text('[{"image_id": 1, "category_id": ' + "9" * 5000 + ', "bbox": [1, 2, 3, 4], "score": 0.5}]')
+    with pytest.raises(ParseError, match="too long") as info:
+        predport.load(path, format="coco")
+    assert info.value.file == str(path) and not isinstance(info.value, predport.PluginError)

@@ -60,22 +60,30 @@ def loads(raw: bytes, *, file: str) -> tuple[Any, bool]:
     except RecursionError:
         raise predport.ParseError("JSON nested too deep to read", file=file, json_path="$") from None
     except json.JSONDecodeError as exc:
-        path = locate(text, exc.pos)
-        field = next((p for p in reversed(path) if isinstance(p, str)), None)
-        if "end of data" in strict_msg or not text[exc.pos:].strip():
-            why = f"the file ends inside a value (truncated?): {exc.msg}"
-        else:
-            why = exc.msg
-        raise predport.ParseError(
-            f"invalid JSON: {why} (orjson: {strict_msg})",
-            file=file,
-            line=exc.lineno,
-            column=exc.colno,
-            json_path=path,
-            field=field,
-        ) from None
+        _invalid(text, exc, strict_msg, file)
+    except ValueError as exc:  # an integer of thousands of digits: Python's int-string limit
+        raise predport.ParseError(f"a number is too long to be read: {str(exc).split(';')[0]}", file=file,
+                                  json_path="$", hint="COCO ids and values fit 64 bits") from None
     predport.check_json_depth(doc, raw=raw, file=file)
     return doc, False
+
+
+def _invalid(text: str, exc: json.JSONDecodeError, strict_msg: str, file: str) -> None:
+    """Raise the located ParseError for text neither orjson nor the standard library parses."""
+    path = locate(text, exc.pos)
+    field = next((p for p in reversed(path) if isinstance(p, str)), None)
+    if "end of data" in strict_msg or not text[exc.pos:].strip():
+        why = f"the file ends inside a value (truncated?): {exc.msg}"
+    else:
+        why = exc.msg
+    raise predport.ParseError(
+        f"invalid JSON: {why} (orjson: {strict_msg})",
+        file=file,
+        line=exc.lineno,
+        column=exc.colno,
+        json_path=path,
+        field=field,
+    ) from None
 
 
 def _skip(text: str, i: int) -> int:
