@@ -98,6 +98,8 @@ def _read_tree(root: Path) -> dict[str, bytes]:
 
 
 _SEEDS: dict[str, list[tuple[str, dict[str, bytes]]]] | None = None
+#: Write options a format's writer needs to write the seed sets at all.
+WRITE_OPTIONS: dict[str, dict[str, Any]] = {"aquarium": {"default_confidence": 0.5, "masks": "drop"}}
 
 
 def seeds() -> dict[str, list[tuple[str, dict[str, bytes]]]]:
@@ -116,7 +118,7 @@ def seeds() -> dict[str, list[tuple[str, dict[str, bytes]]]]:
                 if info.target == "folder":
                     dest = Path(tmp) / f"{fmt}-{n}"
                 try:
-                    predport.save(data, dest, fmt, allow_loss=True, policy="skip")
+                    predport.save(data, dest, fmt, allow_loss=True, policy="skip", options=WRITE_OPTIONS.get(fmt))
                 except predport.PredportError:
                     continue
                 out.setdefault(fmt, []).append((info.target, _read_tree(dest)))
