@@ -118,7 +118,7 @@ def seeds() -> dict[str, list[tuple[str, dict[str, bytes]]]]:
                 if info.target == "folder":
                     dest = Path(tmp) / f"{fmt}-{n}"
                 try:
-                    predport.save(data, dest, fmt, allow_loss=True, policy="skip", options=WRITE_OPTIONS.get(fmt))
+                    predport.save(data, dest, fmt, allow_loss=True, policy="skip", write_options=WRITE_OPTIONS.get(fmt))
                 except predport.PredportError:
                     continue
                 out.setdefault(fmt, []).append((info.target, _read_tree(dest)))
