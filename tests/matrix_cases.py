@@ -441,6 +441,7 @@ class PairResult:
     failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     diffs: list[tuple[str, str]] = field(default_factory=list)
+    output: Path | None = None  # what the writer wrote (read back, and detected by test_matrix)
 
     @property
     def id(self) -> str:
@@ -526,6 +527,7 @@ def run_pair(loaded: Loaded, writer: str, workdir: Path) -> PairResult:
         if result.refused is None:
             result.diffs.append(("values", f"writing failed: {type(err).__name__}: {err}"))
         return result
+    result.output = dest
     result.loss = dict(summary["loss"])
     content, _metadata = split_loss(result.loss)
     if not refused_with and content:

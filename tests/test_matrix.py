@@ -136,6 +136,31 @@ def test_matrix__loss_table_is_right(matrix: Matrix, case: Any, writer: str) -> 
     assert not result.problems("loss"), _explain(result, "loss")
 
 
+@pytest.mark.parametrize("writer", WRITERS)
+def test_matrix__every_output_is_detected_as_its_writer_and_claimed_by_nothing_else(matrix: Matrix, writer: str) -> None:
+    """Issue #13: ``predport detect`` on what a writer wrote names that writer's format, and no
+    other format votes for it above ``EXTENSION`` (a weaker reading never wins, nor ties)."""
+    hub = predport.get_hub()
+    checked, wrong = 0, []
+    for case in mc.CASES:
+        row = matrix.case(case)
+        if row is None or row[writer].output is None:
+            continue
+        out = row[writer].output
+        votes = hub.detect(out)
+        try:
+            got = hub.pick(out, votes).id
+        except predport.PredportError as err:
+            got = f"refused: {err}"
+        others = [f"{v.format} {v.confidence}: {v.reason}" for v in votes
+                  if v.format != writer and v.confidence > predport.Confidence.EXTENSION]
+        if got != writer or others:
+            wrong.append(f"{case.id}->{writer}: detected {got}; other claims {others}")
+        checked += 1
+    assert checked, f"no output of {writer} was written"
+    assert not wrong, "\n".join(wrong)
+
+
 def test_matrix__own_format_round_trips_lose_nothing_but_what_the_writer_does_not_hold(matrix: Matrix) -> None:
     """Reading a format and writing it again keeps every field the input has (except sizes that
     live in the images, and what the format's own writer does not hold)."""

@@ -77,6 +77,48 @@ def test_detect__kitti_tracking_rejected_with_reason(tmp_path: Path) -> None:
     assert m.confidence == predport.Confidence.NO and "tracking" in m.reason
 
 
+#: What predport's KITTI writer writes for a category with an id and no name (issue #13).
+NUMERIC = "1 -1 -1 -10 133.7 150.2 200.5 260.1 -1 -1 -1 -1000 -1000 -1000 -10 0.9"
+NUMERIC_GT = "3 0.00 0 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
+
+
+def test_detect__numeric_classes_are_kitti_not_yolo(tmp_path: Path) -> None:
+    root = folder(tmp_path, {"000000.txt": NUMERIC + "\n" + NUMERIC_GT + "\n"})
+    m = vote(root)
+    assert m.confidence == predport.Confidence.HIGH and "numeric classes (1, 3)" in m.reason
+    yolo = next(v for v in predport.detect(root) if v.format == "yolo")
+    assert yolo.confidence == predport.Confidence.NO and "KITTI" in yolo.reason
+    assert predport.get_hub().pick(root).id == "kitti"
+    preds = predport.load(root)
+    recs = preds.frames[0].predictions.to_records()
+    names = {c.id: c.name for c in preds.categories}
+    assert [names[r["category_id"]] for r in recs] == ["1", "3"] and recs[0]["box"] == pytest.approx([133.7, 150.2, 66.8, 109.9])
+
+
+@pytest.mark.parametrize(("line", "why"), [
+    # 7-point YOLO polygon (15 tokens) and the same with a score (16): normalised values.
+    ("1 0.1 0.1 0.2 0.1 0.3 0.2 0.3 0.4 0.2 0.5 0.1 0.4 0.05 0.2", "normalised"),
+    ("1 0.1 0.1 0.2 0.1 0.3 0.2 0.3 0.4 0.2 0.5 0.1 0.4 0.05 0.2 0.88", "normalised"),
+    # occlusion 7 is not a KITTI occlusion state; truncation 5 is not a fraction.
+    ("1 -1 7 -10 133.7 150.2 200.5 260.1 -1 -1 -1 -1000 -1000 -1000 -10 0.9", "occlusion"),
+    ("1 5 0 -10 133.7 150.2 200.5 260.1 -1 -1 -1 -1000 -1000 -1000 -10 0.9", "truncation"),
+    # alpha 9 is neither -10 nor an angle; right < left.
+    ("1 -1 -1 9 133.7 150.2 200.5 260.1 -1 -1 -1 -1000 -1000 -1000 -10 0.9", "alpha"),
+    ("1 -1 -1 -10 233.7 150.2 200.5 260.1 -1 -1 -1 -1000 -1000 -1000 -10 0.9", "inverted"),
+])
+def test_detect__numeric_lines_that_break_kitti_constraints_are_not_kitti(tmp_path: Path, line: str, why: str) -> None:
+    m = vote(folder(tmp_path, {"000000.txt": line + "\n"}))
+    assert m.confidence == predport.Confidence.NO, why
+
+
+def test_detect__half_numeric_kitti_half_yolo_polygons_is_refused_as_ambiguous(tmp_path: Path) -> None:
+    poly = "1 0.1 0.1 0.2 0.1 0.3 0.2 0.3 0.4 0.2 0.5 0.1 0.4 0.05 0.2 0.88"
+    root = folder(tmp_path, {"000000.txt": NUMERIC + "\n" + poly + "\n"})
+    with pytest.raises(predport.PredportError) as info:
+        predport.get_hub().pick(root)
+    assert "kitti" in str(info.value) and "--from" in str(info.value)
+
+
 def test_detect__other_text_rejected(tmp_path: Path) -> None:
     m = vote(folder(tmp_path, {"class_names.txt": "_background_\naeroplane\nbicycle\n"}))
     assert m.confidence == predport.Confidence.NO and "1 fields" in m.reason

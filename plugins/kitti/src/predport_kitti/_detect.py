@@ -2,12 +2,15 @@
 
 Reads the first lines of at most three label files through the hub's bounded ``Source``
 helpers. A line is KITTI when it is a class name (non-numeric first field) followed by 14
-or 15 numbers (more: extra columns) with ``left <= right`` and ``top <= bottom``. YOLO
-(5-6 numbers, the first an integer class) and KITTI *tracking* (frame and track id before
+or 15 numbers (more: extra columns) with ``left <= right`` and ``top <= bottom``; a numeric
+class (an id without a name) is KITTI only with all of KITTI's constraints and pixel values
+(:func:`numeric_kitti`). YOLO (5-6 numbers, the first an integer class, or longer lines of
+normalised values) and KITTI *tracking* (frame and track id before
 the class, 17-18 fields) are rejected with a reason.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import PurePath
 from typing import Any
@@ -36,6 +39,30 @@ def _is_int(tok: str) -> bool:
     return tok.lstrip("-").isdigit()
 
 
+def numeric_kitti(toks: list[str]) -> bool:
+    """Whether a line whose class is a number (predport writes the id of a category without a
+    name) has KITTI's structure: 15 or 16 numbers, truncation in [-1, 1], occlusion -1..3,
+    alpha -10 or within [-pi, pi], ``left <= right`` and ``top <= bottom`` — and pixel evidence
+    (a value outside [0, 1]): a line of normalised values is a YOLO polygon of 7 points."""
+    if len(toks) not in (15, 16) or not _is_int(toks[0]):
+        return False
+    v = [_num(t) for t in toks[1:]]
+    if any(x is None for x in v):
+        return False
+    trunc, occ, alpha, left, top, right, bottom = v[:7]  # type: ignore[misc]
+    if not -1 <= trunc <= 1 or occ not in (-1, 0, 1, 2, 3) or not (alpha == -10 or abs(alpha) <= math.pi + 1e-6):
+        return False
+    if right < left or bottom < top:
+        return False
+    return not all(0 <= x <= 1 for x in v[:14])  # type: ignore[operator]
+
+
+def _normalised(toks: list[str]) -> bool:
+    """A class index then numbers in [0, 1] (a pose visibility may be 2): a YOLO line."""
+    v = [_num(t) for t in toks[1:]]
+    return _is_int(toks[0]) and all(x is not None and (0 <= x <= 1 or x == 2) for x in v)
+
+
 def classify(toks: list[str]) -> str:
     """``"kitti"``, ``"yolo"``, ``"tracking"`` or ``"other"`` for one non-empty line's fields."""
     if _num(toks[0]) is not None:
@@ -43,6 +70,10 @@ def classify(toks: list[str]) -> str:
             return "yolo"
         if len(toks) >= 17 and _is_int(toks[0]) and _is_int(toks[1]) and _num(toks[2]) is None:
             return "tracking"
+        if numeric_kitti(toks):
+            return "kitti"
+        if len(toks) >= 7 and _normalised(toks):
+            return "yolo"
         return "other"
     k = 1
     while k < len(toks) and _num(toks[k]) is None:
@@ -133,7 +164,7 @@ def detect(source: Any) -> FormatMatch | None:
             return FormatMatch(FORMAT, Confidence.LOW, f"only empty label files; {'; '.join(hints)}")
         return FormatMatch(FORMAT, Confidence.EXTENSION, "only empty .txt files (KITTI frames with no objects?)")
     if counts["yolo"] * 2 > total:
-        return FormatMatch(FORMAT, Confidence.NO, f"looks like YOLO: {first_bad} (class id then 4-5 numbers)")
+        return FormatMatch(FORMAT, Confidence.NO, f"looks like YOLO: {first_bad} (a class id then normalised numbers)")
     if counts["tracking"] * 2 > total:
         return FormatMatch(
             FORMAT, Confidence.NO, f"looks like KITTI tracking (frame, track id, then the object): {first_bad}"
@@ -149,13 +180,16 @@ def detect(source: Any) -> FormatMatch | None:
         known = sorted(n for n in names if n.casefold() in KITTI_CLASSES)
         if known:
             hints.append("KITTI class names (" + ", ".join(known[:4]) + ")")
+        ids = sorted((n for n in names if _is_int(n)), key=int)
+        if ids:
+            hints.append("numeric classes (" + ", ".join(ids[:4]) + ") with KITTI's ranges and pixel values")
         if sentinels:
             hints.append("devkit unknown values (-10/-1000)")
         if hints:
             reason += "; " + "; ".join(hints)
         # Scored lines are results; 15 fields are labels or unscored results (either role).
         return FormatMatch(FORMAT, Confidence.HIGH, reason, role="predictions" if min(widths) >= 16 else None)
-    if counts["kitti"] * 2 > total:
+    if counts["kitti"] * 2 >= total:  # half and half: a tie with the other reading, refused
         return FormatMatch(
             FORMAT, Confidence.MEDIUM, f"{counts['kitti']} of {where} parse as KITTI; first other: {first_bad}"
         )

@@ -2,7 +2,8 @@
 
 Reads the first lines of at most three non-empty label files through the hub's bounded
 ``Source`` views. YOLO text is a class index and normalised numbers; KITTI text (a
-class *name* then 14 or 15 numbers) is rejected with a reason, as is anything else
+class name, or a numeric class with KITTI's ranges and pixel values, then 14 or 15 numbers)
+is rejected with a reason, as is anything else
 that is text but not YOLO.
 """
 from __future__ import annotations
@@ -51,8 +52,19 @@ def _classify(text: str) -> tuple[str, str]:
     # Normalised values; a pose visibility may be 2, and a last value may be a track id.
     coords = values[:-1] if toks[-1].isdigit() else values
     if not all(L.in_unit(v) or v == 2 for v in coords):  # type: ignore[arg-type]
-        return "outside", text
+        return ("kitti" if _kitti_shaped(values) else "outside"), text
     return "yolo", text
+
+
+def _kitti_shaped(values: list[float | None]) -> bool:
+    """The 14-15 numbers after a numeric class in a KITTI line (truncation, occlusion -1..3,
+    alpha, a pixel box with left <= right and top <= bottom, ...): KITTI, not a YOLO polygon
+    with values outside [0, 1]."""
+    if len(values) not in (14, 15):
+        return False
+    trunc, occ, alpha, left, top, right, bottom = values[:7]  # type: ignore[misc]
+    return (-1 <= trunc <= 1 and occ in (-1, 0, 1, 2, 3) and (alpha == -10 or abs(alpha) <= 3.1416)  # type: ignore[operator]
+            and left <= right and top <= bottom)  # type: ignore[operator]
 
 
 def detect(source: Any) -> predport.FormatMatch | None:
@@ -91,7 +103,7 @@ def detect(source: Any) -> predport.FormatMatch | None:
     yolo_like = verdicts["yolo"] + verdicts["outside"]
     if verdicts["kitti"] * 2 > total:
         return predport.FormatMatch(FORMAT, predport.Confidence.NO,
-                                    f"a class name then 14-16 numbers ({examples['kitti']!r}): KITTI, not YOLO")
+                                    f"a class then 14-16 numbers in KITTI's ranges ({examples['kitti']!r}): KITTI, not YOLO")
     if yolo_like * 2 < total or not yolo_like:
         bad = examples.get("other") or examples.get("kitti")
         return predport.FormatMatch(FORMAT, predport.Confidence.NO,
