@@ -504,7 +504,37 @@ class Hub:
                 candidates=list(best.values()),
                 hint="name one with format=... / --from",
             )
+        if real[0].confidence < Confidence.CERTAIN:
+            self._refuse_mixed(path, real[0], readable, role)
         return self.format_info(real[0].format)
+
+    def _refuse_mixed(self, path: str | os.PathLike[str], winner: FormatMatch, readable: set[str], role: str) -> None:
+        """Refuse a folder whose parts are, each on its own, clearly different formats.
+
+        A folder like ``examples/`` (``coco/``, ``kitti/``, ``yolo/`` ...) gets one vote on the
+        whole that reads only some of its files; reading it would fail later or drop the rest.
+        Each of at most :data:`MIXED_PARTS` subfolders (not hidden) and top-level JSON/YAML/CSV
+        files is detected on its own; when two formats each hold a part at ``HIGH`` or above,
+        the read is refused naming the parts of each.
+        """
+        p = Path(os.fspath(path))
+        if "://" in os.fspath(path) or not p.is_dir():
+            return
+        parts: dict[str, list[str]] = {}
+        for child in mixed_parts(p):
+            votes = [v for v in self._votes(Source(child)) if v.format in readable and v.role in (None, role)]
+            if votes and votes[0].confidence >= Confidence.HIGH and (len(votes) == 1 or votes[1].confidence < votes[0].confidence):
+                parts.setdefault(votes[0].format, []).append(child.name + "/" * child.is_dir())
+        if len(parts) < 2:
+            return
+        listing = "; ".join(f"{fmt}: {', '.join(names)}" for fmt, names in sorted(parts.items()))
+        raise AmbiguousFormatError(
+            f"a folder of several formats ({listing}); the folder as a whole reads as {winner.format} "
+            f"({winner.confidence}: {winner.reason}), which would leave the others out",
+            file=str(p),
+            candidates=[winner],
+            hint="point at one part (a subfolder or file), or name the format with format=... / --from",
+        )
 
     def _bind(self, info: FormatInfo, context: Any, mode: str) -> Any:
         """The context for a read or write of ``info``'s format, with the hub's registry on it."""
@@ -789,6 +819,38 @@ def _located(exc: BaseException, *, what: str, plugin: str | None, file: str | N
     if isinstance(exc, OSError):
         return OutputError(f"{exc.strerror or exc}", plugin=plugin, file=exc.filename)
     return PluginError(f"{what} raised {type(exc).__name__}: {exc} (a bug in the plugin)", plugin=plugin)
+
+
+#: How many subfolders and top-level files of a folder are detected on their own to tell a
+#: folder of several formats (``Hub._refuse_mixed``).
+MIXED_PARTS = 16
+_MIXED_FILE_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml", ".csv")
+
+
+def mixed_parts(folder: Path) -> list[Path]:
+    """The parts of ``folder`` detected on their own: subfolders (not hidden) and top-level
+    JSON/YAML/CSV files, the first :data:`MIXED_PARTS` of each in name order (per-frame files
+    such as ``.txt`` labels and images are what folder formats are made of, not parts)."""
+    dirs: list[str] = []
+    files: list[str] = []
+    try:
+        with os.scandir(folder) as it:
+            for e in it:  # the kind comes with the entry: no stat per file
+                if e.name.startswith("."):
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    dirs.append(e.name)
+                elif os.path.splitext(e.name)[1].lower() in _MIXED_FILE_SUFFIXES and e.is_file():
+                    files.append(e.name)
+                for names in (dirs, files):
+                    if len(names) > 4 * MIXED_PARTS:  # memory stays bounded in a huge folder
+                        names.sort()
+                        del names[MIXED_PARTS:]
+    except OSError:
+        return []
+    dirs = sorted(dirs)[:MIXED_PARTS]
+    files = sorted(files)[:MIXED_PARTS]
+    return [folder / n for n in dirs] + [folder / n for n in files]
 
 
 def _own_version() -> str:
