@@ -82,7 +82,11 @@ class ClassMap:
     Names match case-insensitively (as the KITTI devkit does); ids match exactly.
     """
 
-    def __init__(self, entries: Mapping[str, ClassTarget], *, origin: str | None = None) -> None:
+    def __init__(self, entries: Mapping[str, ClassTarget], *, origin: str | None = None,
+                 ids_only: bool = False) -> None:
+        #: Look source classes up by id only (the built-in id maps: a class *named* "13" is
+        #: not class 13).
+        self.ids_only = ids_only
         self._by_key: dict[str, ClassTarget] = {}
         for key, target in entries.items():
             self._by_key[self._norm(key)] = target
@@ -93,7 +97,7 @@ class ClassMap:
         return str(key).strip().casefold()
 
     @classmethod
-    def from_obj(cls, obj: Any, *, origin: str | None = None) -> "ClassMap":
+    def from_obj(cls, obj: Any, *, origin: str | None = None, ids_only: bool = False) -> "ClassMap":
         entries: dict[str, ClassTarget] = {}
 
         def bad(msg: str, path: str) -> ConfigError:
@@ -132,10 +136,18 @@ class ClassMap:
                 )
             else:
                 raise bad("expected an id, a name or an object", path)
-        return cls(entries, origin=origin)
+        return cls(entries, origin=origin, ids_only=ids_only)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "ClassMap":
+        """A class-map file, or a built-in map by name (``coco91-to-coco80``, ``coco80-to-coco91``:
+        :mod:`predport.classmaps`) when no file of that name exists."""
+        from .classmaps import builtin_class_map
+
+        text = os.fspath(path)
+        builtin = builtin_class_map(text) if not os.path.exists(text) else None
+        if builtin is not None:
+            return cls.from_obj(builtin, origin=f"built-in class map {text}", ids_only=True)
         return cls.from_obj(load_mapping_file(path), origin=str(path))
 
     def lookup(self, key: Any) -> ClassTarget | None:
@@ -223,7 +235,7 @@ class CategoryTable:
 
     def _resolve(self, name: str | None, id: int | None, external_id: str | None = None) -> int | None:
         if self.class_map is not None:
-            target = self.class_map.lookup(name) if name is not None else None
+            target = self.class_map.lookup(name) if name is not None and not self.class_map.ids_only else None
             if target is None and id is not None:
                 target = self.class_map.lookup(id)
             if target is None:

@@ -271,3 +271,33 @@ def test_write__any_box_and_score_round_trip_exactly(
     # exists; otherwise within one unit in the last place.
     assert bw == pytest.approx(w, rel=1e-15, abs=1e-9) and bh == pytest.approx(h, rel=1e-15, abs=1e-9)
     assert back.get("attributes", {}).get("alpha") == rec.get("attributes", {}).get("alpha")
+
+
+# -- numbers as KITTI tools write them (issue #13) ---------------------------------------------------
+def test_write__no_float_noise_and_no_exponent_form(tmp_path: Path) -> None:
+    # 900.13 + 80.8 is 980.9300000000001 in floating point; 1e-07 prints as '1e-07' by repr.
+    ps = prediction_set([{"data_id": "000000.png", "predictions": [
+        {"category_id": 1, "score": 0.5, "box": [900.13, 10.25, 80.8, 20.5],
+         "attributes": {"alpha": 1e-07, "rotation_y": -2.5e-10}},
+    ]}], [(1, "Car", None)])
+    predport.save(ps, tmp_path / "out", format="kitti")
+    line = (tmp_path / "out" / "000000.txt").read_text()
+    toks = line.split()
+    assert toks[4:8] == ["900.13", "10.25", "980.93", "30.75"], line
+    assert toks[3] == "0.0000001" and toks[14] == "-0.00000000025", line
+    assert "e" not in line.replace("Car", "")
+    back = predport.load(tmp_path / "out", format="kitti").frames[0].predictions.to_records()[0]
+    # Corners are what KITTI stores: 980.93 - 900.13 is 80.79999999999995 in floating point, and
+    # no decimal corner gives 80.8 back bit for bit; the short corner is the one to write.
+    assert back["box"] == pytest.approx([900.13, 10.25, 80.8, 20.5], abs=1e-12)
+    assert back["attributes"]["alpha"] == 1e-07
+
+
+def test_write__decimals_option_writes_fixed_decimals_like_detectors(tmp_path: Path) -> None:
+    ps = prediction_set([{"data_id": "000000.png", "predictions": [
+        {"category_id": 1, "score": 0.93456, "box": [598.004, 155.0, 32.0, 35.0]},
+    ]}], [(1, "Car", None)])
+    predport.save(ps, tmp_path / "out", format="kitti", write_options={"decimals": 2})
+    # The devkit's own writeLabels.m layout (DEVKIT above): 2 decimals, sentinels as integers.
+    assert (tmp_path / "out" / "000000.txt").read_text() == (
+        "Car -1 -1 -10 598.00 155.00 630.00 190.00 -1 -1 -1 -1000 -1000 -1000 -10 0.93\n")

@@ -118,7 +118,9 @@ def _frame(data_id: str, **cols: Any) -> Any:
     return predport.Frame(data_id=data_id, predictions=predport.Detections(**cols))
 
 
-@pytest.mark.parametrize("bad", ["../x.jpg", "/abs/x.jpg", "C:\\x.jpg", "a/../../x.jpg"])
+# Absolute ids (/abs/x.jpg, C:\\x.jpg) are written by their base name, the rule of every
+# folder writer (predport.FrameNames; tests/test_naming.py); only '..' escapes.
+@pytest.mark.parametrize("bad", ["../x.jpg", "a/../../x.jpg"])
 def test_write__escaping_file_name_is_refused_and_nothing_is_left(tmp_path: Path, bad: str) -> None:
     ps = _set(_frame("ok.jpg", category_id=[0], score=[0.5], box=[[1, 2, 3, 4]]),
               _frame(bad, category_id=[0], score=[0.5], box=[[1, 2, 3, 4]]))

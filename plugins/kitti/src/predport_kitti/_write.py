@@ -16,9 +16,8 @@ import math
 import re
 from typing import Any
 
+import predport
 from predport import ConfigError, OutputError
-
-from ._layout import _IMAGE_SUFFIXES
 
 ROW_SCHEMA = "urn:predport:schema:kitti:row:1"
 FILE_REF = ROW_SCHEMA + "#/$defs/file"
@@ -32,9 +31,27 @@ _UNKNOWN_LOC = [-1000.0, -1000.0, -1000.0]
 
 
 def fmt(v: float) -> str:
-    """Shortest text that reads back as the same number (``repr``); ``-1`` rather than ``-1.0``."""
+    """Shortest text that reads back as the same number (``repr``); ``-1`` rather than ``-1.0``;
+    never in exponent form (``1e-07`` is written ``0.0000001``, as KITTI files and the devkit's
+    ``%f`` have numbers)."""
     s = repr(v)
+    if "e" in s:
+        import numpy as np
+
+        s = np.format_float_positional(v, unique=True, trim="-")
+        return "0" if s == "-0" else s
     return s[:-2] if s.endswith(".0") else s
+
+
+def fixed(decimals: int) -> Any:
+    """A formatter with ``decimals`` fixed decimals (``%.2f``, as most detectors write KITTI
+    results); ``-1`` and ``-10`` sentinels stay short."""
+    def f(v: float) -> str:
+        if v in (-1, -10, -1000):
+            return str(int(v))
+        s = f"{v:.{decimals}f}"
+        return s[1:] if s.startswith("-") and float(s) == 0 else s  # not "-0.00"
+    return f
 
 
 def corner(start: float, size: float) -> float:
@@ -70,17 +87,11 @@ def _triple(value: Any) -> list[float] | None:
     return None if any(v is None for v in out) else out  # type: ignore[return-value]
 
 
-def file_name(data_id: str, frame_index: int | None, naming: str) -> str:
-    """``<data id without image suffix>.txt``; ``<data id>__<frame>.txt`` for video frames
-    (Encord Active's naming, the data id kept whole) or with ``naming="encord"``."""
-    if naming == "encord" or (naming == "auto" and frame_index is not None):
-        base = data_id
-    else:
-        root, dot, ext = data_id.rpartition(".")
-        base = root if dot and root and "/" not in ext and ("." + ext.lower()) in _IMAGE_SUFFIXES else data_id
-    if frame_index is not None:
-        base += f"__{frame_index}"
-    return base + ".txt"
+def keeps_suffix(frame_index: int | None, naming: str) -> bool:
+    """``<data id>__<frame>.txt`` keeps the data id whole (Encord Active's naming: video frames,
+    or ``naming="encord"``); otherwise the image suffix is replaced (``000042.png`` -> ``000042.txt``).
+    The path part follows the core's rule (:class:`predport.FrameNames`: ``paths``, ``root``)."""
+    return naming == "encord" or (naming == "auto" and frame_index is not None)
 
 
 class KittiWriter:
@@ -90,7 +101,10 @@ class KittiWriter:
         self.context = context
         # Declared in hooks.WRITE_OPTIONS: parsed and checked by the hub.
         self.naming = context.option("naming") or "auto"
+        self.names = predport.FrameNames.from_context(context)
         self.keep_spaces = bool(context.option("keep_spaces"))
+        decimals = context.option("decimals")
+        self.fmt = fmt if decimals is None else fixed(int(decimals))
         self._names: dict[int, str] = {}
         self.counts = {"files": 0, "lines": 0, "lines_15": 0, "lines_16": 0}
         self._foreign: dict[str, int] = {}
@@ -120,13 +134,14 @@ class KittiWriter:
     def write(self) -> dict[str, Any]:
         target = self.target
         for frame in self.stream.frames:
-            rel = file_name(frame.data_id, frame.frame_index, self.naming)
+            rel = self.names.file(frame.data_id, ".txt", frame_index=frame.frame_index,
+                                  keep_suffix=keeps_suffix(frame.frame_index, self.naming))
             rows, text = self._frame(frame, rel)
             target.validate(FILE_REF, rows, relpath=rel)
             target.write_bytes(rel, text.encode("utf-8"))
             self.counts["files"] += 1
         self._finish()
-        return {f"kitti.{k}": v for k, v in self.counts.items()}
+        return {**{f"kitti.{k}": v for k, v in self.counts.items()}, **self.names.summary("kitti")}
 
     def _frame(self, frame: Any, rel: str) -> tuple[list[dict[str, Any]], str]:
         dets = frame.predictions
@@ -199,9 +214,10 @@ class KittiWriter:
             "rotation_y": rot,
             "score": score if has_score else None,
         }
-        fields = [name, *map(fmt, (trunc, occ, alpha, left, top, right, bottom, *dims, *loc, rot))]
+        f = self.fmt
+        fields = [name, *map(f, (trunc, occ, alpha, left, top, right, bottom, *dims, *loc, rot))]
         if has_score:
-            fields.append(fmt(score))
+            fields.append(f(score))
             self.counts["lines_16"] += 1
             extra = a.get("extra")
             if extra:

@@ -30,6 +30,10 @@ WRITE_OPTIONS = (
            choices=("auto", "stem", "encord")),
     Option("keep_spaces", "bool", False,
            "keep spaces in class names (predport and labelformat read them; the devkit does not)"),
+    Option("decimals", "int", None,
+           "write numbers with this many fixed decimals (default: the shortest text that reads back exactly)",
+           minimum=0),
+    *predport.NAMING_OPTIONS,
 )
 
 

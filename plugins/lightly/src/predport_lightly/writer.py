@@ -34,7 +34,7 @@ from .names import VIRTUAL_FRAME_EXT, frame_stem, pad_width, split_ext, video_pa
 TASKS_ID = "urn:predport:schema:lightly:tasks:1"
 SCHEMA_ID = "urn:predport:schema:lightly:schema:1"
 FILE_ID = "urn:predport:schema:lightly:prediction-file:1"
-WRITE_OPTIONS = ("task", "task_type", "missing_score", "frame_counts")
+WRITE_OPTIONS = ("task", "task_type", "missing_score", "frame_counts", "paths", "root")  # paths, root: predport.FrameNames
 DEFAULT_TASK = {
     "classification": "classification",
     "object-detection": "object_detection",
@@ -108,6 +108,7 @@ class _Writer:
         self.stream = stream
         self.target = target
         self.ctx = context
+        self.names = predport.FrameNames.from_context(context)  # the core's one naming rule
         self.task_opt: str | None = opts.get("task")
         self.type_opt: str | None = opts.get("task_type")
         if self.type_opt is not None and self.type_opt not in DEFAULT_TASK:
@@ -162,16 +163,13 @@ class _Writer:
         return t
 
     # -- naming -------------------------------------------------------------------------
-    def check_name(self, data_id: str) -> None:
-        try:
-            predport.safe_relpath(data_id)
-        except predport.OutputError as err:
-            raise predport.OutputError(
-                f"file_name {data_id!r} would escape the output folder ({err.message})",
-                hint="data ids must be paths relative to the datasource root",
-            ) from None
-        if "\\" in data_id or (len(data_id) > 1 and data_id[1] == ":"):
-            raise predport.OutputError(f"file_name {data_id!r} would escape the output folder")
+    def named(self, frame: Any) -> Any:
+        """The frame with its data id as Lightly's ``file_name`` (a path relative to the datasource)
+        by the core's rule (:class:`predport.FrameNames`: an absolute id by its base name, or
+        relative to ``root``); a name outside the output folder or met twice is refused."""
+        rel = self.names.path(frame.data_id)
+        self.names.file(frame.data_id, "", frame_index=frame.frame_index, keep_suffix=True)
+        return frame if rel == frame.data_id else frame.model_copy(update={"data_id": rel})
 
     def video_stem(self, frame: Any) -> str | None:
         """The ``<video>-<frame>-<ext>`` stem when the padding is known now, else ``None`` (defer)."""
@@ -345,7 +343,7 @@ class _Writer:
             if extra:
                 for key in extra:
                     self.ctx.report.loss(f"frames.attributes.{key}")
-        self.check_name(frame.data_id)
+        frame = self.named(frame)
         files = self.files_of(frame)
         if frame.frame_index is None:
             stem, file_name = split_ext(frame.data_id)[0], frame.data_id
@@ -473,7 +471,7 @@ class _Writer:
         self.target.write_json("tasks.json", names, schema=TASKS_ID)
         for t in order:
             self.target.write_json(f"{t.name}/schema.json", self.schema_doc(t), schema=SCHEMA_ID)
-        return {"tasks": names, "prediction_files": self.files}
+        return {"tasks": names, "prediction_files": self.files, **self.names.summary("lightly")}
 
     def _order(self, task: _TaskOut) -> tuple[int, int, str]:
         """Tasks of a Lightly source first, in their original order (smallest category id), then the rest."""

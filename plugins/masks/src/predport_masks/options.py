@@ -17,7 +17,7 @@ READ_KEYS = (
     "mode", "encord_parity", "ignore", "score", "colors", "background",
     "max_pixels", "ontology_mapping", "names",
 )
-WRITE_KEYS = ("background", "bit_depth", "order")
+WRITE_KEYS = ("background", "bit_depth", "order", "paths", "root")  # paths, root: predport.FrameNames
 
 
 def _bool(value: Any, name: str) -> bool:

@@ -1,7 +1,9 @@
 """Writing canonical frames as class-index PNGs, one per frame.
 
-Each frame becomes ``<data_id>.png`` (``<data_id>__<frame:05d>.png`` for video
-frames) whose pixel value is the category id of the prediction covering it and
+Each frame becomes ``<data id>.png`` (``street_001.jpg.png``, which reads back as
+``street_001.jpg``), but a data id that is a PNG already is not doubled (``000000.png``, not
+``000000.png.png``); ``<data id>__<frame:05d>.png`` for video frames; paths by the core's
+rule, :class:`predport.FrameNames` whose pixel value is the category id of the prediction covering it and
 ``background`` (0) elsewhere. Masks (COCO RLE) are painted as they are; polygons
 are rasterised with the rule in :mod:`predport_masks.extract`, so the polygons
 this plugin reads paint back exactly their pixels. A prediction with neither a
@@ -25,10 +27,6 @@ __all__ = ["write_masks", "FRAME_SCHEMA", "CLASS_MAP_SCHEMA", "ONTOLOGY_SCHEMA"]
 FRAME_SCHEMA = "urn:predport:schema:masks:frame:1"
 CLASS_MAP_SCHEMA = "urn:predport:schema:masks:class-map:1"
 ONTOLOGY_SCHEMA = "urn:predport:schema:masks:ontology-mapping:1"
-
-
-def _relpath(data_id: str, frame_index: int | None) -> str:
-    return f"{data_id}.png" if frame_index is None else f"{data_id}__{frame_index:05d}.png"
 
 
 def _frame_size(frame: Any, context: Any) -> tuple[int, int]:
@@ -79,8 +77,14 @@ def write_masks(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     opts = WriteOptions.from_context(context)
     background = opts.background
     files = drawn = not_drawn = box_changed = 0
+    names = predport.FrameNames.from_context(context)  # the core's one naming rule (paths, root)
     for frame in stream.frames:
-        rel = _relpath(frame.data_id, frame.frame_index)
+        # <image name>.png, which the reader gives back as the data id (street_001.jpg.png ->
+        # street_001.jpg); a data id that is a PNG already is not doubled (000000.png, never
+        # 000000.png.png). Frame 12 -> __00012.
+        frame_part = None if frame.frame_index is None else f"__{frame.frame_index:05d}"
+        rel = names.file(frame.data_id, ".png", frame_index=frame.frame_index, frame=frame_part,
+                         keep_suffix=not frame.data_id.lower().endswith(".png"))
         # before the canvas (and any RLE) is allocated: a 100-byte RLE may declare 50000 x 50000
         width, height = predport.check_pixels(*_frame_size(frame, context), what="mask PNG", file=rel)
         dets = frame.predictions
@@ -157,4 +161,5 @@ def write_masks(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     # Rows without a mask or polygon (boxes only, classifications) cannot be painted.
     context.report.loss("predictions (no mask or polygon to paint)", not_drawn)
     context.report.loss("predictions.box (not the extent of its pixels; re-derived on reading)", box_changed)
-    return {"masks_written": files, "predictions_drawn": drawn, "predictions_not_drawn": not_drawn}
+    return {"masks_written": files, "predictions_drawn": drawn, "predictions_not_drawn": not_drawn,
+            **names.summary("masks")}

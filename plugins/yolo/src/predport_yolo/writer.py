@@ -11,7 +11,8 @@ Output (a folder)::
   arrives, by id, then new ones in order of appearance; the names file maps index to name.
   A source whose ids are 0..N-1 already (YOLO, KITTI) keeps them. ``classes=ids`` writes the
   canonical ids as they are (COCO's 1..90 stay 1..90). COCO's 91 ids and Ultralytics' 80
-  indices: the built-in class maps ``coco91-to-coco80`` / ``coco80-to-coco91``.
+  indices: the built-in class maps ``--class-map coco91-to-coco80`` / ``coco80-to-coco91``
+  (see the guide, "Class maps").
 * A prediction with keypoints and a box is written as a pose line (``class cx cy w h`` + K
   keypoints ``x y v`` or ``x y`` + score), and data.yaml gets ``kpt_shape: [K, D]``; else a
   prediction with a polygon as a polygon line, else one with a box as a box line; a score is
@@ -35,7 +36,6 @@ import numpy as np
 import predport
 
 from . import lines as L
-from .layout import strip_image_suffix
 
 LABELS_SCHEMA = "urn:predport:schema:yolo:labels:1"
 NAMES_SCHEMA = "urn:predport:schema:yolo:names:1"
@@ -86,15 +86,14 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
             counts[key] = counts.get(key, 0) + n
 
     sizes: dict[str, list[int]] = {}
+    names = predport.FrameNames.from_context(context)  # the core's one naming rule (paths, root)
     for frame in stream.frames:
-        data_id = frame.data_id.replace("\\", "/")
-        base = strip_image_suffix(data_id)
-        if frame.frame_index is not None:
-            base = f"{base}__{frame.frame_index}"
-        rel = f"labels/{base}.txt"
+        rel = names.file(frame.data_id, ".txt", frame_index=frame.frame_index, prefix="labels/")
         size = (frame.width, frame.height) if frame.width and frame.height else context.image_size(frame.data_id)
         if size:
-            sizes[data_id if frame.frame_index is None else base] = [int(size[0]), int(size[1])]
+            # Keyed by the written name (its image suffix kept), which reading gives back as the data id.
+            key = names.path(frame.data_id) if frame.frame_index is None else rel[len("labels/"):-len(".txt")]
+            sizes[key] = [int(size[0]), int(size[1])]
         if len(frame.predictions) and not size:
             context.problem(predport.ConfigError(
                 f"no image size for {frame.data_id!r}: YOLO coordinates are normalised by the image size",
@@ -117,7 +116,7 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
         if lost:
             # Partial losses join the hub's loss table: refused unless the user allows loss.
             context.report.loss(lost, n)
-    return {**stats, **counts}
+    return {**stats, **counts, **names.summary("yolo")}
 
 
 #: Counted cases in which a value the format holds in general is not written.
