@@ -12,7 +12,7 @@ Output (a folder)::
   A source whose ids are 0..N-1 already (YOLO, KITTI) keeps them. ``classes=ids`` writes the
   canonical ids as they are (COCO's 1..90 stay 1..90). COCO's 91 ids and Ultralytics' 80
   indices: the built-in class maps ``--class-map coco91-to-coco80`` / ``coco80-to-coco91``
-  (see the guide, "Class maps").
+  (see the guide, "Class maps"), written with ``classes=ids`` so that the mapped indices stay.
 * A prediction with keypoints and a box is written as a pose line (``class cx cy w h`` + K
   keypoints ``x y v`` or ``x y`` + score), and data.yaml gets ``kpt_shape: [K, D]``; else a
   prediction with a polygon as a polygon line, else one with a box as a box line; a score is
