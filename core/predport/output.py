@@ -561,7 +561,13 @@ class OutputTarget:
     def _discard(self) -> None:
         """Remove the staging folder (it holds nothing of any output now) and release its lock."""
         if self._staging is not None:
-            _remove_staging(self._staging)
+            try:
+                _remove_staging(self._staging)
+            except KeyboardInterrupt:
+                # SIGTERM/Ctrl-C in the middle of the removal (the output is complete): finish
+                # removing what holds nothing of any output, then let the interruption through.
+                _remove_staging(self._staging)
+                raise
         if self._lock is not None:
             self._lock.release()
             self._lock = None
