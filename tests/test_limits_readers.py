@@ -203,3 +203,25 @@ def test_coco__an_integer_of_5000_digits_is_a_located_error(tmp_path):
     with pytest.raises(ParseError, match="too long") as info:
         predport.load(path, format="coco")
     assert info.value.file == str(path) and not isinstance(info.value, predport.PluginError)
+
+
+def test_frame_sizes_and_indices_beyond_int64_are_refused_where_read(tmp_path):
+    """Found by the long fuzz profile: an Encord height of 2**64 + 1 was read, then no writer could write it."""
+    big = 2**64 + 1
+    doc = tmp_path / "p.json"
+    doc.write_text(json.dumps({"schema": "predport/prediction-set/1", "categories": [],
+                               "frames": [{"data_id": "a", "height": big, "width": 4, "predictions": []}]}))
+    with pytest.raises(predport.SchemaValidationError) as info:
+        predport.load(doc, format="canonical")
+    assert info.value.json_path == "$.frames[0].height"
+    with pytest.raises(Exception) as info:
+        predport.Frame(data_id="a", frame_index=big)
+    assert "less than or equal" in str(info.value)
+    if "encord" in predport.get_hub().formats():
+        rows = tmp_path / "encord.json"
+        rows.write_text(json.dumps([{"data_hash": "a.jpg", "frame": 0, "confidence": 0.9, "width": 64, "height": big,
+                                     "object": {"feature_hash": "car", "format": "bounding-box",
+                                                "data": {"x": 0.1, "y": 0.1, "w": 0.3, "h": 0.2}}}]))
+        with pytest.raises(predport.ParseError) as info:
+            predport.load(rows, format="encord")
+        assert not isinstance(info.value, predport.PluginError)

@@ -401,9 +401,10 @@ class Frame(BaseModel):
     data_id: Annotated[
         str, Field(min_length=1, description="file name, data hash or frame id of the data unit")
     ]
-    frame_index: Annotated[int | None, Field(ge=0, description="0-based video frame")] = None
-    width: Annotated[int | None, Field(gt=0, description="image width in pixels")] = None
-    height: Annotated[int | None, Field(gt=0, description="image height in pixels")] = None
+    # within int64, like every id (predport.limits): what every writer and numpy column can hold
+    frame_index: Annotated[int | None, Field(ge=0, le=2**63 - 1, description="0-based video frame")] = None
+    width: Annotated[int | None, Field(gt=0, le=2**63 - 1, description="image width in pixels")] = None
+    height: Annotated[int | None, Field(gt=0, le=2**63 - 1, description="image height in pixels")] = None
     predictions: Detections = Field(default_factory=Detections.empty)
     attributes: dict[str, JsonValue] = Field(default_factory=dict)
 
