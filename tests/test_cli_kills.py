@@ -136,7 +136,9 @@ def test_cli_kills__overwrite_killed_at_random_moments_leaves_old_or_new_output(
         assert state != "mixed", (f"kill {k} ({sig.name}, exit {proc.returncode}): {len(now)} files, neither the old "
                                   f"nor the new output; {stderr}")
         assert not _staging(out), f"kill {k}: staging left behind: {_staging(out)}"
-        if sig == signal.SIGTERM and proc.returncode == 130:
+        # 130 as the CLI returns; -SIGINT seen once (the interruption re-raised as Python exits):
+        # what matters here is that the message printed matches the disk
+        if sig == signal.SIGTERM and proc.returncode in (130, -signal.SIGINT):
             if "nothing was written" in stderr:
                 assert state == "old", stderr
             else:

@@ -209,3 +209,30 @@ def test_commit__folder_named_like_staging_but_not_ours_is_content(tmp_path, hub
     with pytest.raises(OutputError, match="not empty"):
         OutputTarget(out, kind="folder", registry=hub.registry)
     assert (out / f"{STAGING_PREFIX}mine" / "data.txt").read_text() == "user data"
+
+
+def test_commit__removal_of_staging_interrupted_keeps_the_lock_so_the_next_run_removes_it(tmp_path, monkeypatch):
+    """Found by the real-CLI kill tests: a SIGTERM while the staging folder was being removed could
+    delete its lock first; a staging folder without a lock is left alone (someone else's) forever."""
+    from predport import output as out
+
+    staging = tmp_path / f"{STAGING_PREFIX}x"
+    (staging / "new" / "sub").mkdir(parents=True)
+    (staging / "new" / "sub" / "a.txt").write_text("x")
+    (staging / "old").mkdir()
+    (staging / ".lock").write_text("")
+    real, calls = out.shutil.rmtree, []
+
+    def interrupted(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(out.shutil, "rmtree", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        out._remove_staging(staging)
+    assert (staging / ".lock").exists()
+    monkeypatch.setattr(out.shutil, "rmtree", real)
+    notes = out.recover(tmp_path, STAGING_PREFIX)
+    assert not staging.exists() and len(notes) == 1

@@ -148,9 +148,23 @@ def _remove_staging(staging: Path) -> None:
     """Remove a staging folder that holds nothing of any output any more.
 
     The journal goes first (one unlink), so a removal that is itself interrupted leaves
-    a folder that the next run simply removes, never one it would roll back.
+    a folder that the next run simply removes, never one it would roll back; the lock
+    goes last, so such a folder is still recognised as a staging folder (one without a
+    lock is left alone as someone else's, and would stay forever).
     """
     (staging / _JOURNAL).unlink(missing_ok=True)
+    try:
+        children = [p for p in staging.iterdir() if p.name != _LOCK]
+    except OSError:
+        children = []
+    for child in children:
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            try:
+                child.unlink()
+            except OSError:
+                pass
     shutil.rmtree(staging, ignore_errors=True)
 
 
