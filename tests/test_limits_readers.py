@@ -225,3 +225,12 @@ def test_frame_sizes_and_indices_beyond_int64_are_refused_where_read(tmp_path):
         with pytest.raises(predport.ParseError) as info:
             predport.load(rows, format="encord")
         assert not isinstance(info.value, predport.PluginError)
+
+
+def test_image_sizes_beyond_int64_are_refused():
+    """Found by the long fuzz profile: a sizes file saying [64, 1e308] gave a frame no writer could write."""
+    with pytest.raises(predport.ConfigError, match="positive integers"):
+        predport.ImageSizes({"a.jpg": [64, 1e308]})
+    with pytest.raises(predport.ConfigError, match="positive integers"):
+        predport.ImageSizes({"a.jpg": [64, float("inf")]})
+    assert predport.ImageSizes({"a.jpg": [64, 48.0]}).get("a.jpg") == (64, 48)

@@ -332,7 +332,9 @@ class ImageSizes:
                 w, h = value
             if isinstance(w, bool) or isinstance(h, bool) or int(w) != w or int(h) != h or int(w) <= 0 or int(h) <= 0:
                 raise ValueError
-        except (TypeError, ValueError):
+            if int(w) >= 1 << 63 or int(h) >= 1 << 63:  # 1e308 is an integer too; no writer holds it
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"image size of {key!r} must be [width, height] or {{width, height}}, "
                               f"positive integers; got {value!r}", field=key) from None
         w, h = int(w), int(h)
