@@ -254,3 +254,19 @@ def test_validate__agrees_with_convert_on_carriage_return_line_endings(tmp_path)
     with pytest.raises(predport.PredportError):
         predport.convert(doc, tmp_path / "out.json")
     assert main(["validate", str(doc)]) == 1
+
+
+def test_lightly_detection__a_task_name_too_long_for_the_file_system_degrades_nothing(tmp_path):
+    """Found by the long fuzz profile: Path.exists() raised ENAMETOOLONG inside detect_format."""
+    import json
+
+    root = tmp_path / "in"
+    (root / "det").mkdir(parents=True)
+    (root / "det" / "schema.json").write_text('{"task_type": "object-detection", "categories": []}')
+    (root / "tasks.json").write_text(json.dumps(["det", "x" * 5000]))
+    hub = predport.get_hub()
+    before = {r.name: len(r.reasons) for r in hub.plugins()}
+    votes = predport.detect(root)
+    grew = {r.name: r.reasons for r in hub.plugins() if len(r.reasons) > before.get(r.name, 0)}
+    assert not grew, grew
+    assert votes and votes[0].format == "lightly"

@@ -340,5 +340,9 @@ class Source:
                 yield rel
 
     def has(self, relpath: str) -> bool:
-        """Whether a file or folder exists at ``relpath`` below the source folder."""
-        return (self.path / relpath).exists()
+        """Whether a file or folder exists at ``relpath`` below the source folder (``False`` when
+        the name cannot exist: too long, a NUL byte, a file where a folder would be)."""
+        try:
+            return (self.path / relpath).exists()
+        except (OSError, ValueError):
+            return False
