@@ -234,3 +234,17 @@ def test_image_sizes_beyond_int64_are_refused():
     with pytest.raises(predport.ConfigError, match="positive integers"):
         predport.ImageSizes({"a.jpg": [64, float("inf")]})
     assert predport.ImageSizes({"a.jpg": [64, 48.0]}).get("a.jpg") == (64, 48)
+
+
+def test_masks__a_class_map_key_of_5000_digits_is_ignored_with_a_warning(tmp_path):
+    """Found by the long fuzz profile: int() of the key hit Python's int-string limit."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "m"
+    root.mkdir()
+    Image.fromarray(np.array([[0, 1], [1, 0]], dtype=np.uint8)).save(root / "a.png")
+    (root / "class_map.json").write_text(json.dumps({"9" * 5000: {"id": 1, "name": "car"}}))
+    stream = predport.open_stream(root, format="masks")
+    assert len(stream.collect().frames) == 1
+    assert any("class_map.json" in w and "ignored" in w for w in stream.report.warnings)

@@ -243,8 +243,9 @@ def _sidecar_names(path: Path, context: Any) -> dict[int, tuple[str, str | None]
     out: dict[int, tuple[str, str | None]] = {}
     ok = isinstance(obj, Mapping)
     for key, value in (obj.items() if ok else ()):
-        if not (str(key).isdigit() and isinstance(value, Mapping) and isinstance(value.get("name"), str)
-                and value.get("id") == int(key)):
+        # a pixel value is at most 65535: no int() of thousands of digits (Python's int-string limit)
+        if not (str(key).isdigit() and len(str(key)) <= 5 and isinstance(value, Mapping)
+                and isinstance(value.get("name"), str) and value.get("id") == int(key)):
             ok = False
             break
         ext = value.get("external_id")
