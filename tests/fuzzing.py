@@ -188,7 +188,7 @@ def _json_mutation(data: bytes, draw: Callable[[Any], Any]) -> bytes | None:
             lines[i] = _json_mutation(lines[i], draw) or lines[i]
             return b"\n".join(lines)
         obj = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # an earlier mutation nested it ~1000 deep
         return None
     paths = _json_paths(obj)
     path = draw(st.sampled_from(paths))
