@@ -88,19 +88,4 @@ def no_io_thread_afterwards():
     tests after it run in a single-threaded process again (the Lightly reader forks
     workers only then)."""
     yield
-    import fsspec.asyn
-    try:
-        import s3fs
-
-        s3fs.S3FileSystem.clear_instance_cache()
-    except ImportError:
-        pass
-    loop, thread = fsspec.asyn.loop[0], fsspec.asyn.iothread[0]
-    if loop is not None and thread is not None:
-        import asyncio
-
-        # The loop's default executor (name resolution) is a thread too.
-        asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        fsspec.asyn.loop[0] = fsspec.asyn.iothread[0] = None
+    _s3server_module().stop_io_thread()

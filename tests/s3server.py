@@ -76,3 +76,24 @@ def start(auth_after: int | None = None, timeout: float = 30.0) -> S3Server:
             return S3Server(endpoint, proc, {"key": KEY, "secret": SECRET, "endpoint_url": endpoint})
         proc.kill()
     raise RuntimeError("the moto S3 server did not start on 127.0.0.1")
+
+
+def stop_io_thread() -> None:
+    """Stop fsspec's IO thread (s3fs runs its requests there), so that later tests run in a
+    single-threaded process again (the Lightly reader forks workers only then)."""
+    import fsspec.asyn
+    try:
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+    except ImportError:
+        pass
+    loop, thread = fsspec.asyn.loop[0], fsspec.asyn.iothread[0]
+    if loop is not None and thread is not None:
+        import asyncio
+
+        # The loop's default executor (name resolution) is a thread too.
+        asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        fsspec.asyn.loop[0] = fsspec.asyn.iothread[0] = None

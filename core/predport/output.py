@@ -480,6 +480,13 @@ class OutputTarget:
         self._before = set()  # the folder is updated, not replaced: nothing of it is "left over"
         return self.dest
 
+    def remote(self) -> tuple[str, dict[str, Any]] | None:
+        """``(url, storage_options)`` for an output on remote storage, ``None`` for a local one.
+
+        With :meth:`in_place` (which then returns the URL), a format whose library talks to the
+        store itself (Deep Lake) writes there directly in its :meth:`on_commit` step."""
+        return None
+
     def on_commit(self, step: Any) -> None:
         """Run ``step()`` when the output commits, before staged files move into place.
 

@@ -548,12 +548,13 @@ def output_target(dest: Any, *, kind: str, registry: Any, overwrite: bool,
                   storage_options: Mapping[str, Any] | None = None, in_place: bool = False) -> OutputTarget:
     """The :class:`~predport.OutputTarget` for ``dest``: local, or a :class:`RemoteOutput` for a URL.
 
-    ``in_place`` (``FormatInfo.in_place``) applies to local outputs; a remote output is never
-    updated in place (its ``in_place()`` refuses)."""
+    ``in_place`` (``FormatInfo.in_place``): locally, the folder is updated through the format's
+    library; remotely, ``in_place()`` gives the URL and :meth:`OutputTarget.remote` the storage
+    options, and the library writes the store itself (nothing is staged or published)."""
     dest = localize(dest)
     if is_url(dest):
         return RemoteOutput(os.fspath(dest), kind=kind, registry=registry, overwrite=overwrite,
-                            storage_options=storage_options)
+                            storage_options=storage_options, in_place=in_place)
     return OutputTarget(dest, kind=kind, registry=registry, overwrite=overwrite, in_place=in_place)
 
 
@@ -564,8 +565,12 @@ class RemoteOutput(OutputTarget):
     """
 
     def __init__(self, url: str, *, kind: str = "folder", registry: Any = None, overwrite: bool = False,
-                 storage_options: Mapping[str, Any] | None = None) -> None:
+                 storage_options: Mapping[str, Any] | None = None, in_place: bool = False) -> None:
         self.url = url.rstrip("/")
+        self.storage_options = dict(storage_options or {})
+        self._remote_in_place = in_place and kind == "folder"
+        self._native = False  # in_place() was used: the format's library writes the store itself
+        self._remote_not_empty: OutputError | None = None
         self.protocol = protocol_of(url) or ""
         if self.protocol in READ_ONLY:
             raise OutputError(f"{self.protocol}:// is read-only: predport cannot write {url}", file=url,
@@ -582,6 +587,7 @@ class RemoteOutput(OutputTarget):
         except BaseException:
             shutil.rmtree(self._local_root, ignore_errors=True)
             raise
+        self._not_empty = self._remote_not_empty  # an in-place format's deferred refusal (as locally)
 
     # -- checks before anything is written ----------------------------------------------
     def _check_remote(self, kind: str, overwrite: bool) -> None:
@@ -604,9 +610,25 @@ class RemoteOutput(OutputTarget):
             for rel, _size in page:
                 if rel != MANIFEST and STAGING_MARK not in rel:
                     if not overwrite:
-                        raise OutputError("output folder is not empty", file=self.url,
-                                          hint="pass --overwrite to write into it")
+                        refusal = OutputError("output folder is not empty", file=self.url,
+                                              hint="pass --overwrite to write into it")
+                        if not self._remote_in_place:
+                            raise refusal
+                        self._remote_not_empty = refusal  # staging into it stays refused
+                        return
                     self.remote_before.add(rel)
+
+    def in_place(self) -> Any:  # type: ignore[override]
+        """The output's URL, for a format whose library writes the store itself (``FormatInfo.in_place``);
+        its storage options are :meth:`remote`'s. Nothing is staged, uploaded or published then."""
+        if not self._remote_in_place:
+            raise OutputError("this format does not update outputs in place", file=self.url)
+        self._native = True
+        self.remote_before = set()
+        return self.url
+
+    def remote(self) -> tuple[str, dict[str, Any]] | None:
+        return self.url, dict(self.storage_options)
 
     def validate(self, ref: str, instance: Any, *, relpath: str | None = None, base_path: tuple[Any, ...] = ()) -> None:
         where = self.url if self.kind == "file" or not relpath else f"{self.url}/{relpath}"
@@ -628,6 +650,10 @@ class RemoteOutput(OutputTarget):
             return self._finals()
         try:
             super().commit()  # validated and complete, in the local staging folder
+            if self._native:
+                # The format's library wrote the store in its commit step; anything staged was
+                # its local scratch (e.g. a new dataset it copied up): nothing is published.
+                return self._finals()
             self._remove_stale()
             staging = self._staging_key()
             try:

@@ -21,13 +21,15 @@ def _err(message: str, path: Path, field: str | None = None, hint: str | None = 
     return predport.ParseError(message, file=str(path), field=field, hint=hint)
 
 
-def open_dataset(path: Path, branch: str | None = None) -> tuple[Any, Any]:
-    """``(root, view)``: the dataset at ``path`` read-only, and the head of ``branch`` (default
-    ``main``). Keep ``root`` referenced while ``view`` is used: a branch's dataset expires with it."""
+def open_dataset(path: Any, branch: str | None = None, creds: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """``(root, view)``: the dataset at ``path`` (a folder or an s3:// URL with Deep Lake ``creds``)
+    read-only, and the head of ``branch`` (default ``main``). Keep ``root`` referenced while
+    ``view`` is used: a branch's dataset expires with it."""
     import deeplake
 
     try:
-        ds = deeplake.open_read_only(str(path))
+        ds = deeplake.open_read_only(str(path), creds=creds) if creds is not None \
+            else deeplake.open_read_only(str(path))
     except Exception as exc:  # deeplake raises its own exception types for unreadable datasets
         raise _err(f"cannot open the Deep Lake dataset: {type(exc).__name__}: {exc}", path) from None
     if branch and branch != "main":

@@ -188,7 +188,7 @@ def _check_boxes(cols: _Columns, target: Any) -> None:
         counts = np.cumsum([len(b) for b in boxes[start:start + 256]])
         frame = start + int(np.searchsorted(counts, bad, side="right"))
         raise predport.OutputError(f"frame {cols.data_ids[frame]!r}: box {flat[bad].tolist()} is not "
-                                   "[x, y, w, h] with finite values and w, h >= 0", file=str(target.dest))
+                                   "[x, y, w, h] with finite values and w, h >= 0", file=str(target))
 
 
 def _eval_values(cols: _Columns, name: str) -> list[Any]:
@@ -263,7 +263,15 @@ def is_dataset(path: Path) -> bool:
 
 
 def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
-    dest = Path(target.dest)
+    remote = target.remote()
+    cred = None
+    if remote is not None:  # s3://: Deep Lake writes the store itself (see remote.py)
+        from . import remote as remote_mod
+
+        cred = remote_mod.creds(*remote)
+        dest: Any = target.in_place()
+    else:
+        dest = Path(target.dest)
     group = layout.parse_group(context.option("group"), layout.DEFAULT_GROUP)
     pre = layout.prefix(group)
     branch = context.option("branch")
@@ -276,7 +284,7 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
         raise predport.ConfigError(f"write option columns={only!r}: use 'all' (the default) or 'eval'",
                                    field="columns")
     eval_only = only == "eval"
-    existing = is_dataset(dest)
+    existing = is_dataset(dest) if remote is None else remote_mod.state(*remote, cred) == "dataset"
     if eval_only and not existing:
         raise predport.OutputError("columns=eval adds evaluation columns to an existing dataset; "
                                    "this output is not one", file=str(dest))
@@ -286,16 +294,22 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
             hint="pass -w branch=NAME (created from main when missing; branch=main adds a commit on main)")
     if existing:
         # Before the stream is read: a wrong id column or group is found at once.
-        plan = _InPlace(dest, branch, pre, id_opt, target, context, eval_only)
+        plan = _InPlace(dest, branch, pre, id_opt, target, context, eval_only, cred)
     cols = _collect(stream, context)
     ids, info = _categories(stream, cols)
     labels = _label_rows(cols, ids)
-    _check_boxes(cols, target)
+    _check_boxes(cols, dest)
     if existing:
         return plan.prepare(cols, labels, info, message, group)
     columns = _group_columns(cols, labels, info, None, len(cols.data_ids))
     _validate(target, group, columns)
-    return _create(target, cols, columns, pre, branch, message, id_opt)
+    summary = _create(target, cols, columns, pre, branch, message, id_opt)
+    if remote is not None:  # built and committed locally, copied up (its log last) at commit
+        folder = summary.pop("folder")
+        target.on_commit(lambda: remote_mod.publish(folder, *remote))
+    else:
+        summary.pop("folder")
+    return summary
 
 
 def _create(target: Any, cols: _Columns, columns: list[Any], pre: str, branch: str | None, message: str,
@@ -327,21 +341,22 @@ def _create(target: Any, cols: _Columns, columns: list[Any], pre: str, branch: s
         top.update({pre + name: values for name, _kind, values, _meta in columns})
         ds.append(top)
     _commit_version(ds, message)
-    return {"rows": len(cols.data_ids), "branch": branch or "main", "columns": len(columns) + len(top)}
+    return {"rows": len(cols.data_ids), "branch": branch or "main", "columns": len(columns) + len(top),
+            "folder": folder}
 
 
 class _InPlace:
     """A write onto a branch of an existing dataset: rows aligned by data id, one commit."""
 
-    def __init__(self, dest: Path, branch: str, pre: str, id_opt: Any, target: Any, context: Any,
-                 eval_only: bool = False) -> None:
+    def __init__(self, dest: Any, branch: str, pre: str, id_opt: Any, target: Any, context: Any,
+                 eval_only: bool = False, cred: dict[str, Any] | None = None) -> None:
         from . import reader
 
         self.dest, self.branch, self.pre, self.target, self.context = dest, branch, pre, target, context
-        self.eval_only = eval_only
-        root = target.in_place()
+        self.eval_only, self.cred = eval_only, cred
+        root = target.in_place()  # the folder, or the s3:// URL
         self.path = root
-        ds, view = reader.open_dataset(root)
+        ds, view = reader.open_dataset(root, creds=cred)
         self.branch_exists = branch in ds.branches.names()
         if self.branch_exists and branch != "main":
             view = ds.branches[branch].open()
@@ -426,7 +441,8 @@ class _InPlace:
     def _commit(self, columns: list[Any], message: str) -> None:
         import deeplake
 
-        root = ds = deeplake.open(str(self.path))
+        root = ds = deeplake.open(str(self.path), creds=self.cred) if self.cred is not None \
+            else deeplake.open(str(self.path))
         if self.branch != "main":
             if self.branch not in root.branches.names():
                 root.branch(self.branch)
