@@ -147,6 +147,11 @@ def read(path: Path, context: Any) -> Iterator[Any]:
     has_polys = poly_col in kinds and kinds[poly_col] == "polygon"
     has_attrs = attr_col in kinds and kinds[attr_col] == "text"
     evals = [(c, a) for c, a in layout.EVAL_COLUMNS.items() if pre + c in kinds]
+    masks = sorted(n for n, k in kinds.items() if k in ("binarymask", "segmentmask")
+                   and n.startswith(pre) and "/" not in n[len(pre):])
+    if masks:
+        context.report.warn(f"{path}: mask column(s) {', '.join(masks)} not read (predport-deeplake reads boxes, "
+                            "labels, scores and polygons; masks are not held)")
     table = _label_table(ds, labels_col, context)
 
     id_opt = context.option("id_column")
