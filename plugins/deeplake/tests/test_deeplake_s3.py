@@ -188,3 +188,90 @@ def test_s3__other_stores_are_refused_with_the_reason(coco_files) -> None:
     with pytest.raises(predport.OutputError, match=r"local paths and s3:// only, not memory://"):
         predport.convert(results, f"memory://dl-{uuid.uuid4().hex[:8]}/ds", to="deeplake",
                          read_options={"gt": str(gt)})
+
+
+KILLER = r"""
+import json, sys, time
+import predport
+from predport_deeplake import remote, writer
+
+stage, seconds = sys.argv[4], float(sys.argv[5])
+if stage == "commit":                     # every column written on the server, nothing committed yet
+    real = writer._commit_version
+    def slow(ds, message):
+        print("STOPPED", flush=True)
+        time.sleep(seconds)
+        real(ds, message)
+    writer._commit_version = slow
+else:                                     # a new dataset: its objects uploaded, its log not yet
+    real = remote._put
+    def slow(fs, local, key, rels):
+        if any(r.startswith(remote.LOG_META + "/") for r in rels):
+            print("STOPPED", flush=True)
+            time.sleep(seconds)
+        real(fs, local, key, rels)
+    remote._put = slow
+opts = {"branch": "training_run", "id_column": "filename"} if stage == "commit" else {}
+predport.convert(sys.argv[1], sys.argv[2], to="deeplake", write_options=opts,
+                 storage_options=json.loads(sys.argv[3]))
+print("DONE", flush=True)
+"""
+
+
+def _kill_at(tmp_path: Path, server, src: Path, url: str, stage: str) -> None:
+    import signal
+    import subprocess
+
+    script = tmp_path / "killer.py"
+    script.write_text(KILLER)
+    proc = subprocess.Popen([sys.executable, str(script), str(src), url, json.dumps(server.options), stage, "60"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "STOPPED"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_s3__a_killed_write_on_s3_leaves_the_previous_commit_as_it_was(tmp_path: Path, server, bucket) -> None:
+    import deeplake
+
+    url = f"s3://{bucket}/pb"
+    main_version = _playbook_on_s3(server, url)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    for path, box in ((first, [1.0, 2.0, 3.0, 4.0]), (second, [7.0, 7.0, 7.0, 7.0])):
+        predport.save(predport.PredictionSet(
+            source=predport.SourceInfo(format="canonical", uri="mem", plugin="test"),
+            categories=[predport.Category(id=3, name="car")],
+            frames=[predport.Frame(data_id="a.jpg", predictions=predport.Detections([3], [0.5], [box]))]),
+            path, "canonical-jsonl")
+    predport.convert(first, url, to="deeplake", write_options={"branch": "training_run", "id_column": "filename"},
+                     storage_options=server.options)
+
+    def state():
+        root = deeplake.open_read_only(url, creds=_creds(server))
+        b = root.branches["training_run"].open()
+        return root.version, b.version, np.asarray(b["model_evaluation/boxes"][2]).tolist()
+
+    before = state()
+    assert before[0] == main_version and before[2] == [[1, 2, 3, 4]]
+    _kill_at(tmp_path, server, second, url, "commit")  # killed with the new columns on the server, uncommitted
+    assert state() == before
+
+
+def test_s3__a_new_dataset_killed_while_uploading_is_no_dataset(tmp_path: Path, server, bucket, coco_files) -> None:
+    import deeplake
+
+    results, gt = coco_files
+    src = tmp_path / "preds.jsonl"
+    predport.convert(results, src, to="canonical-jsonl", read_options={"gt": str(gt)})
+    url = f"s3://{bucket}/new"
+    _kill_at(tmp_path, server, src, url, "upload")
+    keys = _keys(server, bucket)
+    assert keys and not any(k.startswith("new/_deeplake_log/_meta/") for k in keys)  # objects, but no log
+    assert not deeplake.exists(url, creds=_creds(server))
+    assert not any(v.format == "deeplake" and v.confidence >= predport.Confidence.LOW
+                   for v in predport.detect(url, storage_options=server.options))
+    with pytest.raises(predport.OutputError, match="not empty"):  # never mistaken for a dataset to update
+        predport.convert(src, url, to="deeplake", storage_options=server.options)

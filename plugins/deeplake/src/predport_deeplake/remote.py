@@ -97,7 +97,7 @@ def publish(local: Path, url: str, storage_options: Mapping[str, Any]) -> None:
         for group in (body, log):
             for i in range(0, len(group), 1000):
                 chunk = group[i:i + 1000]
-                fs.put([str(local / r) for r in chunk], [f"{key}/{r}" for r in chunk])
+                _put(fs, local, key, chunk)
                 done += chunk
     except BaseException as exc:
         try:
@@ -109,3 +109,8 @@ def publish(local: Path, url: str, storage_options: Mapping[str, Any]) -> None:
             raise predport.OutputError(f"upload of the new dataset failed ({type(exc).__name__}: {exc}); "
                                        "what was uploaded is removed", file=url) from None
         raise
+
+
+def _put(fs: Any, local: Path, key: str, rels: list[str]) -> None:
+    """Upload ``rels`` (relative paths of ``local``) below ``key``: one batch (the kill test stops here)."""
+    fs.put([str(local / r) for r in rels], [f"{key}/{r}" for r in rels])
