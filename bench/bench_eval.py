@@ -91,7 +91,7 @@ def generate(folder: Path, seed: int) -> tuple[Path, Path]:
 PREDPORT = r"""
 import json, sys
 import predport_eval
-res = predport_eval.evaluate(sys.argv[1], sys.argv[2], gt_format="coco")
+res = predport_eval.evaluate(sys.argv[1], sys.argv[2])
 print(json.dumps(list(res.metrics.values())))
 """
 
@@ -100,7 +100,7 @@ import contextlib, io, json, sys
 from predport.cli import main
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
-    code = main(["evaluate", sys.argv[1], sys.argv[2], "--gt-from", "coco", "--json", "--per-frame", sys.argv[3],
+    code = main(["evaluate", sys.argv[1], sys.argv[2], "--json", "--per-frame", sys.argv[3],
                  "--per-detection", sys.argv[4]])
 assert code == 0
 print(json.dumps(list(json.loads(out.getvalue())["metrics"].values())))

@@ -223,3 +223,24 @@ def test_coco__confusion_matrix_equals_a_plain_greedy_walk(tmp_path):
         got = predport_eval.evaluate(tmp_path / "res.json", tmp_path / "gt.json", score_threshold=score_threshold)
         assert got.confusion.labels == ["a", "b", "c", "background"]
         assert got.confusion.matrix == want.tolist(), score_threshold
+
+
+def test_coco__long_dataset_detected_as_ground_truth_results_in_one_refused(tmp_path, ref):
+    """A dataset whose annotations come after a long images list (instances_val2017.json):
+    its head cannot tell labels from results; read as ground truth it is tried as COCO, and
+    scored annotations are refused, not evaluated."""
+    images = [{"id": i, "file_name": f"{i:012d}.jpg", "width": 640, "height": 480} for i in range(1, 5001)]
+    anns = [{"id": 1, "image_id": 7, "category_id": 1, "bbox": [10, 10, 50, 50], "area": 2500, "iscrowd": 0}]
+    doc = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "cat"}]}
+    (tmp_path / "instances.json").write_text(json.dumps(doc))
+    assert not any(v.confidence > predport.Confidence.EXTENSION for v in predport.detect(tmp_path / "instances.json"))
+    res = [{"image_id": 7, "category_id": 1, "bbox": [12, 10, 50, 50], "score": 0.9}]
+    (tmp_path / "res.json").write_text(json.dumps(res))
+    got = predport_eval.evaluate(tmp_path / "res.json", tmp_path / "instances.json")
+    assert got.settings["ground_truth_format"] == "coco"
+    e = ref.eval(tmp_path / "instances.json", tmp_path / "res.json", "bbox")
+    assert np.allclose([got.metrics[k] for k in STAT_NAMES], e.stats, atol=1e-12)
+    doc["annotations"][0]["score"] = 0.5
+    (tmp_path / "scored.json").write_text(json.dumps(doc))
+    with pytest.raises(predport.ParseError, match="read as ground truth, but this is predictions"):
+        predport_eval.evaluate(tmp_path / "res.json", tmp_path / "scored.json")

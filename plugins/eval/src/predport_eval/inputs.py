@@ -55,6 +55,8 @@ def _frames_and_categories(obj: Any, *, role: str, format: str | None, kwargs: M
         options = kwargs.pop("options", None)
         if options:
             kwargs["read_options"] = options
+        if format is None and role == "ground_truth":
+            format = _ground_truth_format(obj, kwargs.get("storage_options"))
         stream = predport.open_stream(obj, format, role=role, **kwargs)
         return stream.frames, stream, str(obj), stream.source.format if stream.source else format
     if isinstance(obj, predport.PredictionSet):
@@ -63,6 +65,29 @@ def _frames_and_categories(obj: Any, *, role: str, format: str | None, kwargs: M
         return obj.frames, obj, "stream", obj.source.format if obj.source else None
     raise predport.ConfigError(f"cannot evaluate a {type(obj).__name__}: give a path, a PredictionSet or a "
                                "PredictionStream")
+
+
+def _ground_truth_format(path: Any, storage_options: Any) -> str | None:
+    """The format to read ``path`` as ground truth: detection's pick, else the one format that
+    claims it only at extension level (a COCO dataset whose annotations come after a long
+    ``images`` list, as ``instances_val2017.json``: its head cannot tell results from labels).
+
+    Trying that format is safe: read as ground truth, a file with scored rows is refused
+    ("read as ground truth, but this is predictions"), and a file it cannot parse is a
+    parse error; nothing is read as something it is not.
+    """
+    hub = predport.get_hub()
+    votes = hub.detect(path, storage_options=storage_options)
+    try:
+        return hub.pick(path, votes, role="ground_truth").id
+    except predport.UnknownFormatError:
+        fmts = hub.formats()
+        weak = {v.format for v in votes if v.confidence == predport.Confidence.EXTENSION and v.role is None
+                and v.format in fmts and "ground_truth" in fmts[v.format].roles}
+        strong = [v for v in votes if v.confidence > predport.Confidence.EXTENSION]
+        if len(weak) == 1 and not strong:
+            return weak.pop()
+        raise
 
 
 def read_side(obj: Any, *, role: str, format: str | None = None, need: str = "box",
