@@ -123,28 +123,19 @@ gt_cols = (np.array([a["image_id"] for a in anns]), np.array([a["category_id"] f
 print(json.dumps([len(recs), len(anns)]))
 """
 
-PYCOCOTOOLS = r"""
+REFERENCE = r"""
 import contextlib, io, json, sys
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
+{imports}
 with contextlib.redirect_stdout(io.StringIO()):
     gt = COCO(sys.argv[2])
     dt = gt.loadRes(sys.argv[1])
-    e = COCOeval(gt, dt, "bbox")
+    e = {evaluator}(gt, dt, "bbox")
     e.evaluate(); e.accumulate(); e.summarize()
 print(json.dumps([float(v) for v in e.stats]))
 """
-
-FASTER = r"""
-import contextlib, io, json, sys
-from faster_coco_eval import COCO, COCOeval_faster
-with contextlib.redirect_stdout(io.StringIO()):
-    gt = COCO(sys.argv[2])
-    dt = gt.loadRes(sys.argv[1])
-    e = COCOeval_faster(gt, dt, "bbox")
-    e.evaluate(); e.accumulate(); e.summarize()
-print(json.dumps([float(v) for v in e.stats]))
-"""
+PYCOCOTOOLS = REFERENCE.format(imports="from pycocotools.coco import COCO\nfrom pycocotools.cocoeval import COCOeval",
+                               evaluator="COCOeval")
+FASTER = REFERENCE.format(imports="from faster_coco_eval import COCO, COCOeval_faster", evaluator="COCOeval_faster")
 
 
 def main() -> int:

@@ -194,24 +194,22 @@ def _describe(options: "tuple[Option, ...] | None") -> object:
 
 
 _entry_name = operator.attrgetter("name")
-_O_HEAD = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 def _read_head(path: Path) -> bytes:
     """The first :data:`HEAD_BYTES` of a regular file; ``b""`` for anything else.
 
-    Opened non-blocking and checked with ``fstat``: a FIFO named ``tasks.json`` (no
-    writer) would block ``open`` itself and hang detection of every plugin.
+    Opened non-blocking and checked with ``fstat`` (:func:`predport.limits._regular_fd`): a
+    FIFO named ``tasks.json`` (no writer) would block ``open`` itself and hang detection of
+    every plugin.
     """
-    import stat
+    from .limits import _regular_fd
 
     try:
-        fd = os.open(path, _O_HEAD)
-    except OSError:
+        fd = _regular_fd(path)[0]
+    except (OSError, ValueError):
         return b""
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return b""
         parts, left = [], HEAD_BYTES
         while left:
             chunk = os.read(fd, left)

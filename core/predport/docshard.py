@@ -102,7 +102,6 @@ class _Scanner:
         self.buf = ""
         self.pos = 0  # index in buf
         self.byte = 0  # byte offset of buf[pos] in the file
-        self.ascii = True
         self.eof = False
         first = fh.read(3)
         if first.startswith(codecs.BOM_UTF8):
@@ -114,11 +113,8 @@ class _Scanner:
         text = self.decoder.decode(raw, final=not raw)
         if not raw:
             self.eof = True
-        self.ascii = self.ascii and text.isascii()
         self.buf = self.buf[self.pos:] + text
         self.pos = 0
-        if not text.isascii():
-            self.ascii = False
 
     def _more(self) -> bool:
         if self.eof:
@@ -225,15 +221,21 @@ class _Scanner:
         return head, spans
 
 
-def _copy_range(fh: BinaryIO, start: int, end: int, out: BinaryIO) -> None:
+def _blocks(fh: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """Bytes ``start`` to ``end`` of ``fh``, in reads of at most :data:`CHUNK`."""
     fh.seek(start)
     left = end - start
     while left > 0:
         block = fh.read(min(CHUNK, left))
         if not block:
             break
-        out.write(block)
+        yield block
         left -= len(block)
+
+
+def _copy_range(fh: BinaryIO, start: int, end: int, out: BinaryIO) -> None:
+    for block in _blocks(fh, start, end):
+        out.write(block)
 
 
 def materialize(src: str, piece: dict[str, Any], dest: str, storage_options: Mapping[str, Any] | None) -> None:
@@ -259,16 +261,8 @@ def materialize(src: str, piece: dict[str, Any], dest: str, storage_options: Map
 def _count_lines(src: str, end: int, storage_options: Mapping[str, Any] | None) -> int:
     """Newlines in the first ``end`` bytes of ``src`` (only when an error needs its line)."""
     fh, _size = _open(src, storage_options)
-    n = 0
     with fh:
-        left = end
-        while left > 0:
-            block = fh.read(min(CHUNK, left))
-            if not block:
-                break
-            n += block.count(b"\n")
-            left -= len(block)
-    return n
+        return sum(block.count(b"\n") for block in _blocks(fh, 0, end))
 
 
 def relocate(src: str, piece: dict[str, Any], local: str,

@@ -42,14 +42,11 @@ def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
 
 def _open_regular(path: str | os.PathLike[str]) -> Any:
     """``open(path, "rb")`` for a regular file; ``ValueError`` for a FIFO or device (never blocks)."""
-    import stat
+    from .limits import _blocking_file, _regular_fd
 
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd = _regular_fd(path)[0]
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path}: not a regular file (a FIFO, socket or device)")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return _blocking_file(fd)
     except BaseException:
         os.close(fd)
         raise

@@ -370,20 +370,48 @@ def open_regular(path: str | os.PathLike[str], **where: Any) -> IO[bytes]:
     and checked with ``fstat`` on the open descriptor, so it cannot be swapped in between.
     """
     where.setdefault("file", str(path))
+    fd = _regular_fd(path, where)[0]
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise ParseError(f"cannot read: {exc.strerror}", **where) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ParseError(_NOT_REGULAR, **where)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return _blocking_file(fd)
     except BaseException:
         os.close(fd)
         raise
+
+
+def _regular_fd(path: str | os.PathLike[str], where: dict[str, Any] | None = None) -> tuple[int, int]:
+    """``(descriptor, size)`` of ``path`` opened non-blocking and checked with ``fstat`` to be a
+    regular file: the one opening of every reader's file (:func:`open_regular`,
+    :func:`read_bytes`, ``Source.head``, image headers).
+
+    With ``where`` (the error's location) a failure is a :class:`~predport.ParseError`;
+    without, ``OSError`` from ``open``, and ``ValueError`` for a FIFO, socket, device or folder.
+    """
+    try:
+        fd = os.open(path, _O_READ)
+    except OSError as exc:
+        if where is None:
+            raise
+        raise ParseError(f"cannot read: {exc.strerror}", **where) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode):
+            return fd, st.st_size
+    except OSError as exc:
+        os.close(fd)
+        if where is None:
+            raise
+        raise ParseError(f"cannot read: {exc.strerror}", **where) from None
+    os.close(fd)
+    if where is None:
+        raise ValueError(f"{path}: {_NOT_REGULAR}")
+    raise ParseError(_NOT_REGULAR, **where)
+
+
+def _blocking_file(fd: int) -> IO[bytes]:
+    """A buffered binary file over a descriptor :func:`_regular_fd` opened (blocking again)."""
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 _O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -400,21 +428,13 @@ def read_bytes(path: str | os.PathLike[str], *, limit: int | None = None, **wher
     files); opened non-blocking, so a FIFO named ``*.txt`` is refused, not waited on.
     Every failure is a located :class:`~predport.ParseError` (``file=`` defaults to ``path``).
     """
+    where.setdefault("file", os.fspath(path))
+    fd, size = _regular_fd(path, where)
     try:
-        fd = os.open(path, _O_READ)
-    except OSError as exc:
-        where.setdefault("file", os.fspath(path))
-        raise ParseError(f"cannot read: {exc.strerror}", **where) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            where.setdefault("file", os.fspath(path))
-            raise ParseError(_NOT_REGULAR, **where)
-        if st.st_size > _SMALL_FILE or limit is not None:
-            where.setdefault("file", os.fspath(path))
-            check_file_size(st.st_size, limit=limit, **where)
-        data = os.read(fd, max(st.st_size + 1, 1 << 16))
-        if len(data) <= st.st_size:  # the file may have grown since fstat: read on until EOF
+        if size > _SMALL_FILE or limit is not None:
+            check_file_size(size, limit=limit, **where)
+        data = os.read(fd, max(size + 1, 1 << 16))
+        if len(data) <= size:  # the file may have grown since fstat: read on until EOF
             parts = [data]
             while True:
                 more = os.read(fd, 1 << 20)
@@ -424,10 +444,8 @@ def read_bytes(path: str | os.PathLike[str], *, limit: int | None = None, **wher
             data = b"".join(parts) if len(parts) > 1 else data
         return data
     except OSError as exc:
-        where.setdefault("file", os.fspath(path))
         raise ParseError(f"cannot read: {exc.strerror}", **where) from None
     except MemoryError:
-        where.setdefault("file", os.fspath(path))
         raise ParseError("not enough memory to read the file", **where) from None
     finally:
         os.close(fd)

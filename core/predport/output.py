@@ -239,6 +239,29 @@ def recover(parent: Path, prefix: str) -> list[str]:
     return notes
 
 
+def dest_refusal(d: Path, *, kind: str, overwrite: bool, is_staging: Any,
+                 hint: str = "pass --overwrite to replace it") -> tuple[str, OutputError] | None:
+    """Why ``d`` cannot be written as a ``kind`` (``"file"``/``"folder"``) output, or ``None``.
+
+    ``("kind", err)``: a folder where a file goes, or a file where a folder goes; ``("exists",
+    err)``: the file exists and ``overwrite`` is off; ``("not_empty", err)``: the folder holds
+    something (``is_staging(path)`` entries aside) and ``overwrite`` is off. The one rule of
+    :class:`OutputTarget` and of :class:`predport.Writer`'s check when it is made.
+    """
+    if kind == "file":
+        if d.is_dir():
+            return "kind", OutputError(f"{d} is a folder; this format writes one file", file=str(d))
+        if d.exists() and not overwrite:
+            return "exists", OutputError("output file exists", file=str(d), hint=hint)
+        return None
+    if d.exists() and not d.is_dir():
+        return "kind", OutputError(f"{d} is a file; this format writes a folder", file=str(d))
+    if not overwrite and d.is_dir() and any(not is_staging(p) for p in d.iterdir()):
+        return "not_empty", OutputError("output folder is not empty", file=str(d),
+                                        hint=hint.replace("replace it", "write into it"))
+    return None
+
+
 class OutputTarget:
     """Where a writer puts its output: one file, or one folder of files.
 
@@ -291,38 +314,34 @@ class OutputTarget:
     # -- set-up -----------------------------------------------------------------------
     def _check_dest(self) -> None:
         d = self.dest
+        # A killed run's staging folder is rolled back or forward first: what it leaves
+        # decides whether the output is empty.
         if self.kind == "file":
-            if d.is_dir():
-                raise OutputError(f"{d} is a folder; this format writes one file", file=str(d))
-            if d.parent.is_dir():
+            if d.parent.is_dir() and not d.is_dir():
                 self.notes += recover(d.parent, f".{d.name}{STAGING_PREFIX}")
-            if d.exists() and not self.overwrite:
-                raise OutputError("output file exists", file=str(d), hint="pass --overwrite to replace it")
+        elif d.is_dir():
+            self.notes += recover(d, STAGING_PREFIX)
+        found = dest_refusal(d, kind=self.kind, overwrite=self.overwrite, is_staging=self._is_staging)
+        if found is not None:
+            why, refusal = found
+            if why != "not_empty" or not self._in_place:
+                raise refusal
+            # A format that updates an existing output in place (through its library's
+            # own commits) may still use it; staging files into it stays refused.
+            self._not_empty = refusal
+            return
+        if self.kind == "file":
             self._make_parents(d.parent)
-        else:
-            if d.exists() and not d.is_dir():
-                raise OutputError(f"{d} is a file; this format writes a folder", file=str(d))
-            if d.is_dir():
-                self.notes += recover(d, STAGING_PREFIX)
-            if d.is_dir() and any(not self._is_staging(p) for p in d.iterdir()):
-                if not self.overwrite:
-                    refusal = OutputError(
-                        "output folder is not empty", file=str(d), hint="pass --overwrite to write into it"
-                    )
-                    if not self._in_place:
-                        raise refusal
-                    # A format that updates an existing output in place (through its library's
-                    # own commits) may still use it; staging files into it stays refused.
-                    self._not_empty = refusal
-                    return
-                # Remembered so the summary can say which earlier files are still there:
-                # --overwrite replaces files of the same name and deletes nothing else.
-                self._before = {
-                    rel for p in d.rglob("*")
-                    if not (rel := p.relative_to(d).as_posix()).startswith(STAGING_PREFIX) and p.is_file()
-                }
-            if not d.exists():
-                self._make_parents(d.parent)
+            return
+        if d.is_dir() and self.overwrite:
+            # Remembered so the summary can say which earlier files are still there:
+            # --overwrite replaces files of the same name and deletes nothing else.
+            self._before = {
+                rel for p in d.rglob("*")
+                if not (rel := p.relative_to(d).as_posix()).startswith(STAGING_PREFIX) and p.is_file()
+            }
+        if not d.exists():
+            self._make_parents(d.parent)
 
     @staticmethod
     def _is_staging(p: Path) -> bool:

@@ -232,7 +232,7 @@ def _check_target(dest: Any, format: str, overwrite: bool) -> Any:
     from .errors import OutputError
     from .hub import get_hub
     from .limits import is_url
-    from .output import STAGING_PREFIX
+    from .output import STAGING_PREFIX, dest_refusal
 
     info = get_hub().format_info(format)
     if not info.can_write:
@@ -240,18 +240,12 @@ def _check_target(dest: Any, format: str, overwrite: bool) -> Any:
     if is_url(dest):
         return info  # remote outputs are checked by the store when written
     d = Path(dest)
-    hint = "pass overwrite=True to replace it, or choose another dest"
-    if info.target == "file":
-        if d.is_dir():
-            raise OutputError(f"{d} is a folder; format {format!r} writes one file", file=str(d))
-        if d.exists() and not overwrite:
-            raise OutputError("output file exists", file=str(d), hint=hint)
-    else:
-        if d.exists() and not d.is_dir():
-            raise OutputError(f"{d} is a file; format {format!r} writes a folder", file=str(d))
-        if (d.is_dir() and not overwrite and not info.in_place
-                and any(not p.name.startswith(STAGING_PREFIX) for p in d.iterdir())):
-            raise OutputError("output folder is not empty", file=str(d), hint=hint)
+    # Staging folders are left to the write: it recovers a killed run's before it looks.
+    found = dest_refusal(d, kind=info.target, overwrite=overwrite,
+                         is_staging=lambda p: p.name.startswith(STAGING_PREFIX),
+                         hint="pass overwrite=True to replace it, or choose another dest")
+    if found is not None and not (found[0] == "not_empty" and info.in_place):
+        raise found[1]
     parent = d if d.is_dir() else d.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

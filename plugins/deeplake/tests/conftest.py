@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,3 +66,22 @@ def playbook_dataset(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return make
+
+
+@pytest.fixture
+def sigkill_at(tmp_path: Path) -> Callable[..., None]:
+    """Run a script in a child Python, SIGKILL it when it prints ``marker`` (the moment it
+    waits at), and check that the kill is what ended it."""
+
+    def run(script_text: str, args: list[Any], marker: str, timeout: float) -> None:
+        script = tmp_path / "killer.py"
+        script.write_text(script_text)
+        proc = subprocess.Popen([sys.executable, str(script), *map(str, args)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == marker
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait(timeout=timeout)
+        assert proc.returncode == -signal.SIGKILL
+
+    return run

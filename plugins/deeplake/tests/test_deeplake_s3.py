@@ -218,23 +218,12 @@ print("DONE", flush=True)
 """
 
 
-def _kill_at(tmp_path: Path, server, src: Path, url: str, stage: str) -> None:
-    import signal
-    import subprocess
-
-    script = tmp_path / "killer.py"
-    script.write_text(KILLER)
-    proc = subprocess.Popen([sys.executable, str(script), str(src), url, json.dumps(server.options), stage, "60"],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "STOPPED"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+def _kill_at(sigkill_at, server, src: Path, url: str, stage: str) -> None:
+    sigkill_at(KILLER, [src, url, json.dumps(server.options), stage, "60"], "STOPPED", timeout=60)
 
 
-def test_s3__a_killed_write_on_s3_leaves_the_previous_commit_as_it_was(tmp_path: Path, server, bucket) -> None:
+def test_s3__a_killed_write_on_s3_leaves_the_previous_commit_as_it_was(tmp_path: Path, server, bucket,
+                                                                         sigkill_at) -> None:
     import deeplake
 
     url = f"s3://{bucket}/pb"
@@ -256,18 +245,19 @@ def test_s3__a_killed_write_on_s3_leaves_the_previous_commit_as_it_was(tmp_path:
 
     before = state()
     assert before[0] == main_version and before[2] == [[1, 2, 3, 4]]
-    _kill_at(tmp_path, server, second, url, "commit")  # killed with the new columns on the server, uncommitted
+    _kill_at(sigkill_at, server, second, url, "commit")  # killed with the new columns on the server, uncommitted
     assert state() == before
 
 
-def test_s3__a_new_dataset_killed_while_uploading_is_no_dataset(tmp_path: Path, server, bucket, coco_files) -> None:
+def test_s3__a_new_dataset_killed_while_uploading_is_no_dataset(tmp_path: Path, server, bucket, coco_files,
+                                                                sigkill_at) -> None:
     import deeplake
 
     results, gt = coco_files
     src = tmp_path / "preds.jsonl"
     predport.convert(results, src, to="canonical-jsonl", read_options={"gt": str(gt)})
     url = f"s3://{bucket}/new"
-    _kill_at(tmp_path, server, src, url, "upload")
+    _kill_at(sigkill_at, server, src, url, "upload")
     keys = _keys(server, bucket)
     assert keys and not any(k.startswith("new/_deeplake_log/_meta/") for k in keys)  # objects, but no log
     assert not deeplake.exists(url, creds=_creds(server))

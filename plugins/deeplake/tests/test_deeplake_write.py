@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -217,7 +215,8 @@ print("DONE", flush=True)
 """
 
 
-def test_write__a_killed_write_leaves_the_previous_commit_as_it_was(tmp_path: Path, playbook_dataset) -> None:
+def test_write__a_killed_write_leaves_the_previous_commit_as_it_was(tmp_path: Path, playbook_dataset,
+                                                                    sigkill_at) -> None:
     import deeplake
 
     ds_path = playbook_dataset()
@@ -235,16 +234,7 @@ def test_write__a_killed_write_leaves_the_previous_commit_as_it_was(tmp_path: Pa
 
     branch_before = branch_state()
     assert branch_before[1][2] == [[1, 2, 3, 4]]
-    script = tmp_path / "killer.py"
-    script.write_text(KILLER)
-    proc = subprocess.Popen([sys.executable, str(script), str(second), str(ds_path), "30"],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "COMMITTING"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_at(KILLER, [second, ds_path, "30"], "COMMITTING", timeout=30)
     assert _state(ds_path) == main_before
     assert branch_state() == branch_before
     # The dataset still takes the next write, which then wins.

@@ -304,11 +304,9 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     columns = _group_columns(cols, labels, info, None, len(cols.data_ids))
     _validate(target, group, columns)
     summary = _create(target, cols, columns, pre, branch, message, id_opt)
+    folder = summary.pop("folder")
     if remote is not None:  # built and committed locally, copied up (its log last) at commit
-        folder = summary.pop("folder")
         target.on_commit(lambda: remote_mod.publish(folder, *remote))
-    else:
-        summary.pop("folder")
     return summary
 
 

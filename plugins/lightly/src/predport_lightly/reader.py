@@ -202,9 +202,6 @@ def parse(path: Path, options: Mapping[str, Any], context: Any) -> Iterator[Any]
     return _groups(tasks, context)
 
 
-#: First read size (bytes): a per-image file is a few KiB, so one read usually takes it whole.
-
-
 def _read(file: str) -> bytes:
     """The bytes of ``file`` (raw ``os`` calls, :func:`predport.read_bytes`: about 2.5x cheaper
     per small file than ``open()``, measured on 50,000 files); a FIFO or device, or a file
