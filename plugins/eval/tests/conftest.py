@@ -20,8 +20,9 @@ def coco_corpus() -> Callable[[str], Path]:
     return _path
 
 
-def pycocotools_eval(gt_path: Any, dt: Any, iou_type: str) -> Any:
-    """``COCOeval`` run the documented way (``loadRes`` + evaluate/accumulate/summarize), quietly."""
+def pycocotools_eval(gt_path: Any, dt: Any, iou_type: str, max_dets: list[int] | None = None) -> Any:
+    """``COCOeval`` run the documented way (``loadRes`` + evaluate/accumulate/summarize), quietly;
+    ``max_dets`` sets ``params.maxDets`` (default ``[1, 10, 100]``)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -29,6 +30,8 @@ def pycocotools_eval(gt_path: Any, dt: Any, iou_type: str) -> Any:
         gt = COCO(str(gt_path))
         res = gt.loadRes(str(dt) if isinstance(dt, Path) else dt)
         e = COCOeval(gt, res, iou_type)
+        if max_dets is not None:
+            e.params.maxDets = list(max_dets)
         e.evaluate()
         e.accumulate()
         e.summarize()

@@ -30,6 +30,34 @@ def test_coco__corpus_stats_equal_pycocotools(coco_corpus, iou_type, results, re
         assert row["AP"] == pytest.approx(want, abs=1e-4)
 
 
+@pytest.mark.parametrize("top", [1, 5, 20])
+def test_coco__max_dets_below_and_above_ten_equal_pycocotools(coco_corpus, ref, top):
+    # COCOeval run with maxDets [1, min(10, top), top] (an image keeps ``top`` detections), its
+    # statistics read from its precision and recall arrays: its summarize() hard-codes 100
+    # detections for AP and the area rows, so it prints -1 for them whenever top != 100.
+    md = [1, min(10, top), top]
+    e = ref.eval(coco_corpus(GT), coco_corpus(BBOX), "bbox", max_dets=md)
+    prec, rec = e.eval["precision"], e.eval["recall"]
+    areas = list(e.params.areaRngLbl)
+    want: dict[str, float] = {}
+    for name, (iou, area, m) in zip(STAT_NAMES, [
+            (None, "all", 2), (0.5, "all", 2), (0.75, "all", 2), (None, "small", 2), (None, "medium", 2),
+            (None, "large", 2), (None, "all", 0), (None, "all", 1), (None, "all", 2), (None, "small", 2),
+            (None, "medium", 2), (None, "large", 2)]):
+        t = slice(None) if iou is None else [int(np.argmin(abs(e.params.iouThrs - iou)))]
+        arr = prec[t, :, :, areas.index(area), m] if name.startswith("AP") else rec[t, :, areas.index(area), m]
+        want[name if name != "AR100" else f"AR{top}"] = float(np.mean(arr[arr > -1]))
+    assert e.stats[6] == pytest.approx(want["AR1"], abs=1e-12)  # the reading is pycocotools' own where it works
+    got = predport_eval.evaluate(coco_corpus(BBOX), coco_corpus(GT), max_dets=top)
+    assert list(got.metrics) == list(want)
+    assert np.allclose([got.metrics[k] for k in want], list(want.values()), atol=1e-4, rtol=0)
+
+
+def test_coco__max_dets_below_one_is_refused(coco_corpus):
+    with pytest.raises(predport.ConfigError, match="max_dets"):
+        predport_eval.evaluate(coco_corpus(BBOX), coco_corpus(GT), max_dets=0)
+
+
 @pytest.mark.parametrize("iou_type,results", [("bbox", BBOX), ("segm", SEGM)])
 def test_coco__per_frame_counts_equal_pycocotools_per_image_matching(coco_corpus, iou_type, results, ref):
     e = ref.eval(coco_corpus(GT), coco_corpus(results), iou_type)

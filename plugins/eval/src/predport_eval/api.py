@@ -49,7 +49,7 @@ def evaluate(
     least that much for the per-frame counts and the confusion matrix (the COCO metrics use
     every detection, as COCOeval does); ``iou_threshold`` is their IoU threshold.
     ``class_map`` maps prediction classes (applied by their reader). ``max_dets``: COCO's
-    largest maxDets (100; keypoints 20). ``backend``: ``numpy`` (ours, default),
+    largest maxDets (100; keypoints 20; at least 1: below 10, ``AR10`` counts that many). ``backend``: ``numpy`` (ours, default),
     ``pycocotools`` or ``faster-coco-eval`` for the COCO metrics. ``options``/``gt_options``:
     reader options of each side; ``images``/``image_sizes``: image sizes for formats that
     store normalised coordinates (YOLO). ``sigmas``: keypoint OKS sigmas (COCO's 17 by
@@ -62,6 +62,9 @@ def evaluate(
         raise predport.ConfigError(f"unknown iou_type {iou_type!r}; choose one of {', '.join(IOU_TYPES)}")
     if backend not in BACKENDS:
         raise predport.ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if max_dets is not None and (isinstance(max_dets, bool) or not isinstance(max_dets, int) or max_dets < 1):
+        raise predport.ConfigError(f"max_dets must be a whole number of at least 1, not {max_dets!r}",
+                                   field="max_dets")
     if not (0.0 < float(iou_threshold) <= 1.0):
         raise predport.ConfigError(f"iou_threshold must be in (0, 1], not {iou_threshold}")
     if engine is not None and (iou_type not in ("bbox", "segm", "keypoints") or backend != "numpy"):
@@ -294,7 +297,9 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
         stats = C.STATS_KEYPOINTS
     else:
         top = max_dets or 100
-        md = (1, 10, top) if top >= 10 else (1, top)
+        # pycocotools' maxDets [1, 10, top]: below 10 detections an image keeps only ``top``, so
+        # the AR10 column counts those (the same figures as COCOeval with maxDets [1, 10, top]).
+        md = (1, min(10, top), top)
         ranges = list(C.AREA_RANGES.values())
         labels = tuple(C.AREA_RANGES)
         stats = C.STATS_DETECTION if top == 100 else tuple(
