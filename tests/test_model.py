@@ -27,9 +27,9 @@ def test_detections__row_without_box_has_no_box_key():
 
 
 def test_detections__length_mismatch_is_an_error():
-    with pytest.raises(ValueError, match="score has 1 rows"):
+    with pytest.raises(predport.ParseError, match="score has 1 rows"):
         Detections([1, 2], score=[0.5])
-    with pytest.raises(ValueError, match="box must have shape"):
+    with pytest.raises(predport.ParseError, match="box must have shape"):
         Detections([1], box=[[1, 2, 3]])
 
 

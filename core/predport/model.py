@@ -24,13 +24,14 @@ geometry. Per-prediction :class:`Prediction` objects are a convenience view.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Annotated, Any, Iterable, Iterator, Literal, Mapping, NoReturn, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
 from .detection import PREDICTION_FIELDS
+from .errors import ParseError
 
 __all__ = [
     "SCHEMA_NAME",
@@ -141,6 +142,107 @@ def _finite_or_none(value: Any) -> float | None:
     return None if math.isnan(f) else f
 
 
+def _column_error(message: str, field: str, row: int | None = None) -> ParseError:
+    where = "" if row is None else f"prediction {row}: "
+    return ParseError(f"{where}{message}", field=field)
+
+
+def prediction_error(row: int, exc: Any, *, shown: Mapping[str, Any] | None = None) -> ParseError:
+    """The located error for prediction ``row`` that pydantic refused (``exc``, a ValidationError).
+
+    ``shown`` replaces the refused value in the message by what the caller passed (the
+    ``Writer`` shows the user's box, not the converted one). One wording for every path:
+    a list of prediction dicts, columns, ``Writer.add``.
+    """
+    first = exc.errors()[0]
+    loc = [str(p) for p in first.get("loc", ())]
+    field = loc[0] if loc else None
+    if len(loc) == 2 and loc[0] == "box" and loc[1] in "0123":
+        where = f"box {('x', 'y', 'width', 'height')[int(loc[1])]}"
+    else:
+        where = loc[0] + "".join(f"[{p}]" for p in loc[1:]) if loc else "prediction"
+    if shown is not None and field in shown:
+        got = f"{field}={shown[field]!r}"
+    else:
+        got = f"got {first.get('input')!r}"
+    return ParseError(f"prediction {row}: {where}: {first.get('msg')} ({got})", field=field)
+
+
+def _id_column(values: Any) -> np.ndarray:
+    """Category ids as int64 (N,): integral numbers only (a float 1.5 is refused, not truncated)."""
+    arr = np.asarray(values)
+    if arr.ndim > 1:
+        raise _column_error(f"category_id must be one-dimensional, got shape {arr.shape}", "category_id")
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64).reshape(-1)
+    try:
+        as_float = arr.astype(np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise _column_error(f"category ids must be integers, got {arr.dtype} values", "category_id") from None
+    bad = ~np.isfinite(as_float) | (as_float != np.round(as_float)) if arr.dtype.kind != "b" else None
+    if bad is not None and bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _column_error(f"category_id: not an integer (got {arr.reshape(-1)[i].item()!r})", "category_id", i)
+    return as_float.astype(np.int64)
+
+
+def _float_column(values: Any, field: str, ndim: int = 1) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise _column_error(f"{field} must be numbers: {exc}", field) from None
+    if ndim == 1:
+        if arr.ndim > 1:
+            raise _column_error(f"{field} must be one-dimensional, got shape {arr.shape}", field)
+        return arr.reshape(-1)
+    return arr
+
+
+def _score_list(score: Sequence[Any]) -> np.ndarray:
+    """Scores from a list: ``None`` is "no score" (NaN in the column); a NaN given as a number is refused."""
+    sc = _float_column([np.nan if s is None else s for s in score], "score")
+    nan = np.isnan(sc)
+    if nan.any():
+        for i in np.flatnonzero(nan).tolist():
+            if score[i] is not None:
+                raise _column_error(f"score: Input should be a finite number (got {score[i]!r}; "
+                                    "None means no score)", "score", i)
+    return sc
+
+
+def _check_columns(sc: np.ndarray, bx: np.ndarray | None) -> None:
+    """Refuse what the canonical model refuses, vectorised, once per Detections.
+
+    Scores: finite, or NaN for "no score". Boxes: each row all finite with width and
+    height >= 0, or all NaN (no box). The common case costs two reductions; a bad row
+    is located and described exactly as the same prediction given as a dict would be.
+    """
+    if sc.shape[0] and np.isinf(sc).any():
+        _refuse_row(int(np.flatnonzero(np.isinf(sc))[0]), sc, bx)
+    if bx is None or not bx.shape[0]:
+        return
+    if np.isfinite(bx).all() and bx[:, 2:].min() >= 0:
+        return
+    nan = np.isnan(bx)
+    bad = (nan.any(axis=1) & ~nan.all(axis=1)) | np.isinf(bx).any(axis=1) | (bx[:, 2:] < 0).any(axis=1)
+    if bad.any():
+        _refuse_row(int(np.flatnonzero(bad)[0]), sc, bx)
+
+
+def _refuse_row(i: int, sc: np.ndarray, bx: np.ndarray | None) -> NoReturn:
+    from pydantic import ValidationError
+
+    s = float(sc[i])
+    rec: dict[str, Any] = {"category_id": 0, "score": None if math.isnan(s) else s}
+    if bx is not None and not np.isnan(bx[i]).all():
+        rec["box"] = bx[i].tolist()
+    try:
+        Prediction.model_validate(rec)
+    except ValidationError as exc:
+        raise prediction_error(i, exc) from None
+    raise _column_error(f"invalid values (score {s!r}, box {rec.get('box')!r})", "box", i)  # pragma: no cover
+
+
 class Detections:
     """The predictions of one frame, as columns. Row ``i`` is one prediction.
 
@@ -173,31 +275,34 @@ class Detections:
         # runs once per frame, 50,000 times for a Lightly folder). Native int64/float64
         # arrays mostly share numpy's dtype singletons, so ``is`` decides the common case
         # (an unpickled array has an equal dtype of its own: ``==``, still no copy); any
-        # other array (a byte-swapped one, say) is converted.
+        # other array (a byte-swapped one, say) is converted. Whatever the path, the
+        # columns are then checked once, vectorised (:func:`_check_columns`): the same
+        # values a list of prediction dicts is refused for are refused here.
         if type(category_id) is np.ndarray and category_id.ndim == 1 and (
                 category_id.dtype is _INT64 or category_id.dtype == _INT64):
             cid = category_id
         else:
-            cid = np.asarray(category_id, dtype=np.int64).reshape(-1)
+            cid = _id_column(category_id)
         n = cid.shape[0]
         if score is None:
             sc = np.full(n, np.nan)
         elif type(score) is np.ndarray:
             sc = score if score.ndim == 1 and (score.dtype is _FLOAT64 or score.dtype == _FLOAT64) \
-                else score.astype(np.float64).reshape(-1)
+                else _float_column(score, "score")
         else:
-            sc = np.array([np.nan if s is None else s for s in score], dtype=np.float64).reshape(-1)
+            sc = _score_list(score)
         if sc.shape[0] != n:
-            raise ValueError(f"score has {sc.shape[0]} rows, category_id has {n}")
+            raise _column_error(f"score has {sc.shape[0]} rows, category_id has {n}", "score")
         if box is not None:
             bx = box if type(box) is np.ndarray and (box.dtype is _FLOAT64 or box.dtype == _FLOAT64) \
-                else np.asarray(box, dtype=np.float64)
+                else _float_column(box, "box", ndim=2)
             if bx.size == 0:
                 bx = bx.reshape(0, 4)
             if bx.shape != (n, 4):
-                raise ValueError(f"box must have shape ({n}, 4), got {bx.shape}")
+                raise _column_error(f"box must have shape ({n}, 4), got {bx.shape}", "box")
         else:
             bx = None
+        _check_columns(sc, bx)
         self.category_id = cid
         self.score = sc
         self.box = bx
@@ -216,7 +321,7 @@ class Detections:
             if col is not None:
                 col = list(col)
                 if len(col) != n:
-                    raise ValueError(f"{name} has {len(col)} rows, category_id has {n}")
+                    raise _column_error(f"{name} has {len(col)} rows, category_id has {n}", name)
                 if all(v is None or (name == "attributes" and not v) for v in col):
                     col = None
                 setattr(self, name, col)
@@ -375,10 +480,16 @@ class Detections:
             if isinstance(value, Detections):
                 return value
             if isinstance(value, (list, tuple)):
-                checked = [
-                    Prediction.model_validate(v) if not isinstance(v, Prediction) else v
-                    for v in value
-                ]
+                from pydantic import ValidationError
+
+                checked = []
+                for i, v in enumerate(value):
+                    try:
+                        checked.append(v if isinstance(v, Prediction) else Prediction.model_validate(v))
+                    except ValidationError as exc:
+                        # A PredportError (not a ValueError) leaves pydantic as it is: the same
+                        # located error as for the same values given as columns.
+                        raise prediction_error(i, exc) from None
                 return cls.from_records(checked)
             raise TypeError("predictions must be a list of predictions or a Detections")
 
