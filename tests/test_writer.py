@@ -109,3 +109,53 @@ def test_writer__allowed_loss_is_not_refused_at_add(tmp_path, hub):
     with predport.Writer(tmp_path / "out", format="yolo", categories=["car"], allow_loss=True) as w:
         w.add(data_id="b", category="car", box=[1, 2, 3, 4], score=0.5, probabilities=[0.5, 0.5], width=10, height=10)
     assert w.summary["loss"] == {"predictions.probabilities": 1}
+
+
+# The box [x=10, y=20, w=30, h=40] on a 200 x 100 image, in every format detectors emit
+# (hand-computed: corners (10, 20)-(40, 60), centre (25, 40)).
+SAME_BOX = {
+    "xywh": [10, 20, 30, 40],
+    "xyxy": [10, 20, 40, 60],
+    "cxcywh": [25, 40, 30, 40],
+    "xywhn": [0.05, 0.2, 0.15, 0.4],
+    "xyxyn": [0.05, 0.2, 0.2, 0.6],
+    "cxcywhn": [0.125, 0.4, 0.15, 0.4],
+}
+
+
+@pytest.mark.parametrize("box_format", sorted(SAME_BOX))
+def test_writer__box_formats_detectors_emit(tmp_path, hub, box_format):
+    out = tmp_path / "p.json"
+    with predport.Writer(out, categories=["car"]) as w:
+        w.add_frame(data_id="a.jpg", width=200, height=100)
+        w.add(data_id="a.jpg", category="car", score=0.5, box=np.array(SAME_BOX[box_format]),
+              box_format=box_format)
+    box = orjson.loads(out.read_bytes())["frames"][0]["predictions"][0]["box"]
+    assert box == pytest.approx([10, 20, 30, 40], abs=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, field, words", [
+    ({"box": [10, 20, 5, 40], "box_format": "xyxy"}, "box",
+     "add(data_id='a'): box=[10, 20, 5, 40], box_format='xyxy': the second corner is left of the first"),
+    ({"box": np.array([10.0, 20.0, -5.0, 40.0])}, "box",
+     "add(data_id='a'): box width: Input should be greater than or equal to 0 "
+     "(box=[10.0, 20.0, -5.0, 40.0], box_format='xywh')"),
+    ({"box": [1, 2, 3, 4], "score": float("inf")}, "score",
+     "add(data_id='a'): score: Input should be a finite number (got inf)"),
+    ({"box": [1, 2, 3, 4], "score": "high"}, "score", "add(data_id='a'): score: a number is needed (got 'high')"),
+    ({"box": [0.1, 0.2, 0.3, 0.4], "box_format": "xyxyn"}, "box_format", "pass width= and height="),
+    ({"box": [1, 2, 3, 4], "box_format": "ltrb"}, "box_format",
+     "unknown box_format 'ltrb': one of xywh, xyxy, cxcywh, xywhn, xyxyn, cxcywhn"),
+    ({"box": (1, 2, 3)}, "box", "box needs 4 numbers, got 3: [1, 2, 3]"),
+    ({"polygon": [1, 2, 3, 4]}, "polygon", "add(data_id='a'): polygon[0]: List should have at least 6 items"),
+])
+def test_writer__add_errors_are_predport_errors_with_the_values_passed(tmp_path, hub, kwargs, field, words):
+    from pydantic import ValidationError
+
+    w = predport.Writer(tmp_path / "p.json", categories=["car"])
+    with pytest.raises(predport.ConfigError) as err:
+        w.add(data_id="a", category="car", **kwargs)
+    assert not isinstance(err.value, ValidationError)
+    assert err.value.field == field and words in str(err.value)
+    w.add(data_id="a", category="car", box=[1, 2, 3, 4], score=0.5)  # the writer goes on
+    assert w.close()["predictions"] == 1

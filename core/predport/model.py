@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJson
 from pydantic_core import core_schema
 
 from .detection import PREDICTION_FIELDS
-from .errors import ParseError
+from .errors import ParseError, PredportError
 
 __all__ = [
     "SCHEMA_NAME",
@@ -147,25 +147,28 @@ def _column_error(message: str, field: str, row: int | None = None) -> ParseErro
     return ParseError(f"{where}{message}", field=field)
 
 
-def prediction_error(row: int, exc: Any, *, shown: Mapping[str, Any] | None = None) -> ParseError:
-    """The located error for prediction ``row`` that pydantic refused (``exc``, a ValidationError).
+def prediction_error(exc: Any, *, row: int | None = None, where: str | None = None,
+                     shown: Mapping[str, str] | None = None, error: type[PredportError] = ParseError) -> PredportError:
+    """The located error for a prediction pydantic refused (``exc``, a ValidationError).
 
-    ``shown`` replaces the refused value in the message by what the caller passed (the
-    ``Writer`` shows the user's box, not the converted one). One wording for every path:
-    a list of prediction dicts, columns, ``Writer.add``.
+    One wording for every path (a list of prediction dicts, columns, ``Writer.add``):
+    ``prediction <row>: <field>: <what> (got <value>)``. ``where`` replaces the
+    ``prediction <row>`` prefix; ``shown`` replaces the refused value by what the caller
+    passed for that field (the ``Writer`` shows the user's box, not the converted one).
     """
     first = exc.errors()[0]
     loc = [str(p) for p in first.get("loc", ())]
     field = loc[0] if loc else None
     if len(loc) == 2 and loc[0] == "box" and loc[1] in "0123":
-        where = f"box {('x', 'y', 'width', 'height')[int(loc[1])]}"
+        what = f"box {('x', 'y', 'width', 'height')[int(loc[1])]}"
     else:
-        where = loc[0] + "".join(f"[{p}]" for p in loc[1:]) if loc else "prediction"
+        what = loc[0] + "".join(f"[{p}]" for p in loc[1:]) if loc else "prediction"
     if shown is not None and field in shown:
-        got = f"{field}={shown[field]!r}"
+        got = shown[field]
     else:
         got = f"got {first.get('input')!r}"
-    return ParseError(f"prediction {row}: {where}: {first.get('msg')} ({got})", field=field)
+    head = where if where is not None else f"prediction {row}"
+    return error(f"{head}: {what}: {first.get('msg')} ({got})", field=field)
 
 
 def _id_column(values: Any) -> np.ndarray:
@@ -239,7 +242,7 @@ def _refuse_row(i: int, sc: np.ndarray, bx: np.ndarray | None) -> NoReturn:
     try:
         Prediction.model_validate(rec)
     except ValidationError as exc:
-        raise prediction_error(i, exc) from None
+        raise prediction_error(exc, row=i) from None
     raise _column_error(f"invalid values (score {s!r}, box {rec.get('box')!r})", "box", i)  # pragma: no cover
 
 
@@ -489,7 +492,7 @@ class Detections:
                     except ValidationError as exc:
                         # A PredportError (not a ValueError) leaves pydantic as it is: the same
                         # located error as for the same values given as columns.
-                        raise prediction_error(i, exc) from None
+                        raise prediction_error(exc, row=i) from None
                 return cls.from_records(checked)
             raise TypeError("predictions must be a list of predictions or a Detections")
 

@@ -110,35 +110,36 @@ class Writer:
         width: int | None = None,
         height: int | None = None,
     ) -> None:
-        """Add one prediction. ``box`` is ``[x, y, w, h]`` pixels (``box_format="xyxy"`` for corners);
-        ``mask`` is a COCO RLE dict or a binary H x W array (encoded with pycocotools)."""
+        """Add one prediction.
+
+        ``box`` is 4 numbers (a list, tuple, numpy array or tensor) in ``box_format``,
+        stated, never guessed: ``"xywh"`` (left, top, width, height; the default and
+        predport's own), ``"xyxy"`` (corners), ``"cxcywh"`` (centre, width, height;
+        what Ultralytics calls ``xywh``), each in pixels, or with an ``n`` suffix
+        (``"xyxyn"``, ``"xywhn"``, ``"cxcywhn"``) normalised to the image size, which
+        then needs ``width=`` and ``height=`` (in this call or an earlier one for the
+        frame). ``mask`` is a COCO RLE dict or a binary H x W array (encoded with
+        pycocotools). A bad value raises a :class:`~predport.ConfigError` naming the
+        field and showing the value as passed.
+        """
         if self._closed:
             raise ConfigError("Writer is closed")
-        from .model import Prediction
+        from pydantic import ValidationError
 
-        row: dict[str, Any] = {"category_id": self._category(category, category_id),
-                               "score": None if score is None else float(score)}
-        if box is not None:
-            b = [float(v) for v in box]
-            if len(b) != 4:
-                raise ConfigError(f"box needs 4 numbers, got {len(b)}", field="box")
-            if box_format == "xyxy":
-                b = [b[0], b[1], b[2] - b[0], b[3] - b[1]]
-            elif box_format != "xywh":
-                raise ConfigError("box_format is 'xywh' or 'xyxy'", field="box_format")
-            row["box"] = b
-        if polygon is not None:
-            rings = polygon if polygon and isinstance(polygon[0], (list, tuple)) else [polygon]
-            row["polygon"] = [[float(v) for v in ring] for ring in rings]
-        if mask is not None:
-            row["mask"] = _mask_to_rle(mask)
-        if keypoints is not None:
-            row["keypoints"] = [list(k) if len(k) == 3 else [*k, None] for k in keypoints]
-        if probabilities is not None:
-            row["probabilities"] = [float(p) for p in probabilities]
-        if attributes:
-            row["attributes"] = dict(attributes)
-        Prediction.model_validate(row)  # fail here, at the caller's line, not at close
+        from .model import Prediction, prediction_error
+
+        where = f"add(data_id={str(data_id)!r})"
+        try:
+            row, shown = self._row(data_id, frame, width, height, category, category_id, score, box, box_format,
+                                   polygon, mask, keypoints, probabilities, attributes)
+        except ConfigError as err:
+            err.message = f"{where}: {err.message}"
+            err.args = (err.message,)
+            raise
+        try:
+            Prediction.model_validate(row)  # fail here, at the caller's line, not at close
+        except ValidationError as exc:
+            raise prediction_error(exc, where=where, shown=shown, error=ConfigError) from None
         self._check_loss(row, frame, width, height)
         key = (str(data_id), frame)
         buf = self._frames.setdefault(key, {"rows": [], "width": width, "height": height})
@@ -183,6 +184,33 @@ class Writer:
                 hint=f"make the Writer with allow_loss=True (or allow_loss={','.join(kinds)!r}), "
                      "or choose a format that holds them") from None
         self._fields_seen |= new
+
+    def _row(self, data_id: Any, frame: int | None, width: int | None, height: int | None, category: Any,
+             category_id: Any, score: Any, box: Any, box_format: str, polygon: Any, mask: Any, keypoints: Any,
+             probabilities: Any, attributes: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
+        """The canonical row of one ``add`` call, and how the user's values read (for errors)."""
+        shown: dict[str, str] = {}
+        row: dict[str, Any] = {"category_id": self._category(category, category_id),
+                               "score": None if score is None else _number(score, "score")}
+        if box is not None:
+            buf = self._frames.get((str(data_id), frame))
+            size = (width if width is not None else buf and buf["width"],
+                    height if height is not None else buf and buf["height"])
+            row["box"] = to_xywh(box, box_format, size)
+            shown["box"] = f"box={_shown(box)}, box_format={box_format!r}"
+        if polygon is not None:
+            rings = polygon if len(polygon) and (isinstance(polygon[0], (list, tuple))
+                                                 or getattr(polygon[0], "ndim", 0) >= 1) else [polygon]
+            row["polygon"] = [[_number(v, "polygon") for v in ring] for ring in rings]
+        if mask is not None:
+            row["mask"] = _mask_to_rle(mask)
+        if keypoints is not None:
+            row["keypoints"] = [list(k) if len(k) == 3 else [*k, None] for k in keypoints]
+        if probabilities is not None:
+            row["probabilities"] = [_number(p, "probabilities") for p in probabilities]
+        if attributes:
+            row["attributes"] = dict(attributes)
+        return row, shown
 
     def add_frame(self, *, data_id: str, frame: int | None = None, width: int | None = None,
                   height: int | None = None) -> None:
@@ -254,6 +282,56 @@ def _check_target(dest: Any, format: str, overwrite: bool) -> Any:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write into {parent} (permission denied)", file=str(d))
     return info
+
+BOX_FORMATS = ("xywh", "xyxy", "cxcywh", "xywhn", "xyxyn", "cxcywhn")
+
+
+def _shown(value: Any) -> str:
+    """A value as the user passed it, readable (numpy arrays and tensors as lists)."""
+    tolist = getattr(value, "tolist", None)
+    return repr(tolist() if callable(tolist) else list(value) if isinstance(value, tuple) else value)
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, (str, bytes, bool)) or value is None:
+        raise ConfigError(f"{field}: a number is needed (got {value!r})", field=field)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{field}: a number is needed (got {value!r})", field=field) from None
+
+
+def to_xywh(box: Any, box_format: str, size: tuple[Any, Any] = (None, None)) -> list[float]:
+    """``box`` in ``box_format`` (one of :data:`BOX_FORMATS`) as predport's ``[x, y, w, h]`` pixels.
+
+    ``size`` is the image ``(width, height)``, needed by the normalised formats. Corners
+    in the wrong order are refused, not swapped.
+    """
+    if box_format not in BOX_FORMATS:
+        raise ConfigError(f"unknown box_format {box_format!r}: one of {', '.join(BOX_FORMATS)}",
+                          field="box_format")
+    try:
+        values = list(box)
+    except TypeError:
+        raise ConfigError(f"box needs 4 numbers, got {_shown(box)}", field="box") from None
+    if len(values) != 4:
+        raise ConfigError(f"box needs 4 numbers, got {len(values)}: {_shown(box)}", field="box")
+    a, b, c, d = (_number(v, "box") for v in values)
+    fmt = box_format
+    if fmt.endswith("n"):
+        w, h = size
+        if not w or not h:
+            raise ConfigError(f"box_format {box_format!r} is normalised to the image size: pass width= "
+                              f"and height= (box={_shown(box)})", field="box_format")
+        a, b, c, d, fmt = a * w, b * h, c * w, d * h, fmt[:-1]
+    if fmt == "xyxy":
+        if c < a or d < b:
+            raise ConfigError(f"box={_shown(box)}, box_format={box_format!r}: the second corner is "
+                              f"{'left' if c < a else 'above'} of the first (x2 < x1 or y2 < y1)", field="box")
+        return [a, b, c - a, d - b]
+    if fmt == "cxcywh":
+        return [a - c / 2, b - d / 2, c, d]
+    return [a, b, c, d]
 
 
 def _mask_to_rle(mask: Any) -> dict[str, Any]:
