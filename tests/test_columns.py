@@ -133,3 +133,15 @@ def test_columns__a_reader_yielding_bad_columns_fails_at_read_naming_the_plugin(
     assert err.value.plugin.startswith("cols") and err.value.field == "box"
     assert "prediction 1: box height: Input should be greater than or equal to 0 (got -4.0)" in err.value.message
     assert not out.exists()
+
+
+def test_columns__empty_columns_are_empty_arrays_never_none(small_set):
+    d = small_set.frames[0].predictions
+    for empty in (Detections.empty(), Detections.from_records([]), Detections([], score=None),
+                  d.take(np.zeros(len(d), dtype=bool)), Frame(data_id="x").predictions,
+                  Detections.concat([])):
+        assert empty.category_id.shape == (0,) and empty.score.shape == (0,)
+        assert isinstance(empty.box, np.ndarray) and empty.box.shape == (0, 4)
+        assert empty.box[:2].tolist() == [] and not empty.has("box") and empty.to_records() == []
+    # With rows, None still says "no row has a box" (a frame of masks only).
+    assert Detections([1], score=[0.5], mask=[{"size": [1, 1], "counts": "1"}]).box is None

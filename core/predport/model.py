@@ -251,8 +251,9 @@ class Detections:
 
     * ``category_id`` — int64 array, shape (N,)
     * ``score`` — float64 array, shape (N,); NaN means "no score" (``null``)
-    * ``box`` — float64 array (N, 4) ``[x, y, w, h]`` pixels, or ``None`` when no
-      row has a box; a row of NaN means that row has none
+    * ``box`` — float64 array (N, 4) ``[x, y, w, h]`` pixels, or ``None`` when there
+      are rows and none has a box; a row of NaN means that row has none. With no rows
+      all three are empty arrays (``box`` of shape (0, 4)), never ``None``
     * ``polygon``, ``mask``, ``keypoints``, ``probabilities``, ``box3d``,
       ``attributes`` — ``None`` when no row has one, else a list of length N
       holding the JSON-ready value or ``None`` per row
@@ -304,7 +305,9 @@ class Detections:
             if bx.shape != (n, 4):
                 raise _column_error(f"box must have shape ({n}, 4), got {bx.shape}", "box")
         else:
-            bx = None
+            # No predictions: an empty (0, 4) array, so that ``box[:2]`` works on every
+            # empty frame; ``None`` only says "rows, none of them with a box".
+            bx = None if n else np.zeros((0, 4))
         _check_columns(sc, bx)
         self.category_id = cid
         self.score = sc
