@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import json
 import math
+import importlib
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -293,13 +295,31 @@ def materialise(case: Case, workdir: Path) -> tuple[Path, dict[str, Any]] | None
     return path, kwargs
 
 
+TEMPLATE_SRC = Path(__file__).resolve().parents[1] / "docs" / "template" / "src"
+
+
+def hub() -> Any:
+    """The process-wide hub, with the plugin template (``csvboxes``) registered from its source.
+
+    The template is not installed into the quick-start environment (it is an example, not
+    a format users have); the matrix still runs it, loaded in process as a third-party
+    plugin. ``.ci/run`` checks it installed with pip, in an environment of its own.
+    """
+    current = predport.get_hub()
+    if "csvboxes" not in current.formats():
+        if str(TEMPLATE_SRC) not in sys.path:
+            sys.path.append(str(TEMPLATE_SRC))
+        current.register(importlib.import_module("predport_csvboxes.hooks"), name="csvboxes")
+    return current
+
+
 def writers() -> list[str]:
     """Every installed format that can be written, sorted by id."""
-    return sorted(fid for fid, info in predport.get_hub().formats().items() if info.can_write)
+    return sorted(fid for fid, info in hub().formats().items() if info.can_write)
 
 
 def readable_formats() -> list[str]:
-    return sorted(fid for fid, info in predport.get_hub().formats().items() if info.can_read)
+    return sorted(fid for fid, info in hub().formats().items() if info.can_read)
 
 
 # -- what the matrix hands a writer, and the rules of a few formats ----------------------------
@@ -476,6 +496,7 @@ def load_case(case: Case, workdir: Path) -> Loaded | None:
     if found is None:
         return None
     path, kwargs = found
+    hub()
     return Loaded(case, predport.load(path, format=case.format, **kwargs), path, kwargs)
 
 
@@ -496,7 +517,7 @@ def run_pair(loaded: Loaded, writer: str, workdir: Path) -> PairResult:
     second write allows loss and must report the very same table.
     """
     case, source = loaded.case, loaded.source
-    info = predport.get_hub().format_info(writer)
+    info = hub().format_info(writer)
     result = PairResult(case.id, writer, present=present_fields(source))
     wopts, ropts = writer_options(writer, source, case, loaded.path)
     sizes = image_sizes_of(loaded)
@@ -790,7 +811,7 @@ class Comparison:
         #: Fields the source format derives from others the writer holds (the masks reader's
         #: polygons and boxes, traced from its masks): reconstructible, so neither kept nor lost.
         src_format = getattr(source.source, "format", None)
-        src_info = predport.get_hub().formats().get(src_format or "")
+        src_info = hub().formats().get(src_format or "")
         self.derived = {f: origin for f, origin in (src_info.derived if src_info else {}).items()
                         if origin in self.held}
         present = set(result.present) - {f for f in self.derived if f not in self.held}

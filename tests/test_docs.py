@@ -63,3 +63,15 @@ def test_docs__readme_python_snippet_runs_on_the_bundled_examples(tmp_path, monk
     assert empty, "the bundled KITTI example should hold an empty frame"
     assert (tmp_path / "preds.jsonl").stat().st_size > 0
     assert (tmp_path / "preds.json").stat().st_size > 0
+
+
+def test_docs__quick_start_does_not_install_the_plugin_template():
+    """README command 1 installs requirements-dev.txt: the template (an example, not a format)
+    is not in it, so ``predport formats`` of a quick-start environment lists no csvboxes;
+    .ci/run still installs and tests the template, in an environment of its own."""
+    cmds = _quick_start_commands()
+    assert "-r requirements-dev.txt" in cmds[0]
+    reqs = [line.split("#")[0].strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()]
+    assert not [r for r in reqs if "template" in r], reqs
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert './docs/template' in ci and 'grep -q "csvboxes"' in ci
