@@ -145,3 +145,26 @@ def test_columns__empty_columns_are_empty_arrays_never_none(small_set):
         assert empty.box[:2].tolist() == [] and not empty.has("box") and empty.to_records() == []
     # With rows, None still says "no row has a box" (a frame of masks only).
     assert Detections([1], score=[0.5], mask=[{"size": [1, 1], "counts": "1"}]).box is None
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_columns__a_batch_is_checked_once_with_columns_ok(case):
+    score, box, _field, _words = BAD[case]
+    good = _as_columns(0.5, [1, 2, 3, 4], before=99)
+    assert Detections.columns_ok(good.score, good.box)
+    bad = np.concatenate([good.score, [score]]), None
+    if box is not None:
+        bad = bad[0], np.vstack([good.box, [box]])
+    assert not Detections.columns_ok(*bad)
+    # Slices of a checked batch skip the per-frame check; shapes are still checked.
+    part = Detections(good.category_id[:10], good.score[:10], good.box[:10], checked=True)
+    assert len(part) == 10
+    with pytest.raises(predport.ParseError, match="box must have shape"):
+        Detections(good.category_id[:10], good.score[:10], good.box[:9], checked=True)
+
+
+def test_columns__no_score_rows_and_no_box_rows_pass_the_batch_check():
+    score = np.array([np.nan, 0.5, np.nan])
+    box = np.array([[np.nan] * 4, [1.0, 2, 3, 4], [0.0, 0, 0, 0]])
+    assert Detections.columns_ok(score, box) and Detections.columns_ok(score, None)
+    assert Detections.columns_ok(np.array([1e308, 1e308]), None)  # the sum overflows; no value is infinite

@@ -213,23 +213,38 @@ def _score_list(score: Sequence[Any]) -> np.ndarray:
     return sc
 
 
-def _check_columns(sc: np.ndarray, bx: np.ndarray | None) -> None:
-    """Refuse what the canonical model refuses, vectorised, once per Detections.
+def _columns_ok(sc: np.ndarray, bx: np.ndarray | None) -> bool:
+    """Whether score and box columns hold only what the canonical model allows.
 
     Scores: finite, or NaN for "no score". Boxes: each row all finite with width and
-    height >= 0, or all NaN (no box). The common case costs two reductions; a bad row
-    is located and described exactly as the same prediction given as a dict would be.
+    height >= 0, or all NaN (no box). The common case costs three reductions (a sum is
+    finite only when every value is); only a frame with NaN rows or a bad value looks
+    at the rows one by one (still vectorised).
     """
-    if sc.shape[0] and np.isinf(sc).any():
-        _refuse_row(int(np.flatnonzero(np.isinf(sc))[0]), sc, bx)
+    if sc.shape[0] and not math.isfinite(float(sc.sum())) and bool(np.isinf(sc).any()):
+        return False
     if bx is None or not bx.shape[0]:
-        return
-    if np.isfinite(bx).all() and bx[:, 2:].min() >= 0:
-        return
+        return True
+    if math.isfinite(float(bx.sum())) and bx[:, 2:].min() >= 0:
+        return True
+    return not _bad_boxes(bx).any()
+
+
+def _bad_boxes(bx: np.ndarray) -> np.ndarray:
     nan = np.isnan(bx)
-    bad = (nan.any(axis=1) & ~nan.all(axis=1)) | np.isinf(bx).any(axis=1) | (bx[:, 2:] < 0).any(axis=1)
-    if bad.any():
-        _refuse_row(int(np.flatnonzero(bad)[0]), sc, bx)
+    return (nan.any(axis=1) & ~nan.all(axis=1)) | np.isinf(bx).any(axis=1) | (bx[:, 2:] < 0).any(axis=1)
+
+
+def _check_columns(sc: np.ndarray, bx: np.ndarray | None) -> None:
+    """Refuse what the canonical model refuses, vectorised, once per Detections: a bad row
+    is located and described exactly as the same prediction given as a dict would be."""
+    if _columns_ok(sc, bx):
+        return
+    inf = np.isinf(sc)
+    if inf.any():
+        _refuse_row(int(np.flatnonzero(inf)[0]), sc, bx)
+    assert bx is not None
+    _refuse_row(int(np.flatnonzero(_bad_boxes(bx))[0]), sc, bx)
 
 
 def _refuse_row(i: int, sc: np.ndarray, bx: np.ndarray | None) -> NoReturn:
@@ -274,6 +289,8 @@ class Detections:
         probabilities: Sequence[Any] | None = None,
         box3d: Sequence[Any] | None = None,
         attributes: Sequence[Any] | None = None,
+        *,
+        checked: bool = False,
     ) -> None:
         # Readers hand in arrays of the right dtype already: check them cheaply (this
         # runs once per frame, 50,000 times for a Lightly folder). Native int64/float64
@@ -308,7 +325,8 @@ class Detections:
             # No predictions: an empty (0, 4) array, so that ``box[:2]`` works on every
             # empty frame; ``None`` only says "rows, none of them with a box".
             bx = None if n else np.zeros((0, 4))
-        _check_columns(sc, bx)
+        if not checked:
+            _check_columns(sc, bx)
         self.category_id = cid
         self.score = sc
         self.box = bx
@@ -333,6 +351,19 @@ class Detections:
                 setattr(self, name, col)
 
     # -- construction -------------------------------------------------------------
+    @staticmethod
+    def columns_ok(score: np.ndarray, box: np.ndarray | None) -> bool:
+        """Whether float64 ``score`` (N,) and ``box`` (N, 4) columns pass the checks every
+        ``Detections`` makes (finite scores or NaN; box rows finite with width, height >= 0,
+        or all NaN), vectorised.
+
+        For a reader that decodes a batch of frames into one set of arrays: check the batch
+        once, and build each frame from slices with ``Detections(..., checked=True)``,
+        which skips the per-frame check (shapes are still checked). When the batch fails,
+        build the frames without ``checked`` so that the bad one raises its located error.
+        """
+        return _columns_ok(score, box)
+
     @classmethod
     def empty(cls) -> "Detections":
         return cls(np.zeros(0, dtype=np.int64))

@@ -123,7 +123,8 @@ def _frames(records: Iterable[Any]) -> Iterator[predport.Frame]:
             data_id=chunk.data_id,
             width=chunk.width,
             height=chunk.height,
-            predictions=Detections(chunk.category_id, chunk.score, chunk.box, **chunk.objects),
+            predictions=Detections(chunk.category_id, chunk.score, chunk.box, **chunk.objects,
+                                   checked=chunk.checked),
             attributes=chunk.attributes,
         )
 

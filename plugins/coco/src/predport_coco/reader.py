@@ -132,6 +132,8 @@ class FrameChunk:
     score: np.ndarray
     box: np.ndarray | None
     objects: dict[str, list[Any]] = field(default_factory=dict)
+    #: The file's score and box columns passed ``Detections.columns_ok`` (once for all images).
+    checked: bool = False
 
 
 # -- the typed path -----------------------------------------------------------------------
@@ -604,6 +606,9 @@ class Prepared:
     def chunks(self, context: Any) -> Iterator[FrameChunk]:
         cols, gt = self.cols, self.gt
         int_ids = isinstance(cols.image_id, np.ndarray)
+        # The core's column check, once for the whole file; when it fails the frames are
+        # checked one by one, and the bad one raises its located error.
+        checked = predport.Detections.columns_ok(cols.score, cols.box)
         for s, e in self._groups():
             if s < 0:  # ground truth: an image with no annotation is a frame with none
                 data_id, width, height = gt.image(e)  # type: ignore[union-attr,misc]
@@ -664,6 +669,7 @@ class Prepared:
                 score=cols.score[s:e],
                 box=box,
                 objects=objects,
+                checked=checked,
             )
 
     def _rle_size(self, s: int, e: int, image_id: Any, context: Any) -> tuple[int, int] | None:

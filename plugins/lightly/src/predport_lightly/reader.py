@@ -689,14 +689,16 @@ class _Reader:
     def columns(task: _Task, cols: tuple[Any, Any, Any] | None) -> tuple[Any, Any, Any] | None:
         """The arrays of a batch of object-detection predictions (types already checked by the
         strict decoder) with canonical ids, or ``None`` when an id is not in the schema or a
-        box has a negative size (the files are then read again, prediction by prediction)."""
+        value is one the canonical model refuses (a negative box size, say: the files are then
+        read again, prediction by prediction). The frames are built from slices of these
+        arrays with ``checked=True``: the core's column check runs once per batch, here."""
         if cols is None:
             return None
         cid, score, box = cols
         pos = task.index.positions(cid)
         if len(cid) and (pos < 0).any():
             return None
-        if not (box[:, 2:] >= 0).all():
+        if not predport.Detections.columns_ok(score, box):
             return None
         if not task.identity:
             cid = task.values[pos]
@@ -773,8 +775,8 @@ class _Reader:
         empty = Dets.empty
         for rel, fn, end in zip(batch.rels, batch.names, batch.ends):
             if fn is not None and is_plain(rel[:-5], fn):
-                yield Frame(data_id=fn, predictions=Dets(cid[start:end], score[start:end], box[start:end])
-                            if end > start else empty())
+                yield Frame(data_id=fn, predictions=Dets(cid[start:end], score[start:end], box[start:end],
+                                                         checked=True) if end > start else empty())
             else:
                 entry = plan_file(task, base, rel, fn, start, end)
                 if entry is not None:
@@ -863,7 +865,8 @@ class _Reader:
                 got = arrays[task]
                 if got is not None:
                     cid, score, box = got
-                    yield Frame(data_id=ident.data_id, predictions=Dets(cid[start:end], score[start:end], box[start:end]))
+                    yield Frame(data_id=ident.data_id,
+                                predictions=Dets(cid[start:end], score[start:end], box[start:end], checked=True))
                     continue
             dets = self._dets(arrays, ident, file, task, start, end)
             if dets is not None:
@@ -882,7 +885,7 @@ class _Reader:
                 return None
             return self.slow(task, _file_fields(obj, file)[1], file, ident)
         cid, score, box = cols
-        dets = predport.Detections(cid[start:end], score[start:end], box[start:end])
+        dets = predport.Detections(cid[start:end], score[start:end], box[start:end], checked=True)
         if task.unmapped:
             keep = dets.category_id >= 0
             if not keep.all():
