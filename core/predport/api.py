@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from .context import ClassMap, Context, ImageSizes
 from .hub import get_hub
 from .limits import refuse_url
 from .stream import PredictionStream
+
+if TYPE_CHECKING:  # the model imports pydantic: only for the annotations
+    from .detection import FormatMatch
+    from .model import Frame, PredictionSet
 
 __all__ = ["load", "iter_frames", "open_stream", "detect", "convert", "save", "register", "make_context", "evaluate"]
 
@@ -54,7 +58,7 @@ def _take_options(kwargs: dict[str, Any], name: str, where: str) -> None:
         kwargs["options"] = kwargs.pop(name)
 
 
-def open_stream(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Any:
+def open_stream(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> PredictionStream:
     """A lazy :class:`~predport.PredictionStream` over ``path`` (format auto-detected unless given).
 
     Keyword arguments: ``read_options`` (the reader's options, as ``-o KEY=VALUE``: see
@@ -74,12 +78,12 @@ def open_stream(path: str | os.PathLike[str], format: str | None = None, **kwarg
     return get_hub().read(path, format=format, context=ctx, storage_options=storage_options)
 
 
-def iter_frames(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Iterator[Any]:
+def iter_frames(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Iterator[Frame]:
     """Canonical frames of ``path``, one at a time (memory stays flat for folder formats)."""
     return open_stream(path, format, **kwargs).frames
 
 
-def load(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> Any:
+def load(path: str | os.PathLike[str], format: str | None = None, **kwargs: Any) -> PredictionSet:
     """Read ``path`` into a :class:`~predport.PredictionSet`, detecting the format unless given."""
     return open_stream(path, format, **kwargs).collect()
 
@@ -100,7 +104,7 @@ def evaluate(predictions: Any, ground_truth: Any, **kwargs: Any) -> Any:
     return predport_eval.evaluate(predictions, ground_truth, **kwargs)
 
 
-def detect(path: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None) -> list[Any]:
+def detect(path: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None) -> list[FormatMatch]:
     """Ranked :class:`~predport.FormatMatch` votes for ``path`` (best first, rejections last)."""
     return get_hub().detect(path, storage_options=storage_options)
 

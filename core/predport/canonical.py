@@ -343,7 +343,7 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
             spool = target.scratch()
             spool.writelines(held)
             held = []
-    head = {
+    head: dict[str, Any] = {
         "schema": SCHEMA_NAME,
         "source": None if stream.source is None else stream.source.model_dump(),
         "categories": [c.model_dump() for c in stream.categories],

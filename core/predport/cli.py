@@ -568,8 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         caught.__exit__(None, None, None)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         INTERRUPTS.update(tracked=False, received=False)
 
 

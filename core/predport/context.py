@@ -325,6 +325,8 @@ class ImageSizes:
         self._index: dict[str, Path] | None = None
 
     def _add(self, key: str, value: Any) -> None:
+        w: Any
+        h: Any
         try:
             if isinstance(value, Mapping):
                 w, h = value.get("width"), value.get("height")

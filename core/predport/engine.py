@@ -107,7 +107,7 @@ def _list_files(src: Any, storage_options: Mapping[str, Any] | None) -> tuple[li
         raise UnknownFormatError("no such file or folder", file=str(root))
     if not root.is_dir():
         return [root.name], False
-    out = []
+    out: list[str] = []
     for dirpath, _dirs, files in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         out.extend(name if rel_dir == "." else f"{rel_dir}/{name}" for name in files)
@@ -254,7 +254,9 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
             stream = hub.read(local, format=format, context=ctx)
             from .model import SourceInfo
 
-            stream.source = SourceInfo(format=stream.source.format, uri=uri, plugin=stream.source.plugin)
+            read_from = stream.source
+            assert read_from is not None  # Hub.read always names its source
+            stream.source = SourceInfo(format=read_from.format, uri=uri, plugin=read_from.plugin)
             part = f"{parts_location(dst)}/part-{index:05d}.jsonl"
             if not storage.is_url(part):  # shards start together: no race on the folder in the writer
                 Path(parts_location(dst)).mkdir(parents=True, exist_ok=True)
@@ -485,7 +487,7 @@ def _sum_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 # -- the whole conversion ------------------------------------------------------------------------
 def convert_sharded(src: Any, dst: Any, *, to: str = "canonical", format: str | None = None,
-                    overwrite: bool = False, allow_loss: bool = False, write_options: Mapping[str, Any] | None = None,
+                    overwrite: bool = False, allow_loss: bool | str | Iterable[str] = False, write_options: Mapping[str, Any] | None = None,
                     storage_options: Mapping[str, Any] | None = None, engine: str = "dask",
                     scheduler: str | None = None, shards: int | None = None, **context: Any) -> dict[str, Any]:
     """Plan, run every shard on ``engine``, merge: :func:`predport.convert` with ``engine=``."""

@@ -33,7 +33,7 @@ hookimpl = pluggy.HookimplMarker("predport")
 
 
 @hookspec
-def formats() -> "list[FormatInfo]":
+def formats() -> "list[FormatInfo]":  # type: ignore[empty-body]
     """Declare the formats this plugin handles.
 
     Called on *every plugin*. Return a list of :class:`predport.FormatInfo`:
@@ -115,7 +115,7 @@ def from_canonical(
 
 
 @hookspec
-def schemas() -> "list[Mapping[str, Any]]":
+def schemas() -> "list[Mapping[str, Any]]":  # type: ignore[empty-body]
     """Contribute JSON Schemas (Draft 2020-12) to the schema registry.
 
     Called on *every plugin*. Return a list of schema documents, each with a

@@ -17,7 +17,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, NoReturn
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NoReturn
 
 import pluggy
 
@@ -30,6 +30,9 @@ from .errors import (
     PredportError,
     UnknownFormatError,
 )
+
+if TYPE_CHECKING:
+    from .stream import PredictionStream
 
 __all__ = ["Hub", "PluginRecord", "get_hub", "reset_hub", "ENTRY_POINT_GROUP", "STRICT_ENV", "BLOCK_ENV"]
 
@@ -341,8 +344,8 @@ class Hub:
                     check(item)
                 yield item
         finally:
-            for it in (items, feeds):
-                close = getattr(it, "close", None)
+            for source in (items, feeds):
+                close = getattr(source, "close", None)
                 if close is not None:
                     close()
 
@@ -492,7 +495,7 @@ class Hub:
                 hint=hint,
             )
         top = real[0].confidence
-        best = {}
+        best: dict[str, Any] = {}
         for v in real:
             if v.confidence == top:
                 best.setdefault(v.format, v)
@@ -560,7 +563,7 @@ class Hub:
 
     # -- reading --------------------------------------------------------------------------
     def read(self, path: str | os.PathLike[str], *, format: str | None = None, context: Any = None,
-             storage_options: Mapping[str, Any] | None = None) -> Any:
+             storage_options: Mapping[str, Any] | None = None) -> PredictionStream:
         """Open ``path`` (a path or an fsspec URL) as a lazy :class:`~predport.stream.PredictionStream`."""
         from . import storage
 
@@ -590,7 +593,7 @@ class Hub:
         info = self.format_info(format) if format else self.pick(p, self._votes(source), role=role)
         return self._read(source, info, context, uri=str(p))
 
-    def _read(self, source: Source, info: FormatInfo, context: Any, *, uri: str) -> Any:
+    def _read(self, source: Source, info: FormatInfo, context: Any, *, uri: str) -> PredictionStream:
         from .stream import PredictionStream
 
         ctx = self._bind(info, context, "read")

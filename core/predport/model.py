@@ -46,7 +46,7 @@ __all__ = [
     "PREDICTION_FIELDS",
 ]
 
-SCHEMA_NAME = "predport/prediction-set/1"
+SCHEMA_NAME: Literal["predport/prediction-set/1"] = "predport/prediction-set/1"
 
 _STRICT = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -163,7 +163,7 @@ def prediction_error(exc: Any, *, row: int | None = None, where: str | None = No
         what = f"box {('x', 'y', 'width', 'height')[int(loc[1])]}"
     else:
         what = loc[0] + "".join(f"[{p}]" for p in loc[1:]) if loc else "prediction"
-    if shown is not None and field in shown:
+    if shown is not None and field is not None and field in shown:
         got = shown[field]
     else:
         got = f"got {first.get('input')!r}"
@@ -314,6 +314,7 @@ class Detections:
             sc = _score_list(score)
         if sc.shape[0] != n:
             raise _column_error(f"score has {sc.shape[0]} rows, category_id has {n}", "score")
+        bx: np.ndarray | None
         if box is not None:
             bx = box if type(box) is np.ndarray and (box.dtype is _FLOAT64 or box.dtype == _FLOAT64) \
                 else _float_column(box, "box", ndim=2)

@@ -33,6 +33,8 @@ def package_schemas(package: str, folder: str = "schemas") -> list[dict[str, Any
 
 class _Compiled:
     def __init__(self, schema: Mapping[str, Any]) -> None:
+        self._rs: Any
+        self._py: Any
         try:
             import jsonschema_rs
 

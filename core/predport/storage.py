@@ -252,7 +252,8 @@ class RemoteSource(Source):
         self.fs = fs
         self.key = str(key)
         self.protocol = protocol_of(url) or ""
-        self.path = _remote_path(fs, self.protocol, key)
+        # A PurePosixPath with the Path methods plugins use, backed by the filesystem.
+        self.path = _remote_path(fs, self.protocol, self.key)  # type: ignore[assignment]
         self._head: dict[Any, bytes] = {}
         self._listing: list[Path] | None = None
         self._files: set[Path] = set()
@@ -538,8 +539,8 @@ def spooled_frames(frames: Iterator[Any], spool: Spool, report: Any) -> Iterator
         close = getattr(frames, "close", None)
         if close is not None:
             close()
-        for err in getattr(report, "skipped", ()):
-            spool.relocate(err)
+        for skipped in getattr(report, "skipped", ()):
+            spool.relocate(skipped)
         spool.close()
 
 

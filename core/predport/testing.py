@@ -532,7 +532,7 @@ def check_plugin(
     hub = Hub(load_entry_points=False, strict=False, blocked=())
     hub.blocked = set()  # PREDPORT_BLOCK in the environment must not block the plugin under test
     if hub.pm.is_registered(plugin):  # the built-in canonical plugin checks itself
-        name = hub.pm.get_name(plugin)
+        name = str(hub.pm.get_name(plugin))
     else:
         name = name or _module_name(plugin) or type(plugin).__name__
         hub.register(plugin, name=name, origin="in-process")
@@ -677,7 +677,7 @@ def _run_checks(
             continue
         bad = []
         for other in others:
-            kwargs = {
+            kwargs: dict[str, Any] = {
                 "source": Source(probe_path),
                 "format": other,
                 "options": {},
