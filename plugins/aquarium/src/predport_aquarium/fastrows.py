@@ -75,7 +75,7 @@ class V1Entry(msgspec.Struct, gc=False, forbid_unknown_fields=True):
 
 
 _FRAME = msgspec.json.Decoder(dict[str, msgspec.Raw])
-_ENTRIES = {
+_ENTRIES: dict[str, msgspec.json.Decoder[Any]] = {
     "legacy": msgspec.json.Decoder(list[LegacyEntry]),
     "v1": msgspec.json.Decoder(list[V1Entry]),
     "oldest": msgspec.json.Decoder(list[OldestEntry]),

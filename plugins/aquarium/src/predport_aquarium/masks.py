@@ -53,6 +53,7 @@ def read_png(path: Path, *, size: tuple[int, int] | None, resize_mode: Any) -> t
     """
     from PIL import Image
 
+    im: Image.Image
     try:
         with predport.open_regular(path, file=str(path)) as fh:
             # the pixel limit from the PNG header, before Pillow sees it (a 100-byte PNG may

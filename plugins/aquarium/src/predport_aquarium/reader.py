@@ -353,6 +353,8 @@ class Mapper:
         except KeyError:
             for key in dict.fromkeys(keys):
                 if key not in lut:
+                    label: Any
+                    class_id: Any
                     label, class_id = key if v1 else (key, None)
                     if type(label) is not str or not label or label == spec.MASK_LABEL:
                         raise ValueError(f"not a class name: {label!r}")
@@ -455,6 +457,7 @@ class Mapper:
         n = len(uuids)
         # A uuid <frame>_inf_<position> is not stored: the writer regenerates it. When no
         # uuid even contains that prefix (one C-level search), no per-box comparison is needed.
+        attributes: list[dict[str, str] | None] | None
         if self.keep_uuids or task_id + "_inf_" not in "\n".join(uuids):
             attributes = [{"uuid": u} for u in uuids]
         else:
@@ -618,7 +621,8 @@ class Mapper:
         kps = a.get("keypoints")
         if not isinstance(kps, list):
             raise err("KEYPOINTS_2D needs a keypoints list", apath + ["keypoints"], "keypoints")
-        points, names = [], []
+        points: list[Any] = []
+        names: list[Any] = []
         for j, kp in enumerate(kps):
             if not isinstance(kp, dict):
                 raise err("a keypoint is an object {x, y, name}", apath + ["keypoints", j])

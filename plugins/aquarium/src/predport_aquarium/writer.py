@@ -242,7 +242,7 @@ class RowBuilder:
         groups: dict[Any, dict[str, Any]] = {}
         for k, rec in enumerate(recs):
             a = rec.get("attributes") or {}
-            lt = a.get("label_type")
+            lt: str | None = a.get("label_type")
             if lt is None:
                 if "mask" in rec:
                     lt = self.foreign_mask(frame, k, rec)
@@ -506,7 +506,7 @@ class RowBuilder:
         if gen == "v1":
             out.pop("linked_labels", None)
             if "class_id" not in out:
-                label = out.get("label")
+                label: Any = out.get("label")
                 out["class_id"] = None if label == spec.MASK_LABEL else self.opts.classes.get(label)
         else:
             out.pop("class_id", None)

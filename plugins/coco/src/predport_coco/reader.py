@@ -305,7 +305,8 @@ _NAN_BOX = (math.nan,) * 4
 def _geometry(r: dict[str, Any]) -> tuple[Any, Any, Any, Any, dict[str, Any] | None]:
     """``(box, polygon, mask, keypoints, verbatim)`` of one record; ``verbatim`` holds the geometry
     keys whose value is ``null`` or ``[]`` ("none"), kept so that the writer restores them."""
-    box = polygon = mask = keypoints = verbatim = None
+    box = polygon = mask = keypoints = None
+    verbatim: dict[str, Any] | None = None
     for key in ("bbox", "segmentation", "keypoints"):
         value = r.get(key)
         if value is None or value == []:
@@ -542,8 +543,8 @@ def _resolve_categories(cols: Columns, gt: gtmod.GroundTruth | None, context: An
     table = context.categories
     names = gt.category_names() if gt is not None else {}
     if gt is not None:
-        for cid, name, attrs in gt.categories:
-            table.declare(cid, name, None, attrs or None)
+        for gt_id, name, attrs in gt.categories:
+            table.declare(gt_id, name, None, attrs or None)
     if not len(cols):
         return cols
     uniq, inverse = _unique(cols.category_id)
@@ -580,7 +581,7 @@ class Prepared:
     base: tuple[Any, ...]
     truth: bool = False  # read as ground truth: one frame per image, annotated or not
 
-    def _groups(self) -> Iterator[tuple[int, int]]:
+    def _groups(self) -> Iterator[tuple[int, Any]]:
         """``(start, end)`` row ranges, one per frame: per image group, and for ground truth
         one per image of the dataset in its order (empty ranges for images without annotations)."""
         cols = self.cols
@@ -676,7 +677,9 @@ class Prepared:
         """The image size every RLE of one image carries (``size`` is ``[height, width]``); two
         that disagree are an error."""
         found: tuple[int, int] | None = None
-        for j, m in enumerate(self.cols.mask[s:e]):
+        masks = self.cols.mask
+        assert masks is not None  # called for images with RLE masks
+        for j, m in enumerate(masks[s:e]):
             if not m:
                 continue
             h, w = (int(v) for v in m["size"])

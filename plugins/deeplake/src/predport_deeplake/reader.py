@@ -205,6 +205,7 @@ def read(path: Path, context: Any) -> Iterator[Any]:
                     context.problem(_err(f"row {row}: {raw.size // 4 if raw.size % 4 == 0 else raw.size} boxes "
                                          f"for {n} labels", path, field=boxes_col))
                     continue
+                assert mode is not None  # set with the box column
                 box = layout.to_xywh(raw, mode)
                 if kind == "fractional" and n:
                     if width is None or height is None:

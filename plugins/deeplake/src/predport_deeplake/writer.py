@@ -217,7 +217,7 @@ def _group_columns(cols: _Columns, labels: list[Any], info: list[dict[str, Any]]
 
     no_u32, no_f64, no_box = np.zeros(0, np.uint32), np.zeros(0), np.zeros((0, 4))
     names = [c["name"] for c in info]
-    out = [
+    out: list[tuple[str, Any, list[Any], dict[str, Any]]] = [
         (layout.BOXES, T.BoundingBox("float64", format="ltwh", bbox_type="pixel"), rows(cols.boxes, no_box),
          {"coords": dict(layout.COORDS)}),
         (layout.LABELS, T.ClassLabel(T.Array("uint32", dimensions=1)), rows(labels, no_u32),
@@ -227,6 +227,7 @@ def _group_columns(cols: _Columns, labels: list[Any], info: list[dict[str, Any]]
     if cols.polygons is not None:
         out.append((layout.POLYGONS, T.Polygon(), rows(cols.polygons, []), {}))
     if cols.any_attrs:
+        assert cols.attrs is not None  # any_attrs says there is a column
         out.append((layout.ATTRIBUTES, T.Text(), rows(cols.attrs, ""), {}))
     for name in layout.EVAL_COLUMNS:
         if name in cols.any_eval:
@@ -294,6 +295,7 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
             hint="pass -w branch=NAME (created from main when missing; branch=main adds a commit on main)")
     if existing:
         # Before the stream is read: a wrong id column or group is found at once.
+        assert branch is not None  # refused above without one
         plan = _InPlace(dest, branch, pre, id_opt, target, context, eval_only, cred)
     cols = _collect(stream, context)
     ids, info = _categories(stream, cols)

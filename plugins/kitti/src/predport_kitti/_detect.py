@@ -89,7 +89,7 @@ def classify(toks: list[str]) -> str:
 def _label_files(source: Any) -> tuple[list[str], list[str]]:
     """Relative paths of the label files to sample, and layout hints."""
     hints: list[str] = []
-    exts = (".txt", ".csv")
+    exts: tuple[str, ...] = (".txt", ".csv")
     if source.is_file:
         if source.suffix != ".txt":
             return [], hints

@@ -219,6 +219,7 @@ class FrameBuilder:
         if not n:
             return self._make_frame(lf, size, self._Detections.empty())
         batch = rows.batch
+        assert batch is not None  # parse_batch gives every non-empty file its batch
         if batch.codes is None:  # the first file of its batch: map every row's class at once
             batch.codes = np.array(self._codes_of(batch.names), dtype=np.int64)
             batch.negative = bool((batch.codes < 0).any())

@@ -202,6 +202,7 @@ def _single_file(path: Path, options: Mapping[str, Any]) -> Layout:
                 hint="put it beside the file (or in a parent folder), or pass options={'schema': PATH}",
             )
         schema = task_folder / SCHEMA_FILE
+    assert task_folder is not None  # both branches set it or raised
     spec = read_schema(schema, task_folder.name)
     try:
         rel = path.relative_to(task_folder).as_posix()

@@ -380,6 +380,7 @@ class _Decoder:
                 context.report.warn(f"Lightly: {self.note}")
             chunks = self.chunks
             for j, chunk in enumerate(chunks):
+                assert chunk is not None  # emptied only after it is read
                 if type(chunks) is list:
                     chunks[j] = None  # the listing shrinks as it is read
                 pool = self.pool

@@ -345,6 +345,7 @@ class _Writer:
                     self.ctx.report.loss(f"frames.attributes.{key}")
         frame = self.named(frame)
         files = self.files_of(frame)
+        stem: str | None
         if frame.frame_index is None:
             stem, file_name = split_ext(frame.data_id)[0], frame.data_id
         else:

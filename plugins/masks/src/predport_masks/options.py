@@ -111,7 +111,7 @@ class ReadOptions:
             colors=colors,
             background=background,
             max_pixels=max_pixels,
-            ontology_mapping=None if _none(onto) else Path(onto),
+            ontology_mapping=None if onto is None or _none(onto) else Path(onto),
             names=names,
         )
 

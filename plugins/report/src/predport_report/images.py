@@ -65,6 +65,7 @@ def open_image(path: Path) -> Any:
     import predport
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    im: Image.Image
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)

@@ -53,6 +53,7 @@ def thumbnail(d: Drawn, size: int, quality: int) -> tuple[str, int, int, int, in
     import predport
     from PIL import Image, ImageOps
 
+    im: Image.Image
     if d.image_path is not None:
         try:
             with Image.open(d.image_path) as im:

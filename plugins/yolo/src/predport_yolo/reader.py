@@ -398,7 +398,7 @@ def _frame(rec: LabelFile, context: Any) -> Any:
         box[:, :2] -= box[:, 2:] / 2
     if rec.polygon is not None:
         scale = None
-        polygon = []
+        polygon: list[Any] = []
         for p in rec.polygon:
             if p is None:
                 polygon.append(None)

@@ -189,10 +189,10 @@ def _rows(frame: Any, size: Any, *, rel: str, geometry: str, clamp: bool, contex
     width, height = float(size[0]), float(size[1])
     polys = dets.polygon if geometry == "auto" else None
     has_poly = np.array([bool(p) for p in polys], dtype=bool) if polys is not None else np.zeros(n, dtype=bool)
-    has_box = ~np.isnan(dets.box[:, 0]) if dets.box is not None else np.zeros(n, dtype=bool)
+    has_box: np.ndarray = ~np.isnan(dets.box[:, 0]) if dets.box is not None else np.zeros(n, dtype=bool)
     count("boxes not written (the polygon was)", int(np.count_nonzero(has_poly & has_box)))
     count("predictions without a box or polygon (not written)", int(np.count_nonzero(~has_poly & ~has_box)))
-    box_rows = has_box & ~has_poly
+    box_rows: np.ndarray = has_box & ~has_poly
     values = np.full((n, 4), np.nan)
     if box_rows.any():
         x, y, w, h = dets.box[box_rows].T
@@ -204,7 +204,7 @@ def _rows(frame: Any, size: Any, *, rel: str, geometry: str, clamp: bool, contex
             x, y, w, h = x1, y1, x2 - x1, y2 - y1
         # Top-left corner and size in pixels -> centre and size, normalised.
         values[box_rows] = np.column_stack(((x + w / 2) / width, (y + h / 2) / height, w / width, h / height))
-    inside = ((values >= -L.EPS) & (values <= 1 + L.EPS)).all(axis=1)
+    inside: np.ndarray = ((values >= -L.EPS) & (values <= 1 + L.EPS)).all(axis=1)
     cid, score, vals = dets.category_id.tolist(), dets.score.tolist(), values.tolist()
     classes = index.indices(cid)
     kps = dets.keypoints
@@ -240,11 +240,12 @@ def _rows(frame: Any, size: Any, *, rel: str, geometry: str, clamp: bool, contex
                 count("polygons not written (the pose line was)")
             row = [classes[i], *vals[i], *pose]
         elif has_poly[i]:
-            row = _polygon_row(polys[i], width, height, i=i, frame=frame, rel=rel, clamp=clamp,
-                               context=context, count=count)
-            if row is None:
+            assert polys is not None  # has_poly is all False without them
+            ring_row = _polygon_row(polys[i], width, height, i=i, frame=frame, rel=rel, clamp=clamp,
+                                    context=context, count=count)
+            if ring_row is None:
                 continue
-            row = [classes[i], *row]
+            row = [classes[i], *ring_row]
         elif box_rows[i]:
             if not inside[i]:
                 bad = next(j for j, v in enumerate(vals[i]) if not L.in_unit(v))
