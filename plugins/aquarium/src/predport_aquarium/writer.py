@@ -251,6 +251,7 @@ class RowBuilder:
                 else:
                     lt = derived_type(box="box" in rec, polygon="polygon" in rec, mask=False,
                                       keypoints="keypoints" in rec, box3d="box3d" in rec)
+                    assert lt is not None  # only a mask has no derived type
             if not isinstance(lt, str):
                 raise predport.OutputError(f"frame {frame.data_id!r}, prediction {k}: attribute label_type must be "
                                            f"a string, not {type(lt).__name__}", field="label_type")

@@ -121,19 +121,19 @@ def _record(item: Any) -> dict[str, Any]:
     fields = fields_of(item)
     if fields is not None and (item.module == MODULE_APP or "class_id" in fields):
         fields = _model(item, "Prediction", _FLAT, ())
-        obj = {k: fields[k] for k in ("format", "track_id") if k in fields}
+        obj: dict[str, Any] = {k: fields[k] for k in ("format", "track_id") if k in fields}
         if "class_id" in fields:
             obj["feature_hash"] = fields["class_id"]
         if "data" in fields:
             obj["data"] = _data(fields["data"])
-        rec = {k: fields[k] for k in ("data_hash", "frame", "confidence") if k in fields}
+        rec: dict[str, Any] = {k: fields[k] for k in ("data_hash", "frame", "confidence") if k in fields}
         rec["object"] = obj
         return rec
     fields = _model(item, "Prediction", _NESTED, ())
     rec = dict(fields)
-    obj = fields.get("object")
-    if obj is not None:
-        of = _model(obj, "ObjectDetection", _OBJECT, ("object",))
+    nested = fields.get("object")
+    if nested is not None:
+        of = _model(nested, "ObjectDetection", _OBJECT, ("object",))
         rec["object"] = dict(of)
         if "data" in of:
             rec["object"]["data"] = _data(of["data"])

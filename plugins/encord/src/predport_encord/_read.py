@@ -161,6 +161,7 @@ def _records(path: Path, lines: bool, checker: "_Checker", names: dict[str, str]
             return
         raise predport.ParseError(f"invalid JSON: {exc}", file=file, hint="JSON Lines? pass lines=true") from None
     del raw
+    base: tuple[str, ...]
     if isinstance(doc, dict):
         items, base = doc.get("predictions"), ("predictions",)
         if not isinstance(items, list):
@@ -234,6 +235,17 @@ class _Checker:
         obj = rec.get("object")
         if type(obj) is not dict or obj.get("format") != BOX or obj.get("track_id") is not None:
             return None
+        # Checked by type() below, which mypy does not narrow by: the values are Any here.
+        data: Any
+        frame: Any
+        conf: Any
+        x: Any
+        y: Any
+        w: Any
+        h: Any
+        theta: Any
+        width: Any
+        height: Any
         data, dh, fh = obj.get("data"), rec.get("data_hash"), obj.get("feature_hash")
         if type(data) is not dict or type(dh) is not str or not dh or type(fh) is not str or not fh:
             return None
@@ -265,7 +277,7 @@ class _Checker:
             raise _Bad("data_hash must be a non-empty string" if "data_hash" in rec else "missing data_hash",
                        ("data_hash",), "data_hash")
         frame = self._frame(rec)
-        conf = rec.get("confidence")
+        conf: Any = rec.get("confidence")
         if not _num(conf):
             raise _Bad("missing confidence (Encord requires a number)" if conf is None
                        else "confidence must be a number", ("confidence",), "confidence")
@@ -274,6 +286,7 @@ class _Checker:
         if bool(obj) == bool(cls):
             # Encord's own root validator: exactly one of the two, judged by truthiness.
             raise _Bad('a record needs exactly one of "object" or "classification"')
+        attrs: dict[str, Any] | None
         if cls:
             fh, attrs = self._classification(cls)
             return Record(dh, frame, float(conf), fh, K_CLASS, None, attrs, size, pos)
@@ -297,7 +310,8 @@ class _Checker:
 
     @staticmethod
     def _size(rec: dict[str, Any]) -> tuple[int, int] | None:
-        w, h = rec.get("width"), rec.get("height")
+        w: Any = rec.get("width")
+        h: Any = rec.get("height")
         if w is None and h is None:
             return None
         for key, v in (("width", w), ("height", h)):
@@ -341,6 +355,7 @@ class _Checker:
             if isinstance(track, bool) or not isinstance(track, (str, int)):
                 raise _Bad("track_id must be a string or an integer", ("object", "track_id"), "track_id")
             attrs["track_id"] = track
+        geom: Any
         if kind == K_BOX:
             geom = self._box(data, attrs)
         elif kind == K_POLYGON:
@@ -554,7 +569,9 @@ def _frame(key: tuple[str, int | None], group: _Group, header: Header,
     n = len(rows)
     cid = np.fromiter((c for c, _ in rows), dtype=np.int64, count=n)
     score = np.fromiter((r.confidence for _, r in rows), dtype=np.float64, count=n)
-    box = polygon = mask = None
+    box: Any = None
+    polygon: list[Any] | None = None
+    mask: list[Any] | None = None
     box_idx = [i for i, (_, r) in enumerate(rows) if r.kind == K_BOX and keep[i]]
     if box_idx or any(r.kind == K_MASK for _, r in rows):
         box = np.full((n, 4), math.nan)

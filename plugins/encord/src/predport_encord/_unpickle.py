@@ -35,7 +35,7 @@ import pickle
 import re
 import struct
 import sys
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, Literal, NamedTuple
 
 MODULE_LIB = "encord_active.lib.db.predictions"  # v0.1.17 and later
 MODULE_APP = "encord_active.app.db.predictions"  # v0.1.13 - v0.1.16
@@ -168,7 +168,9 @@ def scan(data: bytes, allowed: Callable[[str], bool]) -> int:
     protocol = data[1]
     i = 2
     while True:
-        i = run(data, i).end()
+        found = run(data, i)
+        assert found is not None  # zero or more opcodes: the pattern always matches
+        i = found.end()
         if i >= n:
             raise PickleRefused("the pickle ends early (truncated file?)", offset=n)
         code = data[i]
@@ -246,6 +248,7 @@ def first_global(head: bytes) -> tuple[int, str | None, bool]:
     strings: list[Any] = []
     memo: dict[int, Any] = {}
     last: Any = None
+    arg: Any
     try:
         for op, arg, _pos in pickletools.genops(head[:PREFIX_BYTES]):
             name = op.name
@@ -305,7 +308,10 @@ class Array:
 
     def __init__(self, session: "_Session") -> None:
         self.session = session
-        self.dtype = self.shape = self.order = self.raw = None
+        self.dtype: Any = None
+        self.shape: Any = None
+        self.order: Any = None
+        self.raw: Any = None
 
     def fill(self, dtype: Any, shape: Any, order: str, raw: Any) -> None:
         if self.raw is not None:
@@ -346,6 +352,8 @@ class _DType:
     """``numpy.dtype(spec, align, copy)`` and its state; resolved only from a checked spec."""
 
     __slots__ = ("spec", "endian", "_dtype", "_unpack")
+    _dtype: Any
+    _unpack: Any
 
     def __init__(self, spec: Any = None, align: Any = False, copy: Any = True) -> None:
         if type(spec) is not str or not _DTYPE_SPEC.match(spec) or type(align) is not bool:
@@ -389,7 +397,8 @@ def _unpacker(dtype: Any) -> Callable[[bytes], Any]:
         unpack = struct.Struct((">" if big else "<") + {2: "e", 4: "f", 8: "d"}[dtype.itemsize]).unpack
         return lambda b: unpack(b)[0]
     if dtype.kind in "iu":
-        order, signed = ("big" if big else "little"), dtype.kind == "i"
+        order: Literal["little", "big"] = "big" if big else "little"
+        signed = dtype.kind == "i"
         return lambda b: int.from_bytes(b, order, signed=signed)
     if dtype.kind == "b":
         return lambda b: b != b"\x00"
@@ -412,10 +421,11 @@ class _Callable:
 
     __slots__ = ("fn",)
 
-    def __init__(self, fn: Callable[..., Any]) -> None:
+    def __init__(self, fn: Callable[..., Any] | None) -> None:  # None: a subclass calls itself
         self.fn = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        assert self.fn is not None
         return self.fn(*args, **kwargs)
 
     def __setstate__(self, state: Any) -> None:

@@ -216,6 +216,7 @@ class _RecordWriter:
             if poly or has_box[i]:
                 if size is None:
                     continue  # reported once for the frame above
+                data: Any
                 if poly:
                     data = self._polygon(poly, size, where, i, has_box[i])
                     fmt = POLYGON

@@ -240,7 +240,7 @@ class _Canvas:
     def keypoints(self, points: Sequence[Sequence[Any]], skeleton: list[tuple[int, int]],
                   colour: tuple[int, int, int], *, gt: bool) -> tuple[float, float, float, float] | None:
         # COCO visibility 0 (and a per-point score of 0) means "not labelled": not drawn.
-        shown = [None if (p[2] is not None and p[2] <= 0) else (p[0], p[1]) for p in points]
+        shown: list[Any] = [None if (p[2] is not None and p[2] <= 0) else (p[0], p[1]) for p in points]
         for a, b in skeleton:
             if 0 <= a < len(shown) and 0 <= b < len(shown) and shown[a] and shown[b]:
                 self.draw.line([shown[a], shown[b]], fill=colour, width=self.lw)

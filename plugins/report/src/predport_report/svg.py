@@ -85,7 +85,7 @@ def _rows(dets: Any, categories: Any, class_index: Mapping[str, int], *, gt: boo
             anchor = (x, y)
         kps = dets.keypoints[i] if dets.keypoints is not None else None
         if kps:
-            shown = [None if (p[2] is not None and p[2] <= 0) else (p[0], p[1]) for p in kps]
+            shown: list[Any] = [None if (p[2] is not None and p[2] <= 0) else (p[0], p[1]) for p in kps]
             cat = categories.get(int(cid)) if categories is not None else None
             for pair in (getattr(cat, "attributes", None) or {}).get("skeleton") or []:
                 if isinstance(pair, (list, tuple)) and len(pair) == 2:

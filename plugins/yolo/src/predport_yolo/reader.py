@@ -391,14 +391,15 @@ def _frame(rec: LabelFile, context: Any) -> Any:
         context.problem(predport.ParseError(f"class {int(rec.cls[i])} is not in the class map", file=rec.path,
                                             line=rec.lines[i], field="class"))
     width, height = size if size is not None else (None, None)
-    box = polygon = None
+    box = None
+    polygon: list[Any] | None = None
     if rec.box is not None:
         # Centre and size, normalised -> top-left corner and size, pixels.
         box = rec.box * np.array([width, height, width, height], dtype=np.float64)
         box[:, :2] -= box[:, 2:] / 2
     if rec.polygon is not None:
         scale = None
-        polygon: list[Any] = []
+        polygon = []
         for p in rec.polygon:
             if p is None:
                 polygon.append(None)

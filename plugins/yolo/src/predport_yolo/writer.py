@@ -204,7 +204,7 @@ def _rows(frame: Any, size: Any, *, rel: str, geometry: str, clamp: bool, contex
             x, y, w, h = x1, y1, x2 - x1, y2 - y1
         # Top-left corner and size in pixels -> centre and size, normalised.
         values[box_rows] = np.column_stack(((x + w / 2) / width, (y + h / 2) / height, w / width, h / height))
-    inside: np.ndarray = ((values >= -L.EPS) & (values <= 1 + L.EPS)).all(axis=1)
+    inside = np.asarray(((values >= -L.EPS) & (values <= 1 + L.EPS)).all(axis=1))
     cid, score, vals = dets.category_id.tolist(), dets.score.tolist(), values.tolist()
     classes = index.indices(cid)
     kps = dets.keypoints
