@@ -290,6 +290,9 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
                   sharding: dict[str, Any] | None = None) -> EvaluationResult:
     prep = Prepared(pred, gt, iou_type=iou_type, sigmas=sigmas)
     K = prep.K
+    md: tuple[int, ...]
+    labels: tuple[str, ...]
+    stats: tuple[Any, ...]
     if iou_type == "keypoints":
         md = (max_dets or 20,)
         ranges = [C.AREA_ALL, C.AREA_RANGES["medium"], C.AREA_RANGES["large"]]
@@ -481,7 +484,7 @@ def _confusion(prep: Prepared, *, iou_threshold: float, score_threshold: float |
     free_g = ~used_g & ~g.crowd
     np.add.at(matrix, (g.category[free_g], K), 1)
     free_d = keep & ~used_d & ~on_crowd
-    np.add.at(matrix, (K, dt.category[free_d]), 1)
+    np.add.at(matrix, (K, dt.category[free_d]), 1)  # type: ignore[arg-type]  # numpy's stubs: no (int, array) index
     return ConfusionMatrix(labels=[*prep.names, "background"], matrix=matrix.tolist(), iou_threshold=iou_threshold,
                            score_threshold=score_threshold)
 

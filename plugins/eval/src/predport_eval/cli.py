@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         per_detection=bool(args.per_detection), engine=args.engine, scheduler=args.scheduler, shards=args.shards,
     )
     if args.per_frame:
-        columns = ("data_id", "frame_index", "tp", "fp", "fn", "mean_iou")
+        columns: tuple[str, ...] = ("data_id", "frame_index", "tp", "fp", "fn", "mean_iou")
         if result.iou_type == "semantic":
             columns += ("pixel_accuracy",)
         write_table(args.per_frame, [r.to_dict() for r in result.per_frame], columns)

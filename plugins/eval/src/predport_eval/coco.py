@@ -69,11 +69,13 @@ class Rows:
     category: np.ndarray
     score: np.ndarray
     area: np.ndarray
-    box: np.ndarray | None = None
-    crowd: np.ndarray | None = None
+    # Present for the iou_type that needs them (None otherwise): Any, as the matching code
+    # reads the one its iou_type guarantees.
+    box: Any = None
+    crowd: Any = None
     ignore: np.ndarray | None = None
-    mask: list[Any] | None = None
-    keypoints: np.ndarray | None = None
+    mask: Any = None
+    keypoints: Any = None
     num_keypoints: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -204,7 +206,7 @@ def match(dt: Rows, gt: Rows, *, n_categories: int, iou_type: str = "bbox",
     ``detail``: the one threshold index whose matched rows and IoUs (``dt_gt``, ``dt_iou``)
     are kept (all thresholds when ``None``; one saves memory on large sets).
     """
-    area_ranges = [tuple(map(float, r)) for r in area_ranges]
+    area_ranges = [(float(r[0]), float(r[1])) for r in area_ranges]
     A, T = len(area_ranges), len(thresholds)
     AT = A * T
     nd, ng = len(dt), len(gt)

@@ -196,19 +196,18 @@ def match_frames(pred: Side, gt: Side) -> FrameMatch:
     out = np.full(len(pred.frames), -1, dtype=np.int64)
     how = {"data_id": 0, "base_name": 0, "image_id": 0, "number": 0}
     for i, (data_id, fi) in enumerate(pred.frames):
-        j = exact.get((data_id, fi))
+        gj = exact.get((data_id, fi))
         tier = "data_id"
-        if j is None:
-            j, tier = stems.get((_stem(data_id), fi)), "base_name"
-        if j is None and fi is None and pred.image_ids[i] is not None:
-            j, tier = ids.get(pred.image_ids[i]), "image_id"
-        if j is None:
+        if gj is None:
+            gj, tier = stems.get((_stem(data_id), fi)), "base_name"
+        if gj is None and fi is None and pred.image_ids[i] is not None:
+            gj, tier = ids.get(pred.image_ids[i]), "image_id"
+        if gj is None:
             num = _number(data_id)
-            key = (num, fi)
-            if num is not None and key not in dup_numbers:
-                j, tier = numbers.get(key), "number"
-        if j is not None:
-            out[i] = j
+            if num is not None and (num, fi) not in dup_numbers:
+                gj, tier = numbers.get((num, fi)), "number"
+        if gj is not None:
+            out[i] = gj
             how[tier] += 1
     return FrameMatch(pred_to_gt=out, how=how)
 

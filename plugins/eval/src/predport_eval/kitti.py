@@ -30,7 +30,7 @@ truth at a difficulty has AP ``None`` (the devkit's arithmetic would print 0); t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -70,8 +70,8 @@ class Stats:
     tp: int = 0
     fp: int = 0
     fn: int = 0
-    scores: list[float] | None = None  # scores of the true positives (recall thresholds)
-    ious: list[float] | None = None  # overlaps of the true positives
+    scores: list[float] = field(default_factory=list)  # scores of the true positives (recall thresholds)
+    ious: list[float] = field(default_factory=list)  # overlaps of the true positives
 
 
 def overlap(det: np.ndarray, other: np.ndarray, criterion: int = -1) -> np.ndarray:
@@ -128,7 +128,7 @@ def candidates(ov: np.ndarray, ign_dt: np.ndarray, ign_gt: np.ndarray, min_overl
     return out
 
 
-def statistics(cands: list[list[int]], ov: np.ndarray, in_dc: np.ndarray, scores: np.ndarray, ign_gt: np.ndarray,
+def statistics(cands: list[list[int]], ov: np.ndarray, in_dc: Any, scores: np.ndarray, ign_gt: np.ndarray,
                ign_dt: np.ndarray, *, compute_fp: bool, thresh: float = 0.0) -> Stats:
     """``computeStatistics`` for one image: ``cands`` from :func:`candidates`, ``ov[det, gt]``,
     ``in_dc[det]`` whether the detection lies more than the minimum overlap inside a DontCare box."""
@@ -410,7 +410,7 @@ def evaluate_kitti(pred: Side, gt: Side, *, score_threshold: float | None = None
     metrics: dict[str, float | None] = {}
     per_class: list[dict[str, Any]] = []
     pr_curves: dict[str, dict[str, Any]] = {}
-    sums = {d: [] for d in DIFFICULTIES}
+    sums: dict[str, list[Any]] = {d: [] for d in DIFFICULTIES}
     for cls_name in CLASSES:
         cls = cls_name.casefold()
         if cls not in present:

@@ -123,7 +123,7 @@ class EvaluationResult:
     """
 
     iou_type: str
-    metrics: dict[str, float]
+    metrics: dict[str, Any]  # numbers, None where a metric is undefined
     per_class: list[dict[str, Any]]
     per_frame: list[FrameResult]
     unmatched: dict[str, Any]
@@ -180,15 +180,15 @@ class EvaluationResult:
             else:
                 lines.append(f"  worst frames (of {len(self.per_frame)}; tp/fp/fn at IoU "
                              f"{self.settings.get('iou_threshold', 0.5)}, mean IoU):")
-            for r in worst:
-                lines.append(f"    {r.data_id}{'' if r.frame_index is None else f'#{r.frame_index}'}  "
-                             f"tp {r.tp}  fp {r.fp}  fn {r.fn}  mean IoU {_fmt(r.mean_iou)}")
-        shown = {k: v for k, v in self.unmatched.items() if v}
-        if shown:
+            for fr in worst:
+                lines.append(f"    {fr.data_id}{'' if fr.frame_index is None else f'#{fr.frame_index}'}  "
+                             f"tp {fr.tp}  fp {fr.fp}  fn {fr.fn}  mean IoU {_fmt(fr.mean_iou)}")
+        unmatched = {k: v for k, v in self.unmatched.items() if v}
+        if unmatched:
             lines.append("")
             lines.append("  not matched (counted, not evaluated):")
-            for k, v in shown.items():
-                lines.append(f"    {k.replace('_', ' ')}: {v}")
+            for k, n in unmatched.items():
+                lines.append(f"    {k.replace('_', ' ')}: {n}")
         return "\n".join(lines)
 
 

@@ -185,7 +185,7 @@ def evaluate_semantic(predictions: Any, ground_truth: Any, *, from_format: str |
     import numpy as np
 
     from .inputs import match_classes, match_frames
-    from .result import ConfusionMatrix, EvaluationResult, SemanticFrameResult
+    from .result import ConfusionMatrix, EvaluationResult, FrameResult, SemanticFrameResult
 
     ignore = {int(v) for v in ignore_values}
     gt, gt_role = read_semantic(ground_truth, role="ground_truth", format=gt_format, options=gt_options, **common)
@@ -215,18 +215,18 @@ def evaluate_semantic(predictions: Any, ground_truth: Any, *, from_format: str |
         if j >= 0:
             gt_to_pred.setdefault(j, i)
     total = np.zeros((n, n), dtype=np.int64)
-    frames = []
+    frames: list[FrameResult] = []
     overlap_gt = 0
     unlabelled_gt = 0
     for j, (data_id, fi) in enumerate(gt.frames):
         rows_g = g_rows.get(j, [])
-        i = gt_to_pred.get(j)
-        rows_p = p_rows.get(i, []) if i is not None else []
-        shape = _shape(gt, j, rows_g) or (_shape(pred, i, rows_p) if i is not None else None)
+        pi = gt_to_pred.get(j)
+        rows_p = p_rows.get(pi, []) if pi is not None else []
+        shape = _shape(gt, j, rows_g) or (_shape(pred, pi, rows_p) if pi is not None else None)
         if shape is None:
             continue  # nothing painted and no size: no pixels to count
-        if i is not None:
-            pshape = _shape(pred, i, rows_p)
+        if pi is not None:
+            pshape = _shape(pred, pi, rows_p)
             if pshape is not None and pshape != shape:
                 raise predport.ConfigError(
                     f"semantic evaluation: the prediction of {data_id!r} is {pshape[1]}x{pshape[0]}, "
