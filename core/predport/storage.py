@@ -196,7 +196,7 @@ class RemotePathBase(PurePosixPath):
 def _safe(call: Any, default: Any) -> Any:
     try:
         return call()
-    except (*_storage_errors(), ValueError):
+    except _storage_errors() + (ValueError,):
         return default
 
 
@@ -306,7 +306,7 @@ class RemoteSource(Source):
         if cached is None:
             try:
                 cached = self.fs.cat_file(full, start=0, end=HEAD_BYTES)
-            except (*_storage_errors(), ValueError):
+            except _storage_errors() + (ValueError,):
                 cached = b""
             self._head[full] = cached
         return cached[:min(size, HEAD_BYTES)]

@@ -265,7 +265,7 @@ def is_dataset(path: Path) -> bool:
 
 def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     remote = target.remote()
-    cred = None
+    cred: dict[str, Any] | None = None
     if remote is not None:  # s3://: Deep Lake writes the store itself (see remote.py)
         from . import remote as remote_mod
 
@@ -285,7 +285,7 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
         raise predport.ConfigError(f"write option columns={only!r}: use 'all' (the default) or 'eval'",
                                    field="columns")
     eval_only = only == "eval"
-    existing = is_dataset(dest) if remote is None else remote_mod.state(*remote, cred) == "dataset"
+    existing = is_dataset(dest) if remote is None else remote_mod.state(remote[0], remote[1], cred or {}) == "dataset"
     if eval_only and not existing:
         raise predport.OutputError("columns=eval adds evaluation columns to an existing dataset; "
                                    "this output is not one", file=str(dest))

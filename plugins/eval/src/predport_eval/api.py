@@ -353,8 +353,9 @@ def evaluate_coco(pred: Side, gt: Side, *, iou_type: str, score_threshold: float
     if sharding is not None:
         settings["engine"] = timing
     return EvaluationResult(iou_type=iou_type, metrics=metrics, per_class=per_class, per_frame=frames,
-                            unmatched=prep.unmatched, confusion=confusion, pr_curves=pr_curves, settings=settings,
-                            per_detection=None if det_rows is None else (lambda: _rows_of(det_rows)),
+                            unmatched=prep.unmatched, confusion=confusion,  # type: ignore[arg-type]  # lazy: a callable until read
+                            pr_curves=pr_curves, settings=settings,
+                            per_detection=None if det_rows is None else (lambda: _rows_of(det_rows)),  # type: ignore[arg-type]
                             per_detection_columns=det_rows, links=prep.links)
 
 
@@ -399,9 +400,8 @@ def _per_frame(prep: Prepared, m: C.Matching, *, iou_threshold: float, score_thr
         out.append(FrameResult(data_id=data_id, frame_index=fi, tp=t, fp=int(fp[j]), fn=int(fn[j]),
                                mean_iou=finite_or_none(iou_sum[j] / t) if t else None))
     out.sort(key=worst_first_key)
-    dets = None
+    dets: dict[str, list[Any]] | None = None
     if want_detections:
-        dets = []
         prow = prep.prow if rows_dt is dt else prep.prow[np.flatnonzero(
             np.ones(len(dt), bool) if score_threshold is None else dt.score >= score_threshold)]
         pred = prep.pred

@@ -382,7 +382,6 @@ def _true_positive_precision(matched: np.ndarray, ignored: np.ndarray, cats: np.
         count[rows[gstart], kk[gstart]] = gcount
         first[rows[gstart], kk[gstart]] = gstart
     return count, first, pr
-    return Accumulated(precision=precision, recall=recall, max_dets=tuple(max_dets), area_labels=tuple(area_labels))
 
 
 def _first_counts(npig: np.ndarray) -> np.ndarray:

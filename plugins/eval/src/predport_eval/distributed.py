@@ -28,7 +28,7 @@ _ARRAYS = ("image", "category", "score", "area", "box", "crowd", "ignore", "keyp
 
 
 def _take(rows: C.Rows, idx: np.ndarray) -> C.Rows:
-    out = {name: (None if getattr(rows, name) is None else getattr(rows, name)[idx]) for name in _ARRAYS}
+    out: dict[str, Any] = {name: (None if getattr(rows, name) is None else getattr(rows, name)[idx]) for name in _ARRAYS}
     out["mask"] = None if rows.mask is None else [rows.mask[i] for i in idx.tolist()]
     return C.Rows(**out)
 
@@ -78,7 +78,7 @@ def match(dt: C.Rows, gt: C.Rows, *, n_categories: int, engine: str, scheduler: 
                      dt_ignore=np.zeros((A * T, nd), dtype=bool), dt_iou=np.zeros((len(kept), nd)),
                      gt_matched=np.zeros((ng, A * T), dtype=bool), gt_ignore=np.zeros((A, ng), dtype=bool),
                      dt_rank=np.zeros(nd, dtype=np.int64), thresholds=thresholds,
-                     area_ranges=[tuple(map(float, r)) for r in areas], detail=kept)
+                     area_ranges=[(float(r[0]), float(r[1])) for r in areas], detail=kept)
     for (di, gi), res in zip(cuts, results):
         m = res["m"]
         out.dt_matched[:, di] = m.dt_matched

@@ -231,7 +231,7 @@ class _Prepared:
     def in_dontcare(self, n: int, min_overlap: float) -> np.ndarray:
         """Per detection of image ``n``: lies more than ``min_overlap`` inside a DontCare box."""
         o = self.ov_dc[n]
-        return np.zeros(self.images[n].dt_score.shape[0], dtype=bool) if o is None else (o > min_overlap).any(axis=1)
+        return np.zeros(self.images[n].dt_score.shape[0], dtype=bool) if o is None else np.asarray((o > min_overlap).any(axis=1))
 
     def flags(self, cls: str, difficulty: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:func:`flags` of every row, and the images holding a row of ``cls`` (or a neighbour)."""

@@ -46,15 +46,15 @@ def numeric_kitti(toks: list[str]) -> bool:
     (a value outside [0, 1]): a line of normalised values is a YOLO polygon of 7 points."""
     if len(toks) not in (15, 16) or not _is_int(toks[0]):
         return False
-    v = [_num(t) for t in toks[1:]]
-    if any(x is None for x in v):
+    v = [x for x in map(_num, toks[1:]) if x is not None]
+    if len(v) != len(toks) - 1:
         return False
-    trunc, occ, alpha, left, top, right, bottom = v[:7]  # type: ignore[misc]
+    trunc, occ, alpha, left, top, right, bottom = v[:7]
     if not -1 <= trunc <= 1 or occ not in (-1, 0, 1, 2, 3) or not (alpha == -10 or abs(alpha) <= math.pi + 1e-6):
         return False
     if right < left or bottom < top:
         return False
-    return not all(0 <= x <= 1 for x in v[:14])  # type: ignore[operator]
+    return not all(0 <= x <= 1 for x in v[:14])
 
 
 def _normalised(toks: list[str]) -> bool:

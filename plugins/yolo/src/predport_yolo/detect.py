@@ -60,11 +60,12 @@ def _kitti_shaped(values: list[float | None]) -> bool:
     """The 14-15 numbers after a numeric class in a KITTI line (truncation, occlusion -1..3,
     alpha, a pixel box with left <= right and top <= bottom, ...): KITTI, not a YOLO polygon
     with values outside [0, 1]."""
-    if len(values) not in (14, 15):
+    nums = [v for v in values if v is not None]
+    if len(values) not in (14, 15) or len(nums) != len(values):
         return False
-    trunc, occ, alpha, left, top, right, bottom = values[:7]  # type: ignore[misc]
-    return (-1 <= trunc <= 1 and occ in (-1, 0, 1, 2, 3) and (alpha == -10 or abs(alpha) <= 3.1416)  # type: ignore[operator]
-            and left <= right and top <= bottom)  # type: ignore[operator]
+    trunc, occ, alpha, left, top, right, bottom = nums[:7]
+    return (-1 <= trunc <= 1 and occ in (-1, 0, 1, 2, 3) and (alpha == -10 or abs(alpha) <= 3.1416)
+            and left <= right and top <= bottom)
 
 
 def detect(source: Any) -> predport.FormatMatch | None:
