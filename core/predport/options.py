@@ -44,7 +44,8 @@ __all__ = ["Option", "OPTION_TYPES", "CliText", "resolve_options", "describe_opt
 #:   well (``"auto"``), ``minimum`` a lower bound;
 #: * ``str`` — text; ``enum`` — one of ``choices`` (any case; the declared spelling is kept);
 #: * ``path`` — a file or folder path (``~`` expanded; given as text or a path object);
-#: * ``list`` — a JSON list or comma-separated text, each item of type ``item``;
+#: * ``list`` — a JSON list or comma-separated text, each item of type ``item`` (one value is
+#:   a list of one; ``choices`` lists words accepted instead, such as ``"auto"``);
 #: * ``json`` — any JSON value (text that is a JSON object, list or number is parsed),
 #:   or text (a file name).
 OPTION_TYPES: tuple[str, ...] = ("bool", "int", "float", "str", "enum", "path", "list", "json")
@@ -67,8 +68,8 @@ class Option:
     * ``type`` — one of :data:`OPTION_TYPES`;
     * ``default`` — the value a hook sees when the user gives none (``None``: unset);
     * ``help`` — one line for ``predport formats FORMAT``;
-    * ``choices`` — for ``enum``, the values; for ``int``/``float``, words accepted besides
-      numbers (``("auto",)``);
+    * ``choices`` — for ``enum``, the values; for ``int``/``float``/``list``, words accepted
+      besides numbers or lists (``("auto",)``);
     * ``minimum`` — for ``int``/``float``, the smallest value accepted;
     * ``item`` — for ``list``, the type of each item (``str``, ``int``, ``float``, ``path``).
     """
@@ -122,7 +123,8 @@ class Option:
                 text += " or " + ", ".join(self.choices)
             return text
         if self.type == "list":
-            return f"a comma-separated list (or a JSON list) of {self.item} values"
+            text = f"a comma-separated list (or a JSON list) of {self.item} values"
+            return text + (" or " + ", ".join(self.choices) if self.choices else "")
         if self.type == "json":
             return "a JSON value or a file name"
         return "a path" if self.type == "path" else "text"
@@ -191,6 +193,9 @@ class Option:
         if kind == "list":
             if isinstance(value, str):
                 text = value.strip()
+                for choice in self.choices:
+                    if text.lower() == choice.lower():
+                        return choice
                 if text.startswith("["):
                     try:
                         value = json.loads(text)
@@ -198,9 +203,9 @@ class Option:
                         raise _Bad("a list", hint="a JSON list such as [\"a\", \"b\"], or a,b") from None
                 else:
                     value = [part.strip() for part in text.split(",") if part.strip()]
-            if isinstance(value, (list, tuple)):
+            if isinstance(value, (list, tuple, set, frozenset)):
                 return [self._parse(v, self.item) for v in value]
-            raise _Bad("a list")
+            return [self._parse(value, self.item)]  # one value: a list of one
         # json
         if isinstance(value, str):
             text = value.strip()

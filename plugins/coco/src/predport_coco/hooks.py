@@ -3,13 +3,13 @@
 Cheap to import: numpy, orjson and pycocotools are imported by the modules that
 need them, when a file is actually read or written.
 
-Reader options (``options={...}`` / ``-o KEY=VALUE``):
+Reader options (``read_options={...}`` / ``-o KEY=VALUE``, declared in :func:`formats`):
 
 * ``gt`` — path of the COCO ground-truth file: frames are named by the images'
   ``file_name`` and get their ``width``/``height``; categories get their names
   (and ``supercategory``/``keypoints``/``skeleton`` in their attributes).
 
-Writer options (``write_options={...}`` / ``-w KEY=VALUE``):
+Writer options (``write_options={...}`` / ``-w KEY=VALUE``, declared in :func:`formats`):
 
 * ``gt`` — ground truth used to turn data ids (file names) into COCO image ids
   for frames that do not carry their original ``image_id``.
@@ -39,6 +39,15 @@ def formats() -> list[predport.FormatInfo]:
             "or results stored as a dataset dict; optional ground truth with -o gt=PATH; "
             "read as ground truth: an instance dataset (iscrowd, area, ignore kept as attributes)",
             roles=("predictions", "ground_truth"),
+            read_options=(
+                predport.Option("gt", "path", None, "COCO ground truth: frames named by file_name, with sizes "
+                                "and category names"),
+            ),
+            write_options=(
+                predport.Option("gt", "path", None, "COCO ground truth: data ids (file names) to its image ids"),
+                predport.Option("categories", "path", None, "also write this companion file: a COCO dataset "
+                                "dict with the categories, images and sizes"),
+            ),
         )
     ]
 

@@ -9,6 +9,8 @@ from typing import Any, Iterator, Mapping
 
 import predport
 
+from .options import READ_OPTIONS, WRITE_OPTIONS
+
 FORMAT = "masks"
 
 
@@ -36,6 +38,8 @@ def formats() -> list[Any]:
             description="one PNG per image whose pixel values are class ids (Encord Active mask predictions)",
             # Read as ground truth: class-index masks are semantic labels (never scored).
             roles=("predictions", "ground_truth"),
+            read_options=READ_OPTIONS,
+            write_options=WRITE_OPTIONS,
         )
     ]
 

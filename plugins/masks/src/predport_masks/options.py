@@ -1,4 +1,5 @@
-"""The reader's and writer's options, checked once (values may come from the CLI as strings)."""
+"""The reader's and writer's options: declared once (``READ_OPTIONS``, ``WRITE_OPTIONS``, parsed by
+the hub), then the rules only masks have (value ranges, parity and mode)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,55 +8,48 @@ from typing import Any, Mapping
 
 import predport
 
-__all__ = ["ReadOptions", "WriteOptions", "DEFAULT_MAX_PIXELS", "MODES", "NAME_RULES"]
+__all__ = ["ReadOptions", "WriteOptions", "READ_OPTIONS", "WRITE_OPTIONS", "DEFAULT_MAX_PIXELS", "MODES",
+           "NAME_RULES"]
 
 #: The decompression-bomb guard: 2**28 pixels (a 16384 x 16384 mask, 256 MiB at 8 bits).
 DEFAULT_MAX_PIXELS = 1 << 28
 MODES = ("instance", "semantic")
 NAME_RULES = ("auto", "title", "hash_frame")
-READ_KEYS = (
-    "mode", "encord_parity", "ignore", "score", "colors", "background",
-    "max_pixels", "ontology_mapping", "names",
+Option = predport.Option
+#: The reader's options, declared once: the hub parses and checks them (types, unknown keys).
+READ_OPTIONS = (
+    Option("mode", "enum", "instance", "instance (one prediction per region) or semantic (one per class)",
+           choices=MODES),
+    Option("encord_parity", "bool", False, "Encord Active's rules (instance mode only)"),
+    Option("score", "float", "auto", "a score for every prediction; auto: none (1.0 with encord_parity)",
+           choices=("auto", "none")),
+    Option("ignore", "list", "auto", "pixel values to skip (254,255), none, or auto (255 in a VOC-like mask)",
+           choices=("auto", "none"), item="int"),
+    Option("background", "int", 0, "the background value; none makes 0 a class", choices=("none",), minimum=0),
+    Option("colors", "json", None, "colour-to-class map for RGB/RGBA masks ({\"R,G,B\": value}) or a "
+           "JSON/YAML file of one"),
+    Option("ontology_mapping", "path", None, "an Encord {featureNodeHash: pixel_value} file "
+           "(default: ontology_mapping.json beside the masks)"),
+    Option("names", "enum", "auto", "data-id rule", choices=NAME_RULES),
+    Option("max_pixels", "int", DEFAULT_MAX_PIXELS, "decompression-bomb guard: most pixels per mask", minimum=1),
 )
-WRITE_KEYS = ("background", "bit_depth", "order", "paths", "root")  # paths, root: predport.FrameNames
-
-
-def _bool(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise predport.ConfigError(f"option {name} must be true or false, not {value!r}", field=name)
+#: The writer's options, declared once.
+WRITE_OPTIONS = (
+    Option("background", "int", 0, "pixel value where nothing is painted", minimum=0),
+    Option("bit_depth", "int", "auto", "8 or 16; auto: 16 only when an id is above 255", choices=("auto",)),
+    Option("order", "enum", "score", "score (higher wins) or given (later wins)", choices=("score", "given")),
+    *predport.NAMING_OPTIONS,
+)
 
 
 def _int(value: Any, name: str, *, low: int = 0, high: int | None = None) -> int:
-    if isinstance(value, bool):
+    """An integer already parsed by the hub (or a list item), checked against the format's bounds."""
+    if isinstance(value, bool) or not isinstance(value, int):
         raise predport.ConfigError(f"option {name} must be an integer, not {value!r}", field=name)
-    try:
-        out = int(value, 0) if isinstance(value, str) else int(value)
-        if isinstance(value, float) and value != out:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise predport.ConfigError(f"option {name} must be an integer, not {value!r}", field=name) from None
-    if out < low or (high is not None and out > high):
+    if value < low or (high is not None and value > high):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
-        raise predport.ConfigError(f"option {name} must be in {bound}, not {out}", field=name)
-    return out
-
-
-def _none(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))
-
-
-def _unknown(options: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
-    extra = sorted(set(options) - set(known))
-    if extra:
-        raise predport.ConfigError(
-            f"unknown {what} option(s) {', '.join(extra)} for format 'masks'; known: {', '.join(known)}",
-            field=extra[0],
-        )
+        raise predport.ConfigError(f"option {name} must be in {bound}, not {value}", field=name)
+    return value
 
 
 @dataclass(frozen=True)
@@ -74,35 +68,26 @@ class ReadOptions:
 
     @classmethod
     def from_context(cls, context: Any) -> "ReadOptions":
-        opts = dict(context.options)
-        _unknown(opts, READ_KEYS, "read")
-        mode = str(opts.get("mode", "instance")).strip().lower()
-        if mode not in MODES:
-            raise predport.ConfigError(f"option mode must be one of {', '.join(MODES)}, not {mode!r}", field="mode")
-        parity = _bool(opts.get("encord_parity", False), "encord_parity")
+        """The options the hub parsed against :data:`READ_OPTIONS`, with the format's own rules."""
+        opts = context.options
+        mode = opts.get("mode") or "instance"
+        parity = bool(opts.get("encord_parity"))
         if parity and mode != "instance":
             raise predport.ConfigError(
                 "encord_parity applies to instance mode only", field="encord_parity",
                 hint="drop mode=semantic or encord_parity",
             )
         ignore = _ignore(opts.get("ignore", "auto"))
-        if "score" in opts:
-            score = None if _none(opts["score"]) else _float(opts["score"], "score")
-        else:
-            # Encord Active hard-codes 1.0; parity mode reproduces that unless told otherwise.
-            score = 1.0 if parity else None
-        colors = None
-        if not _none(opts.get("colors")):
-            colors = _colors(opts["colors"])
+        score = opts.get("score", "auto")
+        if score in (None, "auto"):
+            score = 1.0 if parity else None  # Encord Active hard-codes 1.0; parity reproduces that
+        elif score == "none":
+            score = None
+        colors = None if opts.get("colors") in (None, "") else _colors(opts["colors"])
         background = opts.get("background", 0)
-        background = None if _none(background) else _int(background, "background", high=65535)
-        max_pixels = _int(opts.get("max_pixels", DEFAULT_MAX_PIXELS), "max_pixels", low=1)
+        background = None if background == "none" else _int(background, "background", high=65535)
+        max_pixels = opts.get("max_pixels") or DEFAULT_MAX_PIXELS
         onto = opts.get("ontology_mapping")
-        names = str(opts.get("names", "auto")).strip().lower()
-        if names not in NAME_RULES:
-            raise predport.ConfigError(
-                f"option names must be one of {', '.join(NAME_RULES)}, not {names!r}", field="names"
-            )
         return cls(
             mode=mode,
             encord_parity=parity,
@@ -111,39 +96,18 @@ class ReadOptions:
             colors=colors,
             background=background,
             max_pixels=max_pixels,
-            ontology_mapping=None if onto is None or _none(onto) else Path(onto),
-            names=names,
+            ontology_mapping=None if not onto else Path(onto),
+            names=opts.get("names") or "auto",
         )
 
 
-def _float(value: Any, name: str) -> float:
-    import math
-
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise predport.ConfigError(f"option {name} must be a number, not {value!r}", field=name) from None
-    if isinstance(value, bool) or not math.isfinite(out):
-        raise predport.ConfigError(f"option {name} must be a finite number, not {value!r}", field=name)
-    return out
-
-
 def _ignore(value: Any) -> tuple[int, ...] | None:
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "auto":
-            return None
-        if text in ("", "none", "[]"):
-            return ()
-        parts = [p for p in text.strip("[]").replace(" ", "").split(",") if p]
-        return tuple(sorted({_int(p, "ignore", high=65535) for p in parts}))
-    if value is None:
+    """``None`` for ``auto``; else the pixel values to skip (``none``: nothing)."""
+    if value == "auto":
+        return None
+    if value in (None, "none"):
         return ()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (_int(value, "ignore", high=65535),)
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(sorted({_int(v, "ignore", high=65535) for v in value}))
-    raise predport.ConfigError(f"option ignore must be 'auto' or a list of pixel values, not {value!r}", field="ignore")
+    return tuple(sorted({_int(v, "ignore", high=65535) for v in value}))
 
 
 def _colour_key(key: Any, origin: str | None) -> tuple[int, int, int]:
@@ -212,17 +176,11 @@ class WriteOptions:
 
     @classmethod
     def from_context(cls, context: Any) -> "WriteOptions":
-        opts = dict(context.options)
-        _unknown(opts, WRITE_KEYS, "write")
+        """The options the hub parsed against :data:`WRITE_OPTIONS`, with the format's own rules."""
+        opts = context.options
         background = _int(opts.get("background", 0), "background", high=65535)
         depth = opts.get("bit_depth", "auto")
-        if isinstance(depth, str) and depth.strip().lower() == "auto":
-            bit_depth = None
-        else:
-            bit_depth = _int(depth, "bit_depth")
-            if bit_depth not in (8, 16):
-                raise predport.ConfigError("option bit_depth must be auto, 8 or 16", field="bit_depth")
-        order = str(opts.get("order", "score")).strip().lower()
-        if order not in ("score", "given"):
-            raise predport.ConfigError("option order must be 'score' or 'given'", field="order")
-        return cls(background=background, bit_depth=bit_depth, order=order)
+        bit_depth = None if depth in (None, "auto") else depth
+        if bit_depth not in (None, 8, 16):
+            raise predport.ConfigError("option bit_depth must be auto, 8 or 16", field="bit_depth")
+        return cls(background=background, bit_depth=bit_depth, order=opts.get("order") or "score")

@@ -4,7 +4,7 @@ Reads and writes YOLO text labels, one ``.txt`` per image, normalised coordinate
 ``class cx cy w h [conf]`` boxes and ``class x1 y1 x2 y2 ... [conf]`` polygons
 (see :mod:`predport_yolo.lines` for how lines are told apart).
 
-Reader options (``options={...}`` / ``-o KEY=VALUE``):
+Reader options (``read_options={...}`` / ``-o KEY=VALUE``; declared in ``READ_OPTIONS``):
 
 * ``names`` — class names: a data.yaml / classes.txt path, or a list or mapping
   (default: ``data.yaml``/``classes.txt`` found beside the labels);
@@ -14,8 +14,9 @@ Reader options (``options={...}`` / ``-o KEY=VALUE``):
 Image sizes (needed for pixels): ``images=DIR`` / ``--images``, ``image_sizes=FILE`` /
 ``--sizes``, else ``sizes.json`` or the images found beside ``labels/``.
 
-Writer options (``write_options={...}`` / ``-w KEY=VALUE``): ``names`` (``data.yaml``
-or ``classes.txt``), ``geometry`` (``auto`` or ``box``), ``decimals`` (an integer).
+Writer options (``write_options={...}`` / ``-w KEY=VALUE``; declared in ``WRITE_OPTIONS``): ``names``
+(``data.yaml`` or ``classes.txt``), ``geometry`` (``auto`` or ``box``), ``decimals`` (an integer),
+``classes`` (``contiguous`` or ``ids``).
 
 Cheap to import: numpy and yaml are imported by the reader and writer, when used.
 """
@@ -26,6 +27,25 @@ from typing import Any, Iterable, Iterator, Mapping
 import predport
 
 FORMAT = "yolo"
+
+Option = predport.Option
+#: Every option of the reader and the writer, declared once (the hub parses and checks them).
+READ_OPTIONS = (
+    Option("names", "json", None, "class names: a data.yaml or classes.txt path, or a list or mapping "
+           "(default: the one beside the labels)"),
+    Option("task", "enum", "auto", "which lines to accept", choices=("auto", "detect", "segment", "obb", "pose")),
+    Option("split", "str", None, "with a data.yaml or a dataset root: read only this split (labels/<split>)"),
+    Option("kpt_shape", "json", None, "pose keypoints per line, [K, D] or K,D (default: data.yaml's kpt_shape)"),
+)
+WRITE_OPTIONS = (
+    Option("names", "enum", "data.yaml", "the class-names file to write", choices=("data.yaml", "classes.txt")),
+    Option("geometry", "enum", "auto", "auto (polygon if present, else box) or box (boxes only)",
+           choices=("auto", "box")),
+    Option("decimals", "int", None, "fixed decimals for coordinates (default: 12 significant digits)", minimum=0),
+    Option("classes", "enum", "contiguous", "class indices: contiguous (0..N-1) or ids (the category ids)",
+           choices=("contiguous", "ids")),
+    *predport.NAMING_OPTIONS,
+)
 
 
 @predport.hookimpl
@@ -46,6 +66,8 @@ def formats() -> list[predport.FormatInfo]:
             description="Ultralytics/Darknet text labels: class cx cy w h [conf], or a polygon",
             # Read as ground truth: label folders (5 values, no conf); a scored line is refused.
             roles=("predictions", "ground_truth"),
+            read_options=READ_OPTIONS,
+            write_options=WRITE_OPTIONS,
         )
     ]
 

@@ -38,10 +38,7 @@ class Dataset:
 
     def __init__(self, layout: Layout, options: Mapping[str, Any], context: Any) -> None:
         self.layout = layout
-        self.task = str(options.get("task", "auto"))
-        if self.task not in L.TASKS:
-            raise predport.ConfigError(f"unknown task {self.task!r}; choose one of {', '.join(L.TASKS)}",
-                                       field="task")
+        self.task = options.get("task") or "auto"  # declared (hooks.READ_OPTIONS): checked by the hub
         self.names, self.names_origin = read_names(layout, options)
         self.kpt = kpt_shape_of(options.get("kpt_shape"), origin="the kpt_shape option") \
             if options.get("kpt_shape") is not None else read_kpt_shape(layout)

@@ -40,9 +40,6 @@ from . import lines as L
 LABELS_SCHEMA = "urn:predport:schema:yolo:labels:1"
 NAMES_SCHEMA = "urn:predport:schema:yolo:names:1"
 SIZES_SCHEMA = "urn:predport:schema:yolo:sizes:1"
-NAMES_CHOICES = ("data.yaml", "classes.txt")
-CLASSES_CHOICES = ("contiguous", "ids")
-GEOMETRY_CHOICES = ("auto", "box")
 
 
 def _bridge(rings: list[list[float]]) -> list[float]:
@@ -60,21 +57,14 @@ def _bridge(rings: list[list[float]]) -> list[float]:
 
 
 def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
-    names_file = str(context.option("names", "data.yaml"))
-    if names_file not in NAMES_CHOICES:
-        raise predport.ConfigError(f"names must be one of {', '.join(NAMES_CHOICES)}", field="names")
-    geometry = str(context.option("geometry", "auto"))
-    if geometry not in GEOMETRY_CHOICES:
-        raise predport.ConfigError(f"geometry must be one of {', '.join(GEOMETRY_CHOICES)}", field="geometry")
+    # Options declared in hooks.WRITE_OPTIONS: parsed and checked by the hub.
+    names_file = context.option("names") or "data.yaml"
+    geometry = context.option("geometry") or "auto"
     decimals = context.option("decimals")
-    if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0):
-        raise predport.ConfigError("decimals must be a non-negative integer", field="decimals")
     # Coordinates: 12 significant digits (at most 5e-13 of the image size, far below 1e-6 px)
     # keep files readable (0.2, not 0.20000000000000004); scores are written exactly as held.
     coord = "%.12g" if decimals is None else f"%.{decimals}f"
-    classes = str(context.option("classes", "contiguous"))
-    if classes not in CLASSES_CHOICES:
-        raise predport.ConfigError(f"classes must be one of {', '.join(CLASSES_CHOICES)}", field="classes")
+    classes = context.option("classes") or "contiguous"
     index = _ClassIndex(stream.categories, contiguous=classes == "contiguous")
     kpt: list[Any] = []  # [K, D] of the first pose line written
     clamp = context.policy == "clamp"
