@@ -17,6 +17,23 @@ _TASK_TYPES = (
     "instance-segmentation",
     "keypoint-detection",
 )
+Option = predport.Option
+#: Every option of the reader and the writer, declared once (the hub parses and checks them).
+READ_OPTIONS = (
+    Option("tasks", "list", None, "the tasks to read (names; default: every task)"),
+    Option("schema", "path", None, "the schema.json of a single-file source (default: found beside it)"),
+    Option("workers", "int", "auto", "worker processes decoding a one-task object-detection folder "
+           "(0: this process)", choices=("auto",), minimum=0),
+)
+WRITE_OPTIONS = (
+    Option("task", "str", None, "put every prediction in this task"),
+    Option("task_type", "enum", None, "the type of the task option's task (default: from the predictions)",
+           choices=_TASK_TYPES),
+    Option("missing_score", "float", None, "the score written for predictions without one, in [0, 1] "
+           "(default: refuse them)", minimum=0),
+    Option("frame_counts", "json", None, "video frame counts: {video data id: count}, or a JSON/YAML file"),
+    *predport.NAMING_OPTIONS,
+)
 _TASK_TYPE_RE = re.compile(rb'"task_type"\s*:\s*"([^"\\]*)"')
 _KEY_RE = re.compile(rb'"(file_name|predictions)"\s*:')
 
@@ -45,6 +62,8 @@ def formats() -> list[Any]:
             description="tasks.json, one schema.json per task, one JSON per image or video frame",
             # Read as ground truth: predictions without a score; a scored one is refused.
             roles=("predictions", "ground_truth"),
+            read_options=READ_OPTIONS,
+            write_options=WRITE_OPTIONS,
         )
     ]
 

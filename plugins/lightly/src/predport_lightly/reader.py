@@ -69,7 +69,6 @@ MAX_AUTO_WORKERS = 4
 #: Pipe size asked for each worker (Linux's default is 64 KiB; the most an unprivileged
 #: process may ask for is /proc/sys/fs/pipe-max-size, 1 MiB by default).
 PIPE_BYTES = 1 << 20
-READ_OPTIONS = ("tasks", "schema", "workers")
 
 class _FastPrediction(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     """An object-detection prediction with exactly the documented fields (units: pixels)."""
@@ -118,29 +117,11 @@ class _Task:
 
 
 # ---------------------------------------------------------------------------- parse
-def check_options(options: Mapping[str, Any]) -> int | None:
-    """Refuse unknown read options; returns the ``workers`` option (see :func:`workers_option`)."""
-    unknown = sorted(set(options) - set(READ_OPTIONS))
-    if unknown:
-        raise predport.ConfigError(
-            f"unknown option(s) {unknown} for reading Lightly; known: {', '.join(READ_OPTIONS)}"
-        )
-    return workers_option(options)
-
-
 def workers_option(options: Mapping[str, Any]) -> int | None:
-    """The ``workers`` option: worker processes (0: read in this process), or ``None`` for ``"auto"``."""
+    """The ``workers`` option (declared in ``hooks.READ_OPTIONS``, parsed by the hub): worker
+    processes (0: read in this process), or ``None`` for ``"auto"``."""
     value = options.get("workers", "auto")
-    if value is None or value == "auto":
-        return None
-    if type(value) is str and value.isdecimal() and value.isascii():
-        value = int(value)
-    if type(value) is not int or value < 0:
-        raise predport.ConfigError(
-            f"option 'workers' must be a whole number >= 0 (0: no worker processes) or 'auto', got {value!r}",
-            field="workers",
-        )
-    return value
+    return None if value in (None, "auto") else int(value)
 
 
 def declare_categories(tasks: list[_layout.TaskSpec], context: Any) -> list[_Task]:
@@ -182,7 +163,7 @@ def parse(path: Path, options: Mapping[str, Any], context: Any) -> Iterator[Any]
     A one-task object-detection folder is listed first and, when workers are used,
     they start decoding here, before the categories are declared (see :class:`_Decoder`).
     """
-    workers = check_options(options)
+    workers = workers_option(options)
     lay = _layout.resolve(path, options)
     for name in lay.ignored:
         context.report.warn(f"task folder {name!r} is not listed in tasks.json; ignored")

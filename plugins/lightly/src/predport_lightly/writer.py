@@ -34,7 +34,6 @@ from .names import VIRTUAL_FRAME_EXT, frame_stem, pad_width, split_ext, video_pa
 TASKS_ID = "urn:predport:schema:lightly:tasks:1"
 SCHEMA_ID = "urn:predport:schema:lightly:schema:1"
 FILE_ID = "urn:predport:schema:lightly:prediction-file:1"
-WRITE_OPTIONS = ("task", "task_type", "missing_score", "frame_counts", "paths", "root")  # paths, root: predport.FrameNames
 DEFAULT_TASK = {
     "classification": "classification",
     "object-detection": "object_detection",
@@ -99,31 +98,16 @@ class _TaskOut:
 
 class _Writer:
     def __init__(self, stream: Any, target: Any, context: Any) -> None:
-        opts = context.options
-        unknown = sorted(set(opts) - set(WRITE_OPTIONS))
-        if unknown:
-            raise predport.ConfigError(
-                f"unknown option(s) {unknown} for writing Lightly; known: {', '.join(WRITE_OPTIONS)}"
-            )
+        opts = context.options  # declared in hooks.WRITE_OPTIONS: parsed and checked by the hub
         self.stream = stream
         self.target = target
         self.ctx = context
         self.names = predport.FrameNames.from_context(context)  # the core's one naming rule
         self.task_opt: str | None = opts.get("task")
         self.type_opt: str | None = opts.get("task_type")
-        if self.type_opt is not None and self.type_opt not in DEFAULT_TASK:
-            raise predport.ConfigError(
-                f"option task_type {self.type_opt!r} is not one of {', '.join(DEFAULT_TASK)}", field="task_type"
-            )
         ms = opts.get("missing_score")
-        if ms is not None:
-            try:
-                ms = float(ms)
-            except (TypeError, ValueError):
-                raise predport.ConfigError("option missing_score must be a number in [0, 1]",
-                                           field="missing_score") from None
-            if not 0.0 <= ms <= 1.0:
-                raise predport.ConfigError("option missing_score must be a number in [0, 1]", field="missing_score")
+        if ms is not None and ms > 1.0:
+            raise predport.ConfigError("option missing_score must be a number in [0, 1]", field="missing_score")
         self.missing_score = ms
         self.frame_counts = _frame_counts(opts.get("frame_counts"))
         self.tasks: dict[str, _TaskOut] = {}
