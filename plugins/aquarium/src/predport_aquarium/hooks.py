@@ -3,16 +3,17 @@
 Cheap to import: numpy, orjson, Pillow and pycocotools are imported by ``reader``,
 ``writer`` and ``masks`` when a file is actually read or written.
 
-Reader options (``options={...}`` / ``-o KEY=VALUE``):
+Reader options (``read_options={...}`` / ``-o KEY=VALUE``; declared in ``READ_OPTIONS``):
 
 * ``classes`` — the Aquarium project class map (JSON/YAML path or object:
   ``[{"name": "car", "class_id": 1}, ...]`` or ``{"car": 1}``): names semantic-mask
   pixel values and gives 0.0.x labels their project class ids.
 * ``mask_root`` — the folder relative mask URLs are relative to (default: the file's folder).
 * ``resolve_masks`` — ``false`` keeps every mask row unresolved without reading PNGs.
+* ``keep_uuids`` — ``true`` stores every uuid, even ``<task_id>_inf_<position>``.
 
-Writer options: see :mod:`predport_aquarium.writer` (``generation``, ``scores``,
-``score_range``, ``default_confidence``, ``masks``, ``classes``).
+Writer options (declared in ``WRITE_OPTIONS``): see :mod:`predport_aquarium.writer`
+(``generation``, ``scores``, ``score_range``, ``default_confidence``, ``masks``, ``classes``).
 """
 from __future__ import annotations
 
@@ -23,6 +24,28 @@ import predport
 from .spec import FORMAT_ID
 
 _GROUND_TRUTH = "Aquarium ground-truth (label_data) rows, not inferences"
+
+Option = predport.Option
+#: Every option of the reader and the writer, declared once (the hub parses and checks them).
+READ_OPTIONS = (
+    Option("classes", "json", None, "the Aquarium project class map: a JSON/YAML file, "
+           "[{name, class_id}, ...] or {name: class_id}"),
+    Option("mask_root", "path", None, "where relative mask URLs are resolved (default: the file's folder)"),
+    Option("resolve_masks", "bool", True, "false keeps every mask row unresolved without opening PNGs"),
+    Option("keep_uuids", "bool", False, "store every uuid, even <task_id>_inf_<position>"),
+)
+WRITE_OPTIONS = (
+    Option("generation", "enum", None, "client generation (default: the one each frame was read from, "
+           "else legacy)", choices=("legacy", "v1", "oldest")),
+    Option("scores", "enum", "error", "a score outside [0, 1]: error, clip, or rescale (min-max)",
+           choices=("error", "clip", "rescale")),
+    Option("score_range", "list", None, "lo,hi: the range rescale maps onto [0, 1]", item="float"),
+    Option("default_confidence", "float", None, "written for predictions without a score, in [0, 1] "
+           "(default: refuse them)", minimum=0),
+    Option("masks", "enum", "error", "mask predictions without an Aquarium mask row: error or drop",
+           choices=("error", "drop")),
+    Option("classes", "json", None, "the project class map (as for reading): 1.0.x class_id by name"),
+)
 
 
 @predport.hookimpl
@@ -40,6 +63,8 @@ def formats() -> list[predport.FormatInfo]:
             tasks=("detection", "segmentation", "keypoints", "classification", "3d"),
             description="aquariumlearning inference frames, one per line (or a JSON array): legacy 0.0.x "
             "InferencesFrame rows and 1.0.x InferenceFrame rows; masks from local PNGs",
+            read_options=READ_OPTIONS,
+            write_options=WRITE_OPTIONS,
         )
     ]
 

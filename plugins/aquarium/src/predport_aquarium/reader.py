@@ -124,12 +124,6 @@ def load_classes(value: Any) -> dict[str, int]:
     return out
 
 
-def truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("0", "false", "no", "off", "")
-    return bool(value)
-
-
 # -- shared by reader and writer ------------------------------------------------------------
 def derived_type(*, box: bool, polygon: bool, mask: bool, keypoints: bool, box3d: bool) -> str | None:
     """The label type a prediction's geometry implies (``None``: a mask, which needs its row)."""
@@ -237,13 +231,14 @@ class Mapper:
         self.cats = context.categories
         root = context.option("mask_root")
         self.base = Path(root) if root else Path(file).parent
-        self.resolve_masks = truthy(context.option("resolve_masks", True))
+        # Declared in hooks.READ_OPTIONS: the hub parsed them (booleans are bools).
+        self.resolve_masks = context.option("resolve_masks", True) is not False
         self.classes = load_classes(context.option("classes"))
         self.class_names = {cid: name for name, cid in self.classes.items()}
         for name, cid in self.classes.items():
             self.cats.declare(cid, name)
         self.v1_names: dict[int, str] = {}
-        self.keep_uuids = truthy(context.option("keep_uuids", False))
+        self.keep_uuids = bool(context.option("keep_uuids"))
         self._suffixes: list[str] = []
         self.warnings = 0
         self._lut: dict[Any, int] = {}

@@ -37,35 +37,23 @@ import predport
 from . import spec
 from .reader import derived_type, load_classes
 
-_SCORE_MODES = ("error", "clip", "rescale")
 
 
 class Options:
+    """The writer's options, parsed by the hub against ``hooks.WRITE_OPTIONS``; the rules that
+    tie them together are checked here."""
+
     def __init__(self, context: Any) -> None:
-        gen = context.option("generation")
-        if gen is not None and gen not in spec.GENERATIONS:
-            raise predport.ConfigError(f"generation must be one of {', '.join(spec.GENERATIONS)}, not {gen!r}",
-                                       field="generation")
-        self.generation: str | None = gen
-        self.scores = context.option("scores", "error")
-        if self.scores not in _SCORE_MODES:
-            raise predport.ConfigError(f"scores must be one of {', '.join(_SCORE_MODES)}, not {self.scores!r}",
-                                       field="scores")
+        self.generation: str | None = context.option("generation")
+        self.scores = context.option("scores") or "error"
         self.score_range = _range(context.option("score_range"))
         if self.score_range is not None and self.scores != "rescale":
             raise predport.ConfigError("score_range applies to scores=rescale", field="score_range")
         dc = context.option("default_confidence")
-        if dc is not None:
-            try:
-                dc = float(dc)
-            except (TypeError, ValueError):
-                dc = math.nan
-            if not 0.0 <= dc <= 1.0:
-                raise predport.ConfigError("default_confidence must be a number in [0, 1]", field="default_confidence")
+        if dc is not None and not 0.0 <= dc <= 1.0:
+            raise predport.ConfigError("default_confidence must be a number in [0, 1]", field="default_confidence")
         self.default_confidence: float | None = dc
-        self.masks = context.option("masks", "error")
-        if self.masks not in ("error", "drop"):
-            raise predport.ConfigError("masks must be 'error' or 'drop'", field="masks")
+        self.masks = context.option("masks") or "error"
         self.classes = load_classes(context.option("classes"))
 
 
