@@ -1,4 +1,4 @@
-"""Shared constants and option handling of the Encord plugin (no numpy here: imported by hooks)."""
+"""Shared constants and the declared options of the Encord plugin (no numpy here: imported by hooks)."""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -27,8 +27,28 @@ NOT_PICKLE_REASON = (
 SUFFIXES_LINES = (".jsonl", ".ndjson")
 SUFFIXES_PICKLE = (".pkl", ".pickle")
 
-READ_OPTIONS = ("lines", "ontology", "data_mapping", "frame0", "max_bytes", "max_objects", "max_elements")
-WRITE_OPTIONS = ("lines", "sizes", "default_confidence", "data_mapping")
+Option = predport.Option
+#: Every option of the reader and the writer, declared once (the hub parses and checks them).
+READ_OPTIONS = (
+    Option("lines", "bool", None, "JSON Lines (true) or one JSON list (false); default: by the file's suffix"),
+    Option("ontology", "path", None, "names of feature hashes: {featureNodeHash: name}, "
+           "'encord-active print --json ontology' output or an Encord ontology structure"),
+    Option("data_mapping", "path", None, "{data_hash: file_name} ('encord-active print --json data-mapping')"),
+    Option("frame0", "enum", "keep", "frame 0: keep it, or none (images, whose frame Encord writes as 0)",
+           choices=("keep", "none")),
+    Option("max_bytes", "int", None, "predictions.pkl: the largest file read (default 2 GiB)", minimum=1),
+    Option("max_objects", "int", None, "predictions.pkl: the most containers built while unpickling "
+           "(default 20,000,000)", minimum=1),
+    Option("max_elements", "int", None, "predictions.pkl: numpy array elements, all arrays together "
+           "(default 500,000,000)", minimum=1),
+)
+WRITE_OPTIONS = (
+    Option("lines", "bool", None, "JSON Lines (true) or one JSON list (false); default: by the file's suffix"),
+    Option("sizes", "bool", True, "write image sizes (width/height) into the records"),
+    Option("default_confidence", "float", None, "written for predictions without a score "
+           "(default: refuse them)"),
+    Option("data_mapping", "path", None, "{data_hash: file_name}: file names back to data hashes"),
+)
 
 
 def is_pickle_head(head: bytes) -> bool:
@@ -39,30 +59,6 @@ def is_pickle_head(head: bytes) -> bool:
 def looks_like_pickle(head: bytes, suffix: str) -> bool:
     """A pickle by name or by its first opcode."""
     return suffix in SUFFIXES_PICKLE or is_pickle_head(head)
-
-
-def check_options(options: Mapping[str, Any], known: tuple[str, ...], what: str) -> None:
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise predport.ConfigError(
-            f"unknown {what} option(s) {', '.join(unknown)} for format 'encord'",
-            hint=f"known: {', '.join(known)}",
-        )
-
-
-def bool_option(options: Mapping[str, Any], name: str, default: bool | None) -> bool | None:
-    """A boolean option given as a bool or as text (``-o lines=true`` on the command line)."""
-    value = options.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise predport.ConfigError(f"option {name}={value!r} is not a boolean", hint="use true or false")
 
 
 def load_data_mapping(path: Any) -> dict[str, str]:

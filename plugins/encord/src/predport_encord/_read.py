@@ -31,10 +31,7 @@ from ._common import (
     MASK,
     NOT_PICKLE_REASON,
     POLYGON,
-    READ_OPTIONS,
     SUFFIXES_LINES,
-    bool_option,
-    check_options,
     is_pickle_head,
     load_data_mapping,
     load_ontology,
@@ -88,16 +85,13 @@ def _num(v: Any) -> bool:
 
 
 def _frame_option(options: Any) -> bool:
-    value = str(options.get("frame0", "keep")).strip().lower()
-    if value not in ("keep", "none"):
-        raise predport.ConfigError(f"option frame0={value!r}", hint="frame0 is 'keep' (default) or 'none'")
-    return value == "none"
+    """Whether frame 0 reads as "no frame" (the ``frame0`` option, declared and parsed by the hub)."""
+    return options.get("frame0") == "none"
 
 
 # -- parse ----------------------------------------------------------------------------------
 def parse(source: "predport.Source", context: "predport.Context") -> Iterator[Any]:
-    """Check options and the file eagerly, then return the lazy record stream."""
-    check_options(context.options, READ_OPTIONS, "read")
+    """Check the file eagerly (the hub checked the options), then return the lazy record stream."""
     file = str(source.path)
     if source.is_dir:
         raise predport.ParseError(
@@ -108,7 +102,7 @@ def parse(source: "predport.Source", context: "predport.Context") -> Iterator[An
         if not is_pickle_head(head):
             raise predport.ParseError(NOT_PICKLE_REASON, file=file)
         return _pickled_records(source.path, context, file)
-    lines = bool_option(context.options, "lines", None)
+    lines = context.options.get("lines")
     if lines is None:
         lines = source.suffix in SUFFIXES_LINES
     frame0_none = _frame_option(context.options)

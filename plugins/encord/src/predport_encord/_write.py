@@ -24,9 +24,6 @@ from ._common import (
     RECORD_SCHEMA,
     SUFFIXES_LINES,
     SUFFIXES_PICKLE,
-    WRITE_OPTIONS,
-    bool_option,
-    check_options,
     load_data_mapping,
 )
 
@@ -35,36 +32,22 @@ _OBJECT_ATTRS = frozenset({"theta", "track_id"})
 _CLASS_ATTRS = frozenset({"attribute_hash", "option_hash"})
 
 
-def _float_option(options: Any, name: str) -> float | None:
-    value = options.get(name)
-    if value is None:
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise predport.ConfigError(f"option {name}={value!r} is not a number") from None
-    if not math.isfinite(out):
-        raise predport.ConfigError(f"option {name}={value!r} is not a finite number")
-    return out
-
-
 def write(stream: Any, target: Any, context: "predport.Context") -> dict[str, Any]:
-    options = context.options
-    check_options(options, WRITE_OPTIONS, "write")
+    options = context.options  # declared in _common.WRITE_OPTIONS: parsed and checked by the hub
     if target.final_path().suffix.lower() in SUFFIXES_PICKLE:
         # JSON under a pickle's name would be refused by every reader, predport's included.
         raise predport.OutputError(
             f"{target.final_path().name}: predport writes Encord records as JSON or JSON Lines, never pickles",
             file=str(target.final_path()), hint="name the output .json or .jsonl")
-    lines = bool_option(options, "lines", None)
+    lines = options.get("lines")
     if lines is None:
         lines = target.final_path().name.lower().endswith(SUFFIXES_LINES)
     writer = _RecordWriter(
         stream=stream,
         context=context,
         file=str(target.final_path()),
-        sizes=bool(bool_option(options, "sizes", True)),
-        default_confidence=_float_option(options, "default_confidence"),
+        sizes=options.get("sizes") is not False,
+        default_confidence=options.get("default_confidence"),
         mapping=load_data_mapping(options["data_mapping"]) if options.get("data_mapping") else None,
     )
     if lines:

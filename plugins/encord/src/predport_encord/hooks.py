@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 
 import predport
 
-from ._common import FORMAT
+from ._common import FORMAT, READ_OPTIONS, WRITE_OPTIONS
 
 
 @predport.hookimpl
@@ -32,6 +32,8 @@ def formats() -> list["predport.FormatInfo"]:
             tasks=("detection", "segmentation", "classification"),
             description="data_hash, frame, confidence and a normalised box, polygon or classification "
                         "(JSON, JSON Lines, or Encord Active's predictions.pkl, read without running it)",
+            read_options=READ_OPTIONS,
+            write_options=WRITE_OPTIONS,
         )
     ]
 
