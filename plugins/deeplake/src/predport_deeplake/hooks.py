@@ -4,15 +4,16 @@ Cheap to import: ``deeplake`` and numpy are imported by the reader and the write
 when a dataset is actually read or written. Detection reads only the dataset's own
 log files (``_deeplake_log/_meta/*.jsonl``), never a folder name.
 
-Reader options (``-o KEY=VALUE``): ``group`` (the predictions' column group, default
+Reader options (``-o KEY=VALUE``; declared in ``READ_OPTIONS``): ``group`` (the predictions' column group, default
 ``model_evaluation``; ground truth is read from the top-level columns), ``id_column``
 (the data ids; default ``data_id`` when present, else the row index, said in the
 report), ``branch``, ``boxes``/``labels``/``scores`` (column names), ``box_format`` and
 ``box_type`` (for box columns without ``coords`` metadata), ``images`` (image column
 for sizes).
 
-Writer options (``-w KEY=VALUE``): ``branch`` (write an existing dataset on this branch,
-created from ``main`` when missing), ``group``, ``id_column``, ``message``.
+Writer options (``-w KEY=VALUE``; declared in ``WRITE_OPTIONS``): ``branch`` (write an existing
+dataset on this branch, created from ``main`` when missing), ``group``, ``id_column``, ``message``,
+``columns`` (``all`` or ``eval``).
 """
 from __future__ import annotations
 
@@ -25,6 +26,30 @@ FORMAT_ID = "deeplake"
 LOG_META = "_deeplake_log/_meta"
 #: Entries of ``_deeplake_log/_meta`` looked at by detection (a few per dataset in practice).
 META_SCAN_LIMIT = 64
+
+Option = predport.Option
+#: Every option of the reader and the writer, declared once (the hub parses and checks them).
+READ_OPTIONS = (
+    Option("group", "str", None, "the predictions' column group (default model_evaluation; empty: top level; "
+           "ground truth reads the top level unless given)"),
+    Option("branch", "str", None, "read this branch's head (default main)"),
+    Option("id_column", "str", None, "the text column naming rows (default data_id when present, else the row "
+           "index)"),
+    Option("boxes", "str", None, "box column name inside the group (default boxes)"),
+    Option("labels", "str", None, "label column name inside the group (default labels)"),
+    Option("scores", "str", None, "score column name inside the group (default scores)"),
+    Option("box_format", "enum", None, "for box columns without coords metadata", choices=("ltwh", "ltrb", "ccwh")),
+    Option("box_type", "enum", None, "for box columns without coords metadata", choices=("pixel", "fractional")),
+    Option("images", "str", None, "the image column whose shapes give sizes (default images)"),
+)
+WRITE_OPTIONS = (
+    Option("branch", "str", None, "write on this branch (required for an existing dataset; created from main)"),
+    Option("group", "str", None, "the column group (default model_evaluation; empty: top-level columns)"),
+    Option("id_column", "str", None, "the column that names rows (default data_id)"),
+    Option("message", "str", None, "the commit message"),
+    Option("columns", "enum", "all", "all, or eval: add only evaluation columns to an existing dataset",
+           choices=("all", "eval")),
+)
 
 
 @predport.hookimpl
@@ -45,6 +70,8 @@ def formats() -> list[predport.FormatInfo]:
             description="Deep Lake 4.x dataset: predictions in a column group (model_evaluation/boxes, "
             "labels, scores, iou), ground truth in the top-level columns; existing datasets "
             "are written on a branch (-w branch=NAME) and committed once",
+            read_options=READ_OPTIONS,
+            write_options=WRITE_OPTIONS,
         )
     ]
 

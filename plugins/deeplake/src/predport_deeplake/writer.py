@@ -280,11 +280,7 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     id_opt = context.option("id_column")
     message = str(context.option("message") or f"predport: {stream.source.format if stream.source else 'canonical'}"
                   f" {'predictions' if group else 'labels'} into {group or 'top-level columns'}")
-    only = context.option("columns")
-    if only not in (None, "", "all", "eval"):
-        raise predport.ConfigError(f"write option columns={only!r}: use 'all' (the default) or 'eval'",
-                                   field="columns")
-    eval_only = only == "eval"
+    eval_only = context.option("columns") == "eval"  # declared (hooks.WRITE_OPTIONS): all or eval
     existing = is_dataset(dest) if remote is None else remote_mod.state(remote[0], remote[1], cred or {}) == "dataset"
     if eval_only and not existing:
         raise predport.OutputError("columns=eval adds evaluation columns to an existing dataset; "
