@@ -101,6 +101,19 @@ def test_parse__skip_policy_counts_bad_rows_and_keeps_the_rest(tmp_path: Path) -
     assert [f.data_id for f in preds.frames] == ["a.jpg", "b.jpg", "c.jpg"]
 
 
+def test_options__declared_options_arrive_parsed(tmp_path: Path) -> None:
+    # "-o empty_frames=no" on the command line: the hub hands the hook a bool.
+    preds = predport.load(write(tmp_path, GOOD), read_options={"empty_frames": "no"})
+    assert [f.data_id for f in preds.frames] == ["a.jpg", "c.jpg"]
+    out = tmp_path / "out.csv"
+    predport.save(preds, out, format="csvboxes", write_options={"decimals": "2"})
+    assert out.read_text().splitlines()[1] == "a.jpg,car,10.00,20.00,30.50,40.00,0.93"
+    with pytest.raises(predport.OptionError, match="did you mean 'empty_frames'"):
+        predport.load(write(tmp_path, GOOD), read_options={"empty_frame": False})
+    with pytest.raises(predport.OptionError, match="at least 0"):
+        predport.save(preds, tmp_path / "o2.csv", format="csvboxes", write_options={"decimals": -1})
+
+
 def test_roundtrip__canonical_to_csvboxes_and_back(tmp_path: Path) -> None:
     original = predport.load(write(tmp_path, GOOD))
     out = tmp_path / "out.csv"

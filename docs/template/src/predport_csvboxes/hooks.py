@@ -45,6 +45,17 @@ def formats() -> list[predport.FormatInfo]:
             holds=frozenset({"box", "score", "category_names", "empty_frames"}),
             patterns=("*.csv",),
             tasks=("detection",),
+            # Every option, declared once: the hub parses -o/-w text and API values against
+            # these (types, unknown keys, "did you mean"), fills in the defaults, and
+            # `predport formats csvboxes` prints them. `()` would say "takes none".
+            read_options=(
+                predport.Option("empty_frames", "bool", True,
+                                "images without predictions become frames (false: left out)"),
+            ),
+            write_options=(
+                predport.Option("decimals", "int", None,
+                                "fixed decimals for numbers (default: the shortest exact text)", minimum=0),
+            ),
         )
     ]
 
@@ -157,16 +168,21 @@ def to_canonical(records: Iterable[Row], format: str, context: predport.Context)
 
 def _frames(records: Iterable[Row], context: predport.Context) -> Iterator[predport.Frame]:
     # Consecutive rows of one image make one frame: memory holds one image's rows at a time.
+    keep_empty = context.options["empty_frames"]  # a bool: the hub parsed "-o empty_frames=no"
     image: str | None = None
     group: list[Row] = []
     for row in records:
         if row.image != image:
             if image is not None:
-                yield _frame(image, group, context)
+                frame = _frame(image, group, context)
+                if keep_empty or len(frame.predictions):
+                    yield frame
             image, group = row.image, []
         group.append(row)
     if image is not None:
-        yield _frame(image, group, context)
+        frame = _frame(image, group, context)
+        if keep_empty or len(frame.predictions):
+            yield frame
 
 
 def _frame(image: str, rows: list[Row], context: predport.Context) -> predport.Frame:
@@ -196,7 +212,9 @@ def _frame(image: str, rows: list[Row], context: predport.Context) -> predport.F
 
 # -- writing ---------------------------------------------------------------------------
 
-def _text(value: float) -> str:
+def _text(value: float, decimals: int | None = None) -> str:
+    if decimals is not None:
+        return f"{float(value):.{decimals}f}"
     return repr(float(value))  # the shortest text that reads back to the same float
 
 
@@ -207,6 +225,7 @@ def from_canonical(stream: predport.PredictionStream, format: str, target: predp
         return None
     import numpy as np
 
+    decimals = context.options["decimals"]  # an int or None (declared above, parsed by the hub)
     out = io.TextIOWrapper(target.open(None), encoding="utf-8", newline="")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
@@ -227,8 +246,8 @@ def from_canonical(stream: predport.PredictionStream, format: str, target: predp
             row = {"image": frame.data_id, "class": stream.category_name(int(dets.category_id[i])),
                    "x": x, "y": y, "w": w, "h": h, "score": score}
             target.validate(ROW_SCHEMA, row)  # fails before anything is committed
-            writer.writerow([row["image"], row["class"], _text(x), _text(y), _text(w), _text(h),
-                             "" if score is None else _text(score)])
+            writer.writerow([row["image"], row["class"], *(_text(v, decimals) for v in (x, y, w, h)),
+                             "" if score is None else _text(score, decimals)])
             rows += 1
     out.flush()
     out.detach()  # the target owns the file handle and closes it on commit
