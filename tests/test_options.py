@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 #: First-party formats: each declares its read and write options (None would mean "undeclared").
 FIRST_PARTY = ("aquarium", "canonical", "canonical-jsonl", "coco", "deeplake", "encord", "kitti", "lightly",
                "masks", "yolo")
-CONVERTED = ("canonical", "canonical-jsonl", "kitti")
 
 
 def _formats() -> dict[str, predport.FormatInfo]:
@@ -131,12 +130,32 @@ def test_resolve__defaults_filled_unknown_refused_and_undeclared_passed_through(
 # -- every format: the same input, the same behaviour ----------------------------------------------
 def test_every_first_party_format_declares_its_options():
     fmts = _formats()
-    for fid in CONVERTED:
+    for fid in FIRST_PARTY:
         info = fmts[fid]
         if info.can_read:
             assert info.read_options is not None, f"{fid} declares no read options"
         if info.can_write:
             assert info.write_options is not None, f"{fid} declares no write options"
+
+
+@pytest.mark.parametrize("fid", [f for f in FIRST_PARTY if (ROOT / "docs" / "formats" / f"{f}.md").exists()])
+def test_every_format_page_lists_its_declared_options(fid):
+    """The format's page names every declared option (its options tables), and no option it does not declare."""
+    info = _formats()[fid]
+    page = (ROOT / "docs" / "formats" / f"{fid}.md").read_text(encoding="utf-8")
+    for mode, opts in (("read", info.read_options), ("write", info.write_options)):
+        for opt in opts or ():
+            assert f"`{opt.name}`" in page, f"docs/formats/{fid}.md does not list the {mode} option {opt.name!r}"
+    # Table rows of options (a first cell that is one `name`) under a "... option(s)" heading or header.
+    declared = {o.name for o in (info.read_options or ()) + (info.write_options or ())}
+    listed = set()
+    for block in re.split(r"\n(?=#+ |\| (?:read |write |writer |reader )?option)", page):
+        if not re.match(r"(#+ .*[Oo]ptions|\| (read |write |writer |reader )?option)", block):
+            continue
+        for row in re.findall(r"^\| `([a-z_0-9]+)`(?:, `([a-z_0-9]+)`)*(?:, `([a-z_0-9]+)`)? \|", block, re.M):
+            listed.update(n for n in row if n)
+    assert listed, f"docs/formats/{fid}.md has no options table"
+    assert listed <= declared, f"docs/formats/{fid}.md lists undeclared options {sorted(listed - declared)}"
 
 
 @pytest.fixture
