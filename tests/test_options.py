@@ -120,6 +120,10 @@ def test_resolve__defaults_filled_unknown_refused_and_undeclared_passed_through(
     assert resolve_options(declared, {"a": "yes"}, format="f") == {"a": True, "b": 3}
     with pytest.raises(predport.OptionError, match="did you mean 'b'"):
         resolve_options(declared, {"bb": 1}, format="f")
+    # None is "use the default", except for an option with a "none" word: then it is that word.
+    words = (Option("bg", "int", 0, choices=("none",)),)
+    assert resolve_options(words, {"bg": None}, format="f") == {"bg": "none"}
+    assert resolve_options(words, {}, format="f") == {"bg": 0}
     with pytest.raises(predport.OptionError, match="takes no write options"):
         resolve_options((), {"x": 1}, format="f", mode="write")
     # A plugin without declarations gets what was given; command-line text read as JSON where it parses.

@@ -263,7 +263,8 @@ def resolve_options(declared: Sequence[Option] | None, given: Mapping[str, Any] 
 
     With declarations: every key must be declared (else :class:`~predport.OptionError` with
     the closest name), each value is parsed by its option's type, and every declared option
-    the user left out is filled in with its default. Without (``declared is None``): the
+    the user left out (or gave as ``None``) is filled in with its default — except that an
+    explicit ``None`` is the word ``"none"`` for an option whose ``choices`` hold it. Without (``declared is None``): the
     options as given, command-line text read as JSON where it parses.
     """
     given = dict(given or {})
@@ -276,7 +277,10 @@ def resolve_options(declared: Sequence[Option] | None, given: Mapping[str, Any] 
     out: dict[str, Any] = {}
     for opt in declared:
         value = given.get(opt.name)
-        out[opt.name] = opt.default if value is None else opt.parse(value, format=format, mode=mode)
+        if value is None and opt.name in given and "none" in opt.choices:
+            out[opt.name] = "none"  # an explicit None says "none" where the option has that word
+        else:
+            out[opt.name] = opt.default if value is None else opt.parse(value, format=format, mode=mode)
     return out
 
 

@@ -102,9 +102,8 @@ def test_parity__docs_example_yields_two_predictions_not_three(tmp_path, write_p
 def test_parity__score_is_encords_1_0_unless_given(tmp_path, write_png):
     arr = _single_shape(3, 3)
     assert [p.score for p in _parity(tmp_path, write_png, arr)] == [1.0]
-    # "none" says "no score" (None, like a left-out option, means the default: 1.0 under parity)
-    assert [p.score for p in _parity(tmp_path / "b", write_png, arr, score="none")] == [None]
-    assert [p.score for p in _parity(tmp_path / "d", write_png, arr, score=None)] == [1.0]
+    assert [p.score for p in _parity(tmp_path / "b", write_png, arr, score=None)] == [None]
+    assert [p.score for p in _parity(tmp_path / "d", write_png, arr, score="none")] == [None]
     assert [p.score for p in _parity(tmp_path / "c", write_png, arr, score=0.5)] == [0.5]
 
 
