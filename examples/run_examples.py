@@ -20,14 +20,14 @@ OUT = HERE.parent / "demo-out"
 
 # (example path, reader options, second target format or None)
 EXAMPLES = [
-    ("coco/results.json", {"options": {"gt": str(HERE / "coco" / "gt.json")}}, "lightly"),
+    ("coco/results.json", {"read_options": {"gt": str(HERE / "coco" / "gt.json")}}, "lightly"),
     ("kitti/label_2", {}, "coco"),
     ("masks/predictions", {"class_map": str(HERE / "masks" / "classes.yaml")}, "coco"),
     ("lightly/.lightly/predictions", {"images": str(HERE / "lightly" / "images")}, "coco"),
-    ("aquarium/frames.jsonl", {"options": {"mask_root": str(HERE / "aquarium")}}, "canonical-jsonl"),
+    ("aquarium/frames.jsonl", {"read_options": {"mask_root": str(HERE / "aquarium")}}, "canonical-jsonl"),
     ("yolo/labels", {"images": str(HERE / "yolo" / "images")}, "coco"),
     ("encord/predictions.json", {"image_sizes": str(HERE / "encord" / "sizes.json"),
-                                 "options": {"ontology": str(HERE / "encord" / "ontology.json")}}, "coco"),
+                                 "read_options": {"ontology": str(HERE / "encord" / "ontology.json")}}, "coco"),
 ]
 
 SECOND_NAMES = {"coco": "results.json", "canonical-jsonl": "canonical.jsonl"}

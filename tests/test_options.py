@@ -287,7 +287,7 @@ def test_cli__undeclared_plugin_keeps_json_values_and_typo_warning(hub, tmp_path
 
     hub.register(Legacy(), name="legacyplugin")
     code = main(["convert", str(ROOT / "README.md"), str(tmp_path / "o.json"), "--from", "legacyfmt",
-                 "-o", "n=3", "-o", "typo=1"])
+                 "-o", "n=3", "-o", "typo=1", "--allow-empty"])
     out = capsys.readouterr()
     assert code == 0, out.err
     assert seen == {"n": 3}

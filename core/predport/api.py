@@ -153,23 +153,55 @@ def convert(
     (``storage_options`` go to their filesystems); ``engine="dask"`` (with
     ``scheduler=ADDRESS``) or ``engine="local"`` shards the work (see :mod:`predport.engine`).
     ``read_options`` go to the reader, ``write_options`` to the writer (``options=`` is a
-    deprecated alias of ``read_options``).
+    deprecated alias of ``read_options``). ``min_score`` and ``classes`` (names or ids) keep
+    only those predictions (see :mod:`predport.filters`). ``allow_empty=False`` refuses a
+    source that yields no frame at all (every file skipped, an empty folder), before
+    anything is written — the command line's default. ``source_uri`` is the name the
+    source is recorded under in the output (default: ``src``; the command line's ``-``).
     """
     _take_options(kwargs, "read_options", "convert")
     progress = kwargs.pop("progress", None)
     storage_options = kwargs.pop("storage_options", None)
     engine = kwargs.pop("engine", None)
+    min_score = kwargs.pop("min_score", None)
+    classes = kwargs.pop("classes", None)
+    allow_empty = kwargs.pop("allow_empty", True)
+    source_uri = kwargs.pop("source_uri", None)
     if engine is not None:
         from .engine import convert_sharded
 
+        if min_score is not None or classes is not None:
+            from .errors import ConfigError
+
+            raise ConfigError("min_score= and classes= do not run under engine= yet",
+                              hint="convert with engine= first, then filter the canonical-jsonl file")
         return convert_sharded(src, dst, to=to, format=format, overwrite=overwrite, allow_loss=allow_loss,
                                write_options=write_options, storage_options=storage_options, engine=engine,
-                               **kwargs)
+                               allow_empty=allow_empty, **kwargs)
     ctx = kwargs.pop("context", None) or make_context(**kwargs)
     hub = get_hub()
     stream = source = hub.read(src, format=format, context=ctx, storage_options=storage_options)
+    frames: Iterator[Any] = stream.frames
+    wrapped = progress is not None
+    try:
+        if not allow_empty:
+            frames, wrapped = _something_read(frames, src, ctx), True
+        if min_score is not None or classes is not None:
+            wrapped = True
+            from .filters import FrameFilter
+
+            frames = FrameFilter(min_score=min_score, classes=classes, categories=ctx.categories,
+                                 report=ctx.report)(frames)
+    except BaseException:
+        source.close()
+        raise
     if progress is not None:
-        stream = PredictionStream(progress(stream.frames), stream.categories, stream.source, stream.report)
+        frames = progress(frames)
+    if source_uri is not None and stream.source is not None:  # the name a spooled source is known by (stdin)
+        stream.source = stream.source.model_copy(update={"uri": str(source_uri)})
+        wrapped = True
+    if wrapped:
+        stream = PredictionStream(frames, stream.categories, stream.source, stream.report)
     wctx = Context(options=write_options, policy=ctx.policy, categories=ctx.categories,
                    image_sizes=ctx.sizes, report=ctx.report)
     try:
@@ -189,6 +221,35 @@ def convert(
     summary["input"] = str(src)
     summary["report"] = ctx.report.to_dict(ctx.categories)
     return summary
+
+
+def _something_read(frames: Iterator[Any], src: Any, ctx: Context) -> Iterator[Any]:
+    """``frames``, refusing a read that gave nothing: no frame at all (checked on the first
+    frame, before the writer opens its output), or no prediction while records were skipped
+    as bad (checked at the end, so the writer's output is never committed)."""
+    first = next(frames, None)
+    if first is None:
+        raise _nothing_read(src, ctx)
+    return _counted(first, frames, src, ctx)
+
+
+def _counted(first: Any, frames: Iterator[Any], src: Any, ctx: Context) -> Iterator[Any]:
+    predictions = len(first.predictions)
+    yield first
+    for frame in frames:
+        predictions += len(frame.predictions)
+        yield frame
+    if not predictions and ctx.report.skipped_total:
+        raise _nothing_read(src, ctx)
+
+
+def _nothing_read(src: Any, ctx: Context) -> Exception:
+    from .errors import PredportError
+
+    skipped = ctx.report.skipped_total
+    why = f"every record was skipped as bad ({skipped})" if skipped else "the source holds no frame"
+    return PredportError(f"nothing was read: {why}; nothing was written", file=str(src), plugin=ctx.plugin,
+                         hint="--allow-empty (allow_empty=True) writes an empty output")
 
 
 def register(plugin: Any, *, name: str | None = None) -> Any:

@@ -72,8 +72,9 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     _storage_arg(d)
 
     c = sub.add_parser("convert", help="convert predictions to another format (default: canonical JSON)")
-    c.add_argument("input")
-    c.add_argument("output")
+    c.add_argument("input", help="a file, folder or URL; - reads stdin (a single-file format)")
+    c.add_argument("output", help="a file, folder or URL; - writes stdout (a single-file format; the summary "
+                                  "then goes to stderr)")
     c.add_argument("--from", dest="from_format", metavar="FORMAT", help="input format (default: detect)")
     c.add_argument("--to", dest="to_format", metavar="FORMAT", default=None,
                    help="output format (default: canonical, or canonical-jsonl for a .jsonl output)")
@@ -86,6 +87,13 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
                    metavar="KEY=VALUE", help="reader option (repeatable); 'predport formats FORMAT' lists them")
     c.add_argument("-w", "--write-option", dest="write_options", action="append", type=_kv_text, default=[],
                    metavar="KEY=VALUE", help="writer option (repeatable); 'predport formats FORMAT' lists them")
+    c.add_argument("--min-score", type=float, metavar="SCORE", default=None,
+                   help="keep only predictions with a score of at least SCORE (unscored ones are left out; "
+                        "both counted)")
+    c.add_argument("--classes", metavar="NAMES", default=None,
+                   help="keep only predictions of these classes: names (any case) or ids, comma-separated")
+    c.add_argument("--allow-empty", action="store_true",
+                   help="write an empty output when nothing is read (default: exit 1, write nothing)")
     c.add_argument("--overwrite", action="store_true", help="replace an existing output")
     c.add_argument("--allow-loss", nargs="?", const="all", default=None, metavar="KINDS",
                    help="convert even if the target cannot hold everything; or only these loss kinds, "
@@ -213,45 +221,87 @@ def cmd_detect(args: argparse.Namespace) -> int:
         winner, error = info.id, None
     except DetectionError as exc:
         winner, error = None, exc
+    silent = _silent_plugins(hub, votes)
     if args.json:
         _out(json.dumps({"path": args.path, "format": winner, "error": None if error is None else str(error),
-                         "votes": [v.to_dict() for v in votes]}, indent=2))
+                         "votes": [v.to_dict() for v in votes], "silent": silent}, indent=2))
     else:
         if winner is not None:
             best = next(v for v in votes if v.format == winner and v.role in (None, args.role))
             role = f", {best.role.replace('_', ' ')}" if best.role else ""
             _out(f"{winner}  ({best.confidence}{role}: {best.reason})")
         if args.explain or winner is None:
-            if votes:
-                rows = [(v.format, int(v.confidence), (v.role or "-").replace("_", " "), hub.label(v.plugin), v.reason)
-                        for v in votes]
-                _out(_table(rows, ("format", "confidence", "role", "plugin", "reason")))
-            else:
+            rows = [(v.format, int(v.confidence), (v.role or "-").replace("_", " "), hub.label(v.plugin), v.reason)
+                    for v in votes]
+            # Every installed plugin has a line: those that did not vote say so (and why, when known).
+            rows += [(",".join(p["formats"]) or "-", "-", "-", p["plugin"], p["reason"]) for p in silent]
+            if not votes:
                 _out("no plugin voted")
+            if rows:
+                _out(_table(rows, ("format", "confidence", "role", "plugin", "reason")))
         if error is not None:
             _err(f"predport: error: {error}")
     return EXIT_OK if winner is not None else EXIT_ERROR
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
-    from .api import convert
+def _silent_plugins(hub: Any, votes: Sequence[Any]) -> list[dict[str, Any]]:
+    """The installed plugins without a vote on this source, with the reason (for ``--explain``)."""
+    voted = {v.plugin for v in votes}
+    out = []
+    for rec in hub.plugins():
+        if rec.name in voted:
+            continue
+        if rec.status in ("failed", "blocked"):
+            reason = f"not loaded ({rec.status}): {'; '.join(rec.reasons) or '-'}"
+        elif not rec.formats:
+            reason = "no vote: declares no format (adds commands only)"
+        else:
+            reason = "no vote: not its format, or nothing it can tell from the content"
+        out.append({"plugin": rec.label, "name": rec.name, "status": rec.status, "formats": list(rec.formats),
+                    "reason": reason})
+    return out
 
+
+def cmd_convert(args: argparse.Namespace) -> int:
     to = args.to_format or ("canonical-jsonl" if args.output.lower().endswith(".jsonl") else "canonical")
     storage_options = dict(args.storage_options) or None
+    if "-" in (args.input, args.output):
+        from .errors import ConfigError
+
+        if args.shard is not None or args.engine is not None:
+            raise ConfigError("- (stdin/stdout) cannot be sharded", hint="name a file or folder with --engine/--shard")
+        from .stdio import Stdio
+
+        with Stdio(args.input, args.output, to=to, from_format=args.from_format) as io:
+            summary = _convert(args, to, storage_options, io.input, io.output,
+                               source_uri=args.input if args.input == "-" else None)
+            io.emit()
+        summary["input"], summary["output"] = args.input, args.output
+        _print_summary(args, summary, to)
+        return EXIT_OK
     if args.shard is not None:
         return _convert_shard(args, to, storage_options)
+    summary = _convert(args, to, storage_options, args.input, args.output)
+    _print_summary(args, summary, to)
+    return EXIT_OK
+
+
+def _convert(args: argparse.Namespace, to: str, storage_options: Any, src: str, dst: str,
+             source_uri: str | None = None) -> dict[str, Any]:
+    from .api import convert
+
     sharded = {} if args.engine is None else {"engine": args.engine, "scheduler": args.scheduler,
                                                "shards": args.shards}
     progress = Progress(enabled=not args.quiet and not args.json and sys.stderr.isatty() and not sharded)
-    summary = convert(
-        args.input, args.output, to=to, format=args.from_format, overwrite=args.overwrite,
+    filters = {k: v for k, v in (("min_score", args.min_score), ("classes", args.classes)) if v is not None}
+    return convert(
+        src, dst, to=to, format=args.from_format, overwrite=args.overwrite,
         allow_loss=args.allow_loss or False, strict_loss=args.strict_loss, write_options=dict(args.write_options),
         progress=progress.wrap, read_options=dict(args.options), policy=args.policy, class_map=args.class_map,
         image_sizes=args.sizes, images=args.images, storage_options=storage_options,
-        **({k: v for k, v in sharded.items() if v is not None}),
+        allow_empty=args.allow_empty, **filters, **({k: v for k, v in sharded.items() if v is not None}),
+        **({"source_uri": source_uri} if source_uri is not None else {}),
     )
-    _print_summary(args, summary, to)
-    return EXIT_OK
 
 
 def _convert_shard(args: argparse.Namespace, to: str, storage_options: Any) -> int:
@@ -285,6 +335,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def _print_summary(args: argparse.Namespace, summary: dict[str, Any], to: str) -> None:
     from .loss import format_loss_table
 
+    # With "-" as the output, stdout carries the data: the summary goes to stderr.
+    _out = _err if getattr(args, "output", None) == "-" else globals()["_out"]
     if args.json:
         _out(json.dumps(summary, indent=2, default=str))
     elif not args.quiet:

@@ -230,8 +230,15 @@ class CategoryTable:
             cid = self._resolve(name, id, external_id)
             self._memo[memo_key] = cid
         if cid is None:
-            self.unmapped[str(name if name is not None else id)] += rows
+            self.left_out(name=name, id=id, rows=rows)
         return cid
+
+    def left_out(self, *, name: str | None = None, id: int | None = None, rows: int = 1) -> None:
+        """Count ``rows`` predictions of an unmapped class that a reader left out, under the key
+        :meth:`resolve` uses. For a reader that resolves a class once (``resolve(..., rows=0)``)
+        and drops its rows later: the report's per-class counts are what was dropped."""
+        if rows:
+            self.unmapped[str(name if name is not None else id)] += rows
 
     def _resolve(self, name: str | None, id: int | None, external_id: str | None = None) -> int | None:
         if self.class_map is not None:

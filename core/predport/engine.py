@@ -501,6 +501,7 @@ def convert_sharded(src: Any, dst: Any, *, to: str = "canonical", format: str | 
                           hint=f"convert to canonical-jsonl with --engine, then that file to {to}")
     if write_options:
         raise ConfigError("the canonical writers take no write options")
+    allow_empty = context.pop("allow_empty", True)
     for key in ("progress", "context", "id_lookup"):
         if context.pop(key, None) is not None:
             raise ConfigError(f"{key}= cannot be sent to workers; leave it out with engine=")
@@ -516,6 +517,9 @@ def convert_sharded(src: Any, dst: Any, *, to: str = "canonical", format: str | 
     uri = os.fspath(src)
     n = shards or 8
     shared, files = plan(src, format=format, shards=n, storage_options=storage_options)
+    if not allow_empty and not any(files):
+        raise PredportError("nothing was read: the source holds no file to read; nothing was written", file=uri,
+                            hint="--allow-empty (allow_empty=True) writes an empty output")
     fingerprint = _fingerprint(uri, format, shared, files)
     _Parts(parts_location(dst), storage_options).remove()  # parts of an earlier, unfinished run
     kwargs = dict(src=uri, dst=os.fspath(dst), shards=n, format=format, to=to, storage_options=storage_options,

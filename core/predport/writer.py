@@ -47,8 +47,20 @@ class Writer:
         allow_loss: bool = False,
         strict_categories: bool = False,
         options: Mapping[str, Any] | None = None,
+        write_options: Mapping[str, Any] | None = None,
     ) -> None:
         from .context import CategoryTable
+
+        if options is not None:  # the old name of write_options
+            import warnings
+
+            if write_options is not None:
+                from .errors import ConfigError
+
+                raise ConfigError("Writer() got both options= and write_options=; use write_options= only")
+            warnings.warn("Writer(options=...) is deprecated; use write_options=... (the same options)",
+                          DeprecationWarning, stacklevel=2)
+            write_options = options
 
         self._info = _check_target(dest, format, overwrite)  # fail now, not at close()
         self._policy: Any = None
@@ -58,7 +70,7 @@ class Writer:
         self.overwrite = overwrite
         self.allow_loss = allow_loss
         self.strict_categories = strict_categories
-        self.options = dict(options or {})
+        self.options = dict(write_options or {})
         self.table = CategoryTable()
         if isinstance(categories, Mapping):
             for cid, name in categories.items():

@@ -548,12 +548,14 @@ def _resolve_categories(cols: Columns, gt: gtmod.GroundTruth | None, context: An
     if not len(cols):
         return cols
     uniq, inverse = _unique(cols.category_id)
+    # Rows per distinct id: an unmapped class is counted once per prediction it drops.
+    rows = (np.bincount(inverse) if inverse is not None else np.bincount(cols.category_id)[uniq]).tolist()
     mapped = []
     unknown = []
-    for u in uniq.tolist():
+    for u, n in zip(uniq.tolist(), rows):
         if gt is not None and u not in names:
             unknown.append(u)
-        resolved = table.resolve(name=names.get(u), id=u)
+        resolved = table.resolve(name=names.get(u), id=u, rows=n)
         mapped.append(-1 if resolved is None else resolved)
     if unknown and gt is not None:
         context.report.warn(f"category ids not in the categories of {gt.origin}: "

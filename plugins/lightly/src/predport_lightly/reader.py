@@ -100,7 +100,7 @@ class _Task:
     """A task being read: its spec plus the schema-id -> canonical-id lookup table."""
 
     __slots__ = ("name", "task_type", "folder", "n_categories", "index", "values", "identity",
-                 "unmapped", "fast")
+                 "unmapped", "fast", "names")
 
     def __init__(self, spec: _layout.TaskSpec, lut: dict[int, int]) -> None:
         self.name = spec.name
@@ -110,7 +110,10 @@ class _Task:
         # schema id -> position -> canonical id: memory grows with the number of categories,
         # never with the largest id (a table indexed by id took gigabytes for id 3e8)
         self.index = predport.IdIndex(lut)
-        self.values = np.fromiter(lut.values(), dtype=np.int64, count=len(lut))
+        # unmapped: negative, and still says which class (-1 - schema id)
+        self.values = np.fromiter((cid if cid >= 0 else -1 - sid for sid, cid in lut.items()), dtype=np.int64,
+                                  count=len(lut))
+        self.names = {c["id"]: c["name"] for c in spec.categories}
         self.identity = all(sid == cid for sid, cid in lut.items())
         self.unmapped = bool((self.values < 0).any())
         self.fast = spec.task_type == "object-detection"
@@ -582,6 +585,7 @@ class _Reader:
             mapped = int(values[pos])
             if mapped < 0:
                 ctx.report.count("predictions dropped (category not in the class map)")
+                ctx.categories.left_out(name=task.names.get(cid), id=cid)
                 continue
             cids.append(mapped)
             scores.append(score)
@@ -872,6 +876,9 @@ class _Reader:
             keep = dets.category_id >= 0
             if not keep.all():
                 self.ctx.report.count("predictions dropped (category not in the class map)", int((~keep).sum()))
+                sids, rows = np.unique(-1 - dets.category_id[~keep], return_counts=True)
+                for sid, n in zip(sids.tolist(), rows.tolist()):
+                    self.ctx.categories.left_out(name=task.names.get(sid), id=sid, rows=n)
                 dets = dets.take(keep)
         return dets
 

@@ -200,15 +200,20 @@ class ClassResolver:
         if value in self.cache:
             return self.cache[value]
         ctx = self.context
+        # rows=0: an unmapped value is counted per prediction it drops, by left_out().
         if ctx.class_map is not None:
             fh = self.hashes.get(value)
-            cid = ctx.categories.resolve(name=fh, id=value, external_id=fh)
+            cid = ctx.categories.resolve(name=fh, id=value, external_id=fh, rows=0)
         elif self.restrict is not None and value not in self.restrict:
             cid = None
         else:
-            cid = ctx.categories.resolve(id=value)
+            cid = ctx.categories.resolve(id=value, rows=0)
         self.cache[value] = cid
         return cid
+
+    def left_out(self, value: int, rows: int) -> None:
+        """``rows`` predictions of pixel value ``value`` were left out (no class for it)."""
+        self.context.categories.left_out(name=self.hashes.get(value), id=value, rows=rows)
 
 
 def _ontology(path: Path) -> dict[int, str]:
@@ -327,12 +332,14 @@ def frames_from_records(records: Any, context: Any) -> Iterator[Any]:
                 report.count("masks.ignored_pixels", n)
                 continue
             cid = resolve(value)
+            binary = cv2.compare(labels, value, cv2.CMP_EQ)
+            regions = extract(binary)
             if cid is None:
                 report.count("masks.unmapped_pixels", n)
                 report.warn(f"pixel value {value} has no class in the class map: its pixels were skipped")
+                if regions is not None:  # the predictions it would have made, for the per-class count
+                    resolve.left_out(value, len(regions) if isinstance(regions, list) else 1)
                 continue
-            binary = cv2.compare(labels, value, cv2.CMP_EQ)
-            regions = extract(binary)
             if regions is None:
                 continue
             if not isinstance(regions, list):

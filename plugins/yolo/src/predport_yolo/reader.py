@@ -384,9 +384,12 @@ def _frame(rec: LabelFile, context: Any) -> Any:
         return None
     cids = ds.category_ids(rec.cls, context)
     keep = cids >= 0
+    names = ds.names or {}
     for i in np.flatnonzero(~keep).tolist():
-        context.problem(predport.ParseError(f"class {int(rec.cls[i])} is not in the class map", file=rec.path,
+        idx = int(rec.cls[i])
+        context.problem(predport.ParseError(f"class {idx} is not in the class map", file=rec.path,
                                             line=rec.lines[i], field="class"))
+        context.categories.left_out(name=names.get(idx), id=idx)  # skipped: counted per class
     width, height = size if size is not None else (None, None)
     box = None
     polygon: list[Any] | None = None
