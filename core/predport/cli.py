@@ -336,32 +336,32 @@ def _print_summary(args: argparse.Namespace, summary: dict[str, Any], to: str) -
     from .loss import format_loss_table
 
     # With "-" as the output, stdout carries the data: the summary goes to stderr.
-    _out = _err if getattr(args, "output", None) == "-" else globals()["_out"]
+    say = _err if getattr(args, "output", None) == "-" else _out
     if args.json:
-        _out(json.dumps(summary, indent=2, default=str))
+        say(json.dumps(summary, indent=2, default=str))
     elif not args.quiet:
         rep = summary["report"]
-        _out(f"read    {summary['frames']} frames, {summary['predictions']} predictions "
-             f"from {summary['input']} [{summary['from']}]")
+        say(f"read    {summary['frames']} frames, {summary['predictions']} predictions "
+            f"from {summary['input']} [{summary['from']}]")
         if "shards" in summary:
-            _out(f"shards  {summary['shards']}" + (f" on {summary['engine']['name']}" if "engine" in summary else ""))
-        _out(f"wrote   {summary['files']} file(s) to {args.output} [{to}]")
+            say(f"shards  {summary['shards']}" + (f" on {summary['engine']['name']}" if "engine" in summary else ""))
+        say(f"wrote   {summary['files']} file(s) to {args.output} [{to}]")
         if rep["skipped"]:
-            _out(f"skipped {rep['skipped']} bad record(s), e.g.:")
+            say(f"skipped {rep['skipped']} bad record(s), e.g.:")
             for e in rep["skipped_examples"][:5]:
-                _out(f"  - {e}")
+                say(f"  - {e}")
         for cls, n in sorted(rep["unmapped_classes"].items()):
-            _out(f"unmapped class {cls!r}: {n} prediction(s) left out (not in the class map)")
+            say(f"unmapped class {cls!r}: {n} prediction(s) left out (not in the class map)")
         for key, n in sorted(rep["counts"].items()):
-            _out(f"counted {key}: {n}")
+            say(f"counted {key}: {n}")
         for w in rep["warnings"]:
-            _out(f"warning {w}")
+            say(f"warning {w}")
         if summary.get("loss"):
             if summary.get("lost_content"):
-                _out("lost (allowed by --allow-loss):")
+                say("lost (allowed by --allow-loss):")
             else:
-                _out("lost frame metadata (the target has no place for it; --strict-loss refuses):")
-            _out(format_loss_table(summary["loss"]))
+                say("lost frame metadata (the target has no place for it; --strict-loss refuses):")
+            say(format_loss_table(summary["loss"]))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
