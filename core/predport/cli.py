@@ -231,7 +231,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             role = f", {best.role.replace('_', ' ')}" if best.role else ""
             _out(f"{winner}  ({best.confidence}{role}: {best.reason})")
         if args.explain or winner is None:
-            rows = [(v.format, int(v.confidence), (v.role or "-").replace("_", " "), hub.label(v.plugin), v.reason)
+            rows: list[tuple[Any, ...]] = [(v.format, int(v.confidence), (v.role or "-").replace("_", " "), hub.label(v.plugin), v.reason)
                     for v in votes]
             # Every installed plugin has a line: those that did not vote say so (and why, when known).
             rows += [(",".join(p["formats"]) or "-", "-", "-", p["plugin"], p["reason"]) for p in silent]
