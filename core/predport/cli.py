@@ -120,10 +120,23 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     mg.add_argument("--json", action="store_true", help="print the summary as JSON")
     _storage_arg(mg)
 
-    v = sub.add_parser("validate", help="validate a file against its JSON Schema")
-    v.add_argument("file")
-    v.add_argument("--schema", metavar="ID", help="schema $id (default: from the file's 'schema' key)")
+    v = sub.add_parser("validate", help="check a file or folder of any format predport reads and report every "
+                                        "error (a prediction set also against its JSON Schema)")
+    v.add_argument("file", help="a file, folder or URL")
+    v.add_argument("--from", dest="from_format", metavar="FORMAT", help="its format (default: detect)")
+    v.add_argument("--role", choices=("predictions", "ground_truth"), default="predictions",
+                   help="check it as predictions (default) or as ground truth")
+    v.add_argument("--schema", metavar="ID", help="validate a JSON/JSON Lines file against this schema $id "
+                   "(default: a prediction set's from its 'schema' key)")
+    v.add_argument("-o", "--option", dest="options", action="append", type=_kv_text, default=[],
+                   metavar="KEY=VALUE", help="reader option (repeatable)")
+    v.add_argument("--class-map", metavar="FILE", help="JSON/YAML map of source classes, as convert takes it")
+    v.add_argument("--images", metavar="DIR", help="image folder; sizes are read from file headers")
+    v.add_argument("--sizes", metavar="FILE", help="image sizes: {name: [w, h]} or a COCO ground-truth file")
+    v.add_argument("--max-errors", type=int, default=20, metavar="N", help="errors shown in full (default 20; "
+                   "all are counted)")
     v.add_argument("--json", action="store_true")
+    _storage_arg(v)
 
     f = sub.add_parser("formats", help="list the formats the installed plugins read and write; "
                        "with FORMAT, its read and write options")
@@ -365,14 +378,67 @@ def _print_summary(args: argparse.Namespace, summary: dict[str, Any], to: str) -
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-
-    from .errors import ParseError, PredportError
+    """Check a file or folder of any format predport reads, and report every error found
+    (the first ``--max-errors`` in full): a prediction set against its JSON Schema, then
+    anything through its reader exactly as ``convert`` reads it, bad records counted, not
+    stopped at."""
+    from .errors import ConfigError, PredportError
     from .hub import get_hub
     from .registry import PREDICTION_SET_ID
 
-    from .limits import load_json, read_bytes
+    hub = get_hub()
+    storage = dict(args.storage_options) or None
+    fmt, schema_id = args.from_format, None
+    if fmt is None and args.schema is None:
+        fmt = hub.pick(args.file, hub.detect(args.file, storage_options=storage), role=args.role).id
+    errors: list[PredportError] = []
+    total = frames = 0
+    if args.schema is not None or fmt in ("canonical", "canonical-jsonl"):
+        schema_id, errors, total = _schema_problems(args, hub.registry, args.max_errors)
+    if not total and (schema_id in (None, PREDICTION_SET_ID)):
+        read_options = dict(args.options)
+        stream = None
+        try:
+            from .api import open_stream
 
-    reg = get_hub().registry
+            stream = open_stream(args.file, format=fmt, policy="skip", role=args.role, read_options=read_options,
+                                 class_map=args.class_map, image_sizes=args.sizes, images=args.images,
+                                 storage_options=storage)
+            fmt = stream.source.format if stream.source is not None else fmt
+            for _ in stream.frames:
+                frames += 1
+        except ConfigError:
+            raise  # a usage problem (an option, a class map), not the input's
+        except PredportError as err:
+            errors.append(err)  # the reader cannot go on: the error is the file's
+            total += 1
+        if stream is not None and stream.report is not None:
+            kept = stream.report.skipped[:max(args.max_errors - len(errors), 0)]
+            errors, total = kept + errors, total + stream.report.skipped_total
+    errors = errors[:args.max_errors]
+    what = schema_id if schema_id is not None and fmt is None else fmt
+    if args.json:
+        _out(json.dumps({"file": args.file, "format": fmt, "schema": schema_id, "valid": not total,
+                         "frames": frames, "errors_total": total, "errors": [e.to_dict() for e in errors]}))
+    if not total:
+        if not args.json:
+            against = f"valid against {schema_id}" if schema_id is not None else f"valid {fmt}"
+            _out(f"{args.file}: {against}" + (f" ({frames} frames)" if frames else ""))
+        return EXIT_OK
+    for problem in errors:
+        _err(f"predport: error: {_one_line(str(problem))}")
+    more = f"; the first {len(errors)} are shown (--max-errors)" if total > len(errors) else ""
+    _err(f"predport: {args.file}: {total} error{'s' if total != 1 else ''} ({what}){more}")
+    return EXIT_ERROR
+
+
+def _schema_problems(args: argparse.Namespace, reg: Any, limit: int) -> tuple[str, list[Any], int]:
+    """Validate a JSON or JSON Lines file against its schema (``--schema``, or the prediction
+    set's from its ``schema`` key): the schema id, up to ``limit`` errors, and their total."""
+    from .errors import ParseError, PredportError
+    from .limits import load_json, read_bytes
+    from .registry import FRAME_REF, PREDICTION_SET_ID
+
     raw = read_bytes(args.file, file=args.file)  # a FIFO is refused, a huge file checked against memory
     lines = args.file.lower().endswith(".jsonl")
     docs: list[Any] = []
@@ -385,61 +451,53 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise ParseError("empty file: nothing to validate", file=args.file)
     schema_id = args.schema
     if schema_id is None:
-        head = docs[0] if docs else None
-        if isinstance(head, dict) and head.get("schema") == "predport/prediction-set/1":
-            schema_id = PREDICTION_SET_ID
-        else:
+        head = docs[0]
+        if not (isinstance(head, dict) and head.get("schema") == "predport/prediction-set/1"):
             raise PredportError("cannot tell which schema applies; pass --schema ID (see predport schema --list)",
                                 file=args.file)
+        schema_id = PREDICTION_SET_ID
     else:
         matches = [s for s in reg.ids() if s == schema_id] or [s for s in reg.ids() if schema_id in s]
         if len(matches) != 1:
             raise PredportError(f"schema {schema_id!r} matches {len(matches)} registered ids",
                                 hint="see predport schema --list")
         schema_id = matches[0]
-    count = 0
     if lines and schema_id == PREDICTION_SET_ID:
-        from .registry import FRAME_REF
-
         pairs = [(PREDICTION_SET_ID, docs[0], numbers[0])] + [(FRAME_REF, d, n) for d, n in zip(docs[1:], numbers[1:])]
     else:
         pairs = [(schema_id, d, n) for d, n in zip(docs, numbers)]
+    errors: list[Any] = []
+    total = 0
     for ref, doc, lineno in pairs:
-        try:
-            reg.validate(ref, doc, file=args.file)
-        except PredportError as err:
-            err.line = lineno
-            raise
-        count += 1
-    if schema_id == PREDICTION_SET_ID:
-        _check_category_references(docs, numbers, args.file, lines)
-        # what the schema cannot say (a category id declared twice, line endings the reader does
-        # not split on...): read it exactly as convert would, detection included
-        from .api import open_stream
-
-        for _ in open_stream(args.file).frames:
-            pass
-    if args.json:
-        _out(json.dumps({"file": args.file, "schema": schema_id, "valid": True}))
-    else:
-        _out(f"{args.file}: valid against {schema_id}")
-    return EXIT_OK
+        found, n = reg.problems(ref, doc, file=args.file, line=lineno, limit=max(limit - len(errors), 0))
+        errors += found
+        total += n
+    if not total and schema_id == PREDICTION_SET_ID:
+        found, total = _category_reference_problems(docs, numbers, args.file, lines, limit)
+        errors += found
+    return schema_id, errors, total
 
 
-def _check_category_references(docs: list[Any], numbers: list[int | None], file: str, lines: bool) -> None:
+def _category_reference_problems(docs: list[Any], numbers: list[int | None], file: str, lines: bool,
+                                 limit: int) -> tuple[list[Any], int]:
     """Every prediction's category_id must be one of the document's categories (the schema cannot say so)."""
     from .errors import SchemaValidationError
 
     known = {c["id"] for c in docs[0].get("categories", [])}
     frames = [(n, (), f) for f, n in zip(docs[1:], numbers[1:])] if lines else [
         (None, ("frames", i), f) for i, f in enumerate(docs[0].get("frames", []))]
+    errors: list[Any] = []
+    total = 0
     for lineno, base, frame in frames:
         for j, pred in enumerate(frame.get("predictions", [])):
             if pred["category_id"] not in known:
-                raise SchemaValidationError(
-                    f"category_id {pred['category_id']} is not among the document's categories",
-                    file=file, line=lineno, json_path=base + ("predictions", j, "category_id"),
-                    field="category_id")
+                total += 1
+                if len(errors) < limit:
+                    errors.append(SchemaValidationError(
+                        f"category_id {pred['category_id']} is not among the document's categories",
+                        file=file, line=lineno, json_path=base + ("predictions", j, "category_id"),
+                        field="category_id"))
+    return errors, total
 
 
 def cmd_formats(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ class _Compiled:
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self._rs: Any
         self._py: Any
+        self._schema = dict(schema)
         try:
             import jsonschema_rs
 
@@ -45,6 +46,20 @@ class _Compiled:
 
             self._rs = None
             self._py = jsonschema.Draft202012Validator(dict(schema))
+
+    def problems(self, instance: Any, limit: int) -> tuple[list[tuple[list[Any], str]], int]:
+        """Up to ``limit`` errors of ``instance`` as ``(json path, message in the user's terms)``,
+        in document order, and how many there are in all (the slow, thorough validator: this is
+        for ``predport validate``, not for every write)."""
+        if self._py is None:
+            import jsonschema
+
+            self._py = jsonschema.Draft202012Validator(self._schema)
+        try:
+            errors = sorted(self._py.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
+        except RecursionError:
+            return [([], "cannot be validated: nested too deep")], 1
+        return [(list(leaf.absolute_path), message) for leaf, message in map(_user_terms, errors[:limit])], len(errors)
 
     def first_error(self, instance: Any) -> tuple[list[Any], str] | None:
         if self._rs is not None:
@@ -63,6 +78,57 @@ class _Compiled:
         if not errors:
             return None
         return list(errors[0].absolute_path), errors[0].message
+
+
+_TYPE_WORDS = {"number": "a number", "integer": "an integer", "string": "text", "boolean": "true or false",
+               "null": "null", "array": "a list", "object": "an object"}
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _user_terms(err: Any) -> tuple[Any, str]:
+    """The error to show for one jsonschema error, and its message in the user's terms: the
+    branch of an ``anyOf``/``oneOf`` that came closest instead of "not valid under any of the
+    given schemas", and what a field must be rather than which keyword failed."""
+    from jsonschema.exceptions import best_match
+
+    while err.validator in ("anyOf", "oneOf") and err.context:
+        leaves = list(err.context)
+        branches: dict[Any, list[Any]] = {}
+        for e in leaves:
+            branches.setdefault(e.relative_schema_path[0], []).append(e)
+        # A branch for another type of value (null, when a list was given) says nothing useful.
+        near = [e for group in branches.values()
+                if not any(e.validator == "type" and not e.relative_path for e in group) for e in group]
+        if not near:  # no branch takes this type of value: say which types do
+            kinds = [_TYPE_WORDS.get(t, t) for e in leaves if e.validator == "type" and not e.relative_path
+                     for t in ([e.validator_value] if isinstance(e.validator_value, str) else e.validator_value)]
+            return err, f"must be {' or '.join(dict.fromkeys(kinds))} (got {_shown(err.instance)})"
+        err = best_match(near)
+    v, want, got = err.validator, err.validator_value, err.instance
+    if v == "required":
+        missing = [k for k in want if isinstance(got, dict) and k not in got]
+        return err, f"missing field {missing[0]!r}" if len(missing) == 1 else f"missing fields {missing}"
+    if v == "type":
+        kinds = [_TYPE_WORDS.get(t, t) for t in ([want] if isinstance(want, str) else want)]
+        return err, f"must be {' or '.join(kinds)} (got {_shown(got)})"
+    if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        word = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most",
+                "exclusiveMaximum": "less than"}[v]
+        return err, f"must be {word} {want} (got {_shown(got)})"
+    if v in ("minItems", "maxItems"):
+        return err, f"needs {'at least' if v == 'minItems' else 'at most'} {want} values (got {len(got)})"
+    if v in ("enum", "const"):
+        allowed = want if v == "enum" else [want]
+        return err, f"must be one of {', '.join(map(_shown, allowed))} (got {_shown(got)})"
+    if v == "additionalProperties" and isinstance(got, dict):
+        known = set(err.schema.get("properties", {}))
+        extra = sorted(k for k in got if k not in known)
+        return err, f"unknown field{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}"
+    return err, err.message
 
 
 def _meta_problem(schema: Mapping[str, Any]) -> str | None:
@@ -145,6 +211,19 @@ class SchemaRegistry:
                 comp = _Compiled(schema)
             self._compiled[ref] = comp
         return comp
+
+    def problems(self, ref: str, instance: Any, *, file: str | None = None, line: int | None = None,
+                 limit: int = 20) -> tuple[list[SchemaValidationError], int]:
+        """Up to ``limit`` of ``instance``'s errors against ``ref``, each located (JSON path,
+        field) and worded for the user, and the total count."""
+        found, total = self._compile(ref).problems(instance, limit)
+        out = []
+        for path, message in found:
+            field = message.split("'")[1] if message.startswith(("missing field '", "unknown field '")) else \
+                next((p for p in reversed(path) if isinstance(p, str)), None)
+            out.append(SchemaValidationError(message, file=file, line=line, json_path=format_json_path(path),
+                                             field=field))
+        return out, total
 
     def is_valid(self, ref: str, instance: Any) -> bool:
         return self._compile(ref).first_error(instance) is None
