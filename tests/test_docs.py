@@ -75,3 +75,33 @@ def test_docs__quick_start_does_not_install_the_plugin_template():
     assert not [r for r in reqs if "template" in r], reqs
     ci = (ROOT / ".ci" / "run").read_text()
     assert './docs/template' in ci and 'grep -q "csvboxes"' in ci
+
+
+def _command_options() -> dict[str, list[list[str]]]:
+    """Every predport command (the core's and the installed plugins') and its options' spellings."""
+    import argparse
+
+    from predport.cli import _plugin_commands, build_parser
+
+    parser = build_parser(_plugin_commands([]))
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {name: [a.option_strings for a in sp._actions if a.option_strings and a.dest != "help"]
+            for name, sp in sub.choices.items()}
+
+
+def _command_page(name: str) -> Path:
+    page = ROOT / "docs" / "commands" / f"{name}.md"
+    return page if page.exists() else ROOT / "docs" / f"{name}.md"
+
+
+def test_docs__every_command_has_a_page_that_names_each_of_its_options():
+    commands = _command_options()
+    assert {"detect", "convert", "merge", "validate", "formats", "plugins", "schema"} <= set(commands)
+    index = (ROOT / "docs" / "commands" / "README.md").read_text()
+    for name, options in commands.items():
+        page = _command_page(name)
+        assert page.exists(), f"command {name!r} has no page: write docs/commands/{name}.md"
+        assert f"`{name}`" in index, f"docs/commands/README.md does not list {name!r}"
+        text = page.read_text()
+        missing = [spellings[-1] for spellings in options if not any(s in text for s in spellings)]
+        assert not missing, f"{page.relative_to(ROOT)} does not name the options {missing} of {name!r}"
