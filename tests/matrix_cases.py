@@ -221,8 +221,8 @@ CASES: tuple[Case, ...] = (
     Case("csvboxes:template", "inline", "boxes.csv", {},
          "boxes, a null score, a score above 1, an image without boxes", text=_csv_text()),
     Case("deeplake:example", "repo", "plugins/deeplake/tests/data/coco-example", {},
-         "a dataset written from examples/coco: pixel LTWH boxes, scores, class labels with category "
-         "ids, image sizes, COCO image ids"),
+         "a dataset written from examples/coco: pixel LTWH boxes, scores, one BinaryMask plane, class "
+         "labels with category ids, image sizes, COCO image ids"),
     Case("encord:example", "examples", "encord/predictions.json",
          {"image_sizes": Rel("encord/sizes.json")},
          "normalised box and polygon, a classification with attributes"),

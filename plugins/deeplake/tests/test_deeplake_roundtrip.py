@@ -157,17 +157,18 @@ def test_read__without_a_data_id_column_rows_are_named_by_index_and_said_so(play
     assert any("row index" in w for w in stream.report.warnings)
 
 
-def test_read__a_mask_column_is_not_read_and_the_report_says_so(tmp_path: Path) -> None:
+def test_read__a_mask_column_added_without_values_gives_no_masks_and_other_masks_are_named(tmp_path: Path) -> None:
     import deeplake
 
     p = _dataset(tmp_path / "d", [[[1, 2, 3, 4]], []], "ltwh", "pixel")
     ds = deeplake.open(str(p))
     ds.add_column("p/masks", deeplake.types.BinaryMask())
-    ds.commit("masks column")
+    ds.add_column("p/semantic", deeplake.types.SegmentMask())
+    ds.commit("mask columns")
     stream = predport.open_stream(p, read_options={"group": "p"})
     frames = list(stream.frames)
     assert frames[0].predictions.box.tolist() == [[1, 2, 3, 4]] and frames[0].predictions.mask is None
-    assert any("p/masks" in w and "not read" in w for w in stream.report.warnings)
+    assert any("p/semantic" in w and "not read" in w for w in stream.report.warnings)
 
 
 def test_read__a_missing_group_names_the_groups_there_are(tmp_path: Path) -> None:

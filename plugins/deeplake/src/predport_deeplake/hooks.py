@@ -7,7 +7,7 @@ log files (``_deeplake_log/_meta/*.jsonl``), never a folder name.
 Reader options (``-o KEY=VALUE``; declared in ``READ_OPTIONS``): ``group`` (the predictions' column group, default
 ``model_evaluation``; ground truth is read from the top-level columns), ``id_column``
 (the data ids; default ``data_id`` when present, else the row index, said in the
-report), ``branch``, ``boxes``/``labels``/``scores`` (column names), ``box_format`` and
+report), ``branch``, ``boxes``/``labels``/``scores``/``masks`` (column names), ``box_format`` and
 ``box_type`` (for box columns without ``coords`` metadata), ``images`` (image column
 for sizes).
 
@@ -38,6 +38,7 @@ READ_OPTIONS = (
     Option("boxes", "str", None, "box column name inside the group (default boxes)"),
     Option("labels", "str", None, "label column name inside the group (default labels)"),
     Option("scores", "str", None, "score column name inside the group (default scores)"),
+    Option("masks", "str", None, "BinaryMask column name inside the group (default masks)"),
     Option("box_format", "enum", None, "for box columns without coords metadata", choices=("ltwh", "ltrb", "ccwh")),
     Option("box_type", "enum", None, "for box columns without coords metadata", choices=("pixel", "fractional")),
     Option("images", "str", None, "the image column whose shapes give sizes (default images)"),
@@ -63,7 +64,7 @@ def formats() -> list[predport.FormatInfo]:
             target="folder",
             in_place=True,
             roles=("predictions", "ground_truth"),
-            holds=frozenset({"score", "box", "polygon", "attributes", "size", "frame_attributes",
+            holds=frozenset({"score", "box", "polygon", "mask", "attributes", "size", "frame_attributes",
                              "category_external_id", "category_attributes", "category_names", "empty_frames"}),
             patterns=("_deeplake_log/",),
             tasks=("detection", "segmentation"),

@@ -16,6 +16,10 @@ Lake's "Evaluating Model Performance" playbook:
 * ``<group>/scores`` — ``Array("float64", 1)``; NaN = no score;
 * ``<group>/polygons`` — ``Polygon()`` (float32 points), one polygon per prediction, an empty
   one where a prediction has none;
+* ``<group>/masks`` — ``BinaryMask(sample_compression="lz4")``, an (H, W, N) bool array per row
+  (Deep Lake's own COCO layout), 0 planes where a row's predictions have no mask;
+  ``<group>/has_mask`` — ``Array("bool", 1)``, only when some rows mix predictions with and
+  without a mask (see :mod:`predport_deeplake.masks`);
 * ``<group>/attributes`` — Text, JSON ``{"frame": {...}, "predictions": [...]}`` for what has
   no column (COCO's ``image_id``, ``area``...), only when there is any;
 * ``<group>/iou``, ``tp``, ``fp``, ``fn`` — per-frame evaluation (Float64 / Int64; NaN / -1 on
@@ -29,6 +33,7 @@ DEFAULT_GROUP = "model_evaluation"
 ID_COLUMN = "data_id"
 WIDTH, HEIGHT = "width", "height"
 BOXES, LABELS, SCORES, POLYGONS, ATTRIBUTES = "boxes", "labels", "scores", "polygons", "attributes"
+MASKS, HAS_MASK = "masks", "has_mask"
 IMAGES = "images"
 #: Evaluation columns and the frame attributes they come from (predport-eval's names).
 EVAL_COLUMNS: dict[str, str] = {"iou": "eval.mean_iou", "tp": "eval.tp", "fp": "eval.fp", "fn": "eval.fn"}

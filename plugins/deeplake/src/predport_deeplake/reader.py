@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import predport
 
 from . import layout
+from . import masks as mask_mod
 
 BLOCK = 4096
 
@@ -147,11 +148,20 @@ def read(path: Path, context: Any) -> Iterator[Any]:
     has_polys = poly_col in kinds and kinds[poly_col] == "polygon"
     has_attrs = attr_col in kinds and kinds[attr_col] == "text"
     evals = [(c, a) for c, a in layout.EVAL_COLUMNS.items() if pre + c in kinds]
-    masks = sorted(n for n, k in kinds.items() if k in ("binarymask", "segmentmask")
-                   and n.startswith(pre) and "/" not in n[len(pre):])
-    if masks:
-        context.report.warn(f"{path}: mask column(s) {', '.join(masks)} not read (predport-deeplake reads boxes, "
-                            "labels, scores and polygons; masks are not held)")
+    mask_col = pre + str(context.option("masks") or layout.MASKS)
+    has_masks = mask_col in kinds
+    if has_masks and kinds[mask_col] != "binarymask":
+        raise _err(f"column {mask_col!r} is a {kinds[mask_col]} column, not a BinaryMask", path, field=mask_col,
+                   hint="name the instance-mask column with -o masks=NAME")
+    flag_col = pre + layout.HAS_MASK
+    has_flags = has_masks and kinds.get(flag_col) == "generic"
+    others = sorted(n for n, k in kinds.items() if k in ("binarymask", "segmentmask") and n != mask_col
+                    and n.startswith(pre) and "/" not in n[len(pre):])
+    if others:
+        context.report.warn(
+            f"{path}: mask column(s) {', '.join(others)} not read: predictions' masks are read from "
+            f"{mask_col!r} (a BinaryMask, one plane per label); a SegmentMask is one class map per image, "
+            "not per prediction (choose another BinaryMask with -o masks=NAME)")
     table = _label_table(ds, labels_col, context)
 
     id_opt = context.option("id_column")
@@ -167,14 +177,17 @@ def read(path: Path, context: Any) -> Iterator[Any]:
     sizes = row_sizes(ds, kinds, str(context.option("images") or layout.IMAGES))
     unmapped = context.categories.unmapped
 
-    for start in range(0, n_rows, BLOCK):
-        stop = min(start + BLOCK, n_rows)
+    block = mask_mod.BLOCK if has_masks else BLOCK  # mask rows are pixels: smaller blocks
+    for start in range(0, n_rows, block):
+        stop = min(start + block, n_rows)
         ids = ds[id_col][start:stop] if id_col else [str(i) for i in range(start, stop)]
         labels = ds[labels_col][start:stop]
         boxes = ds[boxes_col][start:stop] if has_boxes else None
         scores = ds[scores_col][start:stop] if has_scores else None
         polys = ds[poly_col][start:stop] if has_polys else None
         attrs = ds[attr_col][start:stop] if has_attrs else None
+        mask_rows = ds[mask_col][start:stop] if has_masks else None
+        flag_rows = ds[flag_col][start:stop] if has_flags else None
         ev = {c: ds[pre + c][start:stop] for c, _ in evals}
         for j in range(stop - start):
             row = start + j
@@ -230,6 +243,22 @@ def read(path: Path, context: Any) -> Iterator[Any]:
                     context.problem(_err(f"row {row}: {len(rows)} polygons for {n} labels", path, field=poly_col))
                     continue
                 polygon = [[np.asarray(p, dtype=np.float64).reshape(-1).tolist()] if len(p) else None for p in rows]
+            mask = None
+            if mask_rows is not None:
+                planes = np.asarray(mask_rows[j])
+                count = planes.shape[2] if planes.ndim == 3 else 0
+                if count and count != n:
+                    context.problem(_err(f"row {row}: {count} mask planes for {n} labels", path, field=mask_col))
+                    continue
+                if count:
+                    mask = mask_mod.encode(planes)
+                    if flag_rows is not None:
+                        flags = np.asarray(flag_rows[j], dtype=bool).reshape(-1)
+                        if flags.shape[0] != n:
+                            context.problem(_err(f"row {row}: {flags.shape[0]} has_mask flags for {n} labels",
+                                                 path, field=flag_col))
+                            continue
+                        mask = [m if f else None for m, f in zip(mask, flags.tolist())]
             frame_attrs: dict[str, Any] = {}
             pred_attrs = None
             if attrs is not None and attrs[j]:
@@ -263,9 +292,10 @@ def read(path: Path, context: Any) -> Iterator[Any]:
                 box = box[keep] if box is not None else None
                 score = score[keep] if score is not None else None
                 polygon = [p for p, k in zip(polygon, keep.tolist()) if k] if polygon is not None else None
+                mask = [m for m, k in zip(mask, keep.tolist()) if k] if mask is not None else None
                 pred_attrs = [a for a, k in zip(pred_attrs, keep.tolist()) if k] if pred_attrs is not None else None
             yield Frame.model_construct(
                 data_id=data_id, frame_index=None, width=width, height=height,
-                predictions=Detections(cid, score, box, polygon=polygon, attributes=pred_attrs),
+                predictions=Detections(cid, score, box, polygon=polygon, mask=mask, attributes=pred_attrs),
                 attributes=frame_attrs,
             )

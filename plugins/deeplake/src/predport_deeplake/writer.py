@@ -31,6 +31,8 @@ class _Columns:
         self.scores: list[Any] = []
         self.boxes: list[Any] = []
         self.polygons: list[list[Any]] | None = None
+        #: Per frame, its predictions' masks (RLE dicts / None) or None (no mask in the frame).
+        self.masks: list[list[Any] | None] | None = None
         self.attrs: list[str] | None = None
         #: Evaluation column -> {frame position: value}, only for frames that carry one.
         self.evals: dict[str, dict[int, Any]] = {c: {} for c in layout.EVAL_COLUMNS}
@@ -55,7 +57,7 @@ def _collect(stream: Any, context: Any) -> _Columns:
     empty_box = np.zeros((0, 4))
     eval_attrs = {a: c for c, a in layout.EVAL_COLUMNS.items()}
     evals = cols.evals
-    lost_rings = lost_precision = 0
+    lost_rings = lost_precision = lost_masked = 0
     data_ids, widths, heights = cols.data_ids, cols.widths, cols.heights
     cids, scores, boxes = cols.cids, cols.scores, cols.boxes
     for pos, frame in enumerate(stream.frames):
@@ -90,11 +92,17 @@ def _collect(stream: Any, context: Any) -> _Columns:
             if cols.polygons is None:
                 cols.polygons = [[np.zeros((0, 2), dtype=np.float32)] * len(c) for c in cids[:-1]]
             row = []
-            for poly in dets.polygon:
+            pmasks = dets.mask
+            for k, poly in enumerate(dets.polygon):
                 if poly is None:
                     row.append(np.zeros((0, 2), dtype=np.float32))
                     continue
                 if len(poly) > 1:
+                    if pmasks is not None and pmasks[k] is not None:
+                        # The mask holds the whole shape (holes too): no truncated polygon next to it.
+                        lost_masked += 1
+                        row.append(np.zeros((0, 2), dtype=np.float32))
+                        continue
                     lost_rings += 1
                 ring = np.asarray(poly[0], dtype=np.float64).reshape(-1, 2)
                 as32 = ring.astype(np.float32)
@@ -104,6 +112,12 @@ def _collect(stream: Any, context: Any) -> _Columns:
             cols.polygons.append(row)
         elif cols.polygons is not None:
             cols.polygons.append([np.zeros((0, 2), dtype=np.float32)] * cid.shape[0])
+        if dets.mask is not None:
+            if cols.masks is None:
+                cols.masks = [None] * pos
+            cols.masks.append(dets.mask)
+        elif cols.masks is not None:
+            cols.masks.append(None)
         pattrs = dets.attributes
         if other or pattrs is not None:
             if cols.attrs is None:
@@ -120,6 +134,8 @@ def _collect(stream: Any, context: Any) -> _Columns:
     cols.any_size = any(widths) or any(heights)
     if lost_rings:
         context.report.loss("predictions.polygon (rings after the first)", lost_rings)
+    if lost_masked:
+        context.report.loss("predictions.polygon (more than one ring; the prediction's mask is written)", lost_masked)
     if lost_precision:
         context.report.loss("predictions.polygon (points not exact in float32)", lost_precision)
     return cols
@@ -226,6 +242,8 @@ def _group_columns(cols: _Columns, labels: list[Any], info: list[dict[str, Any]]
     ]
     if cols.polygons is not None:
         out.append((layout.POLYGONS, T.Polygon(), rows(cols.polygons, []), {}))
+    if cols.masks is not None:
+        out.extend(_mask_columns(cols, cols.masks, rows))
     if cols.any_attrs:
         assert cols.attrs is not None  # any_attrs says there is a column
         out.append((layout.ATTRIBUTES, T.Text(), rows(cols.attrs, ""), {}))
@@ -235,6 +253,48 @@ def _group_columns(cols: _Columns, labels: list[Any], info: list[dict[str, Any]]
             out.append((name, kind, rows(_eval_values(cols, name), float("nan") if name in layout.EVAL_FLOAT
                                          else -1), {}))
     return out
+
+
+def _mask_columns(cols: _Columns, frames: list[Any], rows: Any) -> list[tuple[str, Any, Any, dict[str, Any]]]:
+    """The ``masks`` column (and ``has_mask`` when some frame mixes predictions with and without a
+    mask), in row order. Every frame's masks are checked for one shared size here, before anything
+    is written; pixels are decoded only while the column is written, a block of rows at a time."""
+    import deeplake
+    import numpy as np
+
+    from . import masks as mask_mod
+
+    T = deeplake.types
+    sizes: list[tuple[int, int]] = []
+    flags: list[Any] = []
+    mixed = False
+    for i, row in enumerate(frames):
+        if row is None:
+            h, w = cols.heights[i], cols.widths[i]
+            sizes.append((h, w))
+            flags.append(np.zeros(len(cols.cids[i]), dtype=bool))
+            continue
+        sizes.append(mask_mod.frame_size(cols.data_ids[i], row))
+        flag = np.array([m is not None for m in row], dtype=bool)
+        mixed = mixed or not flag.all()
+        flags.append(flag)
+    planes = mask_mod.MaskRows(rows(frames, None), rows(sizes, (0, 0)), [len(c) for c in cols.cids])
+    out: list[tuple[str, Any, Any, dict[str, Any]]] = [
+        (layout.MASKS, T.BinaryMask(sample_compression="lz4"), planes, {})]
+    if mixed:
+        out.append((layout.HAS_MASK, T.Array("bool", dimensions=1), rows(flags, np.zeros(0, dtype=bool)), {}))
+    return out
+
+
+def _fill(ds: Any, name: str, values: Any, where: str) -> None:
+    """Set a column on every row: lists at once, masks a block of rows at a time."""
+    from .masks import MaskRows
+
+    if isinstance(values, MaskRows):
+        for start, block in values.blocks(where):
+            ds[name][start:start + len(block)] = block
+    elif len(values):
+        ds[name][0:len(values)] = values
 
 
 def _validate(target: Any, group: str, columns: list[tuple[str, Any, list[Any], dict[str, Any]]]) -> None:
@@ -247,6 +307,12 @@ def _add(ds: Any, pre: str, columns: list[tuple[str, Any, list[Any], dict[str, A
         ds.add_column(pre + name, kind)
         for key, value in meta.items():
             ds[pre + name].metadata[key] = value
+
+
+def _lazy(column: tuple[str, Any, Any, dict[str, Any]]) -> bool:
+    from .masks import MaskRows
+
+    return isinstance(column[2], MaskRows)
 
 
 def _commit_version(ds: Any, message: str) -> None:
@@ -331,11 +397,18 @@ def _create(target: Any, cols: _Columns, columns: list[Any], pre: str, branch: s
         root, ds = ds, ds.branches[branch].open()  # the root stays referenced: the branch expires with it
         _add(ds, pre, columns)
         for name, _kind, values, _meta in columns:
-            ds[pre + name][0:len(values)] = values
+            _fill(ds, pre + name, values, str(target.dest))
     else:
-        _add(ds, pre, columns)
-        top.update({pre + name: values for name, _kind, values, _meta in columns})
+        # Mask columns join after the rows exist (Deep Lake's append needs every column's values;
+        # masks are decoded a block at a time, so they are set by row ranges afterwards).
+        plain = [c for c in columns if not _lazy(c)]
+        _add(ds, pre, plain)
+        top.update({pre + name: values for name, _kind, values, _meta in plain})
         ds.append(top)
+        lazy = [c for c in columns if _lazy(c)]
+        _add(ds, pre, lazy)
+        for name, _kind, values, _meta in lazy:
+            _fill(ds, pre + name, values, str(target.dest))
     _commit_version(ds, message)
     return {"rows": len(cols.data_ids), "branch": branch or "main", "columns": len(columns) + len(top),
             "folder": folder}
@@ -451,9 +524,10 @@ class _InPlace:
         _add(ds, self.pre, columns)
         for name, _kind, values, _meta in columns:
             if self.n_rows:
-                ds[self.pre + name][0:self.n_rows] = values
+                _fill(ds, self.pre + name, values, str(self.dest))
         _commit_version(ds, message)
 
 
 _OWN_COLUMNS = frozenset({layout.BOXES, layout.LABELS, layout.SCORES, layout.POLYGONS, layout.ATTRIBUTES,
+                          layout.MASKS, layout.HAS_MASK,
                           *layout.EVAL_COLUMNS})

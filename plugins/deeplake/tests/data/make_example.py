@@ -1,5 +1,5 @@
 """Rebuild ``coco-example/``: the bundled COCO example (examples/coco) written as a Deep Lake dataset
-(its one mask is left out: reported as loss).
+(its one RLE mask in a BinaryMask column).
 
 Used by the conversion matrix as the Deep Lake input (``tests/matrix_cases.py``) and by the
 plugin's tests; ``test_example__the_committed_dataset_is_what_predport_writes`` checks it.
@@ -22,7 +22,7 @@ def build(dest: Path) -> dict:
                             # Sizes from the GT, frames named by image id (as COCO results name them).
                             image_sizes=str(ROOT / "examples" / "coco" / "gt.json"),
                             write_options={"message": "predport example: examples/coco"},
-                            allow_loss=True)  # the one mask of the example: Deep Lake columns hold no RLE
+                            allow_loss=True)  # COCO results hold no category attributes
 
 
 if __name__ == "__main__":
