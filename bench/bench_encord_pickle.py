@@ -9,7 +9,7 @@ peak memory of
   whose ``__setstate__`` is the one Encord's models inherit). It runs whatever the file
   names; the figure every safe reader is compared with;
 * **predport restricted unpickle** — predport's opcode scan and restricted unpickler
-  alone (``_unpickle.loads``): stand-ins built, nothing converted;
+  alone (``unpickle.loads``): stand-ins built, nothing converted;
 * **predport** — ``for frame in predport.iter_frames(pkl, format="encord", image_sizes=...)``:
   scan, restricted unpickle, every prediction checked as an Encord record, frames built
   with pixel boxes and polygons;
@@ -98,10 +98,10 @@ print(len(preds), time.perf_counter() - t)
 RESTRICTED = r"""
 import sys, time
 import numpy
-from predport_encord import _unpickle
+from predport_encord import unpickle
 t = time.perf_counter()
 with open(sys.argv[1], "rb") as fh:
-    preds = _unpickle.loads(fh.read())
+    preds = unpickle.loads(fh.read())
 print(len(preds), time.perf_counter() - t)
 """
 

@@ -77,7 +77,7 @@ READ_PREDPORT = r"""
 import sys, time
 import numpy, pydantic, predport
 predport.get_hub().formats()
-import predport_lightly.reader
+import predport_lightly.read
 t0 = time.perf_counter()
 n = 0
 fmt = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != "-" else None  # None: auto-detect (every plugin votes)

@@ -171,7 +171,7 @@ def test_cli__overwrite_into_a_folder_warns_about_files_left_from_before(tmp_pat
 
     @predport.hookimpl
     def formats():
-        from predport.detection import HOLDABLE
+        from predport.format_detection import HOLDABLE
 
         return [predport.FormatInfo(id="per-frame", title="x", can_read=False, can_write=True, target="folder",
                                     holds=frozenset(HOLDABLE))]

@@ -175,7 +175,7 @@ def test_source__size_and_complete_head(tmp_path):
     small = tmp_path / "s.bin"
     small.write_bytes(b"x" * 10)
     big = tmp_path / "b.bin"
-    big.write_bytes(b"x" * (predport.detection.HEAD_BYTES + 1))
+    big.write_bytes(b"x" * (predport.format_detection.HEAD_BYTES + 1))
     assert predport.Source(small).size() == 10 and predport.Source(small).head_is_complete()
     assert not predport.Source(big).head_is_complete()
     assert predport.Source(tmp_path / "missing").size() == -1

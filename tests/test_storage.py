@@ -136,7 +136,7 @@ def test_remote__source_below_a_remote_path_is_remote(mem):
 
 def test_remote__listing_is_bounded_like_local(mem, tmp_path):
     fs, root = mem
-    n = predport.detection.LISTING_LIMIT + 37
+    n = predport.format_detection.LISTING_LIMIT + 37
     for i in range(n):
         name = f"f{i:05d}.txt"
         fs.pipe_file(f"{root}/many/{name}", b"0 0.5 0.5 0.1 0.1\n")
@@ -145,7 +145,7 @@ def test_remote__listing_is_bounded_like_local(mem, tmp_path):
     local = predport.Source(tmp_path)
     assert remote.listing() == local.listing()
     assert remote.listing_truncated and local.listing_truncated
-    assert len(remote.listing()) == predport.detection.LISTING_LIMIT
+    assert len(remote.listing()) == predport.format_detection.LISTING_LIMIT
 
 
 def test_remote__head_read_by_detection_is_not_downloaded_again(mem, monkeypatch):

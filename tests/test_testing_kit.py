@@ -191,7 +191,7 @@ def test_kit__in_process_object_passes_and_cheap_import_is_skipped(tmp_path: Pat
 
 
 def test_kit__builtin_canonical_plugin_passes(tmp_path: Path) -> None:
-    import predport.canonical
+    import predport.canonical_plugin
 
     foreign = write_foreign_samples(tmp_path / "samples")
     bad_doc = tmp_path / "bad.json"
@@ -199,7 +199,7 @@ def test_kit__builtin_canonical_plugin_passes(tmp_path: Path) -> None:
     bad_lines = tmp_path / "bad.jsonl"
     bad_lines.write_text(foreign["canonical-jsonl"].read_text() + '{"data_id": 3, "predictions": []}\n')
     report = check_plugin(
-        predport.canonical,
+        predport.canonical_plugin,
         samples={"canonical": [foreign["canonical"]], "canonical-jsonl": [foreign["canonical-jsonl"]]},
         malformed={"canonical": [bad_doc], "canonical-jsonl": [bad_lines]},
         workdir=tmp_path / "kit",
@@ -343,12 +343,12 @@ def test_pytest__predport_registers_no_pytest11_entry_point() -> None:
 def test_pytest__fixtures_only_with_dash_p_predport_testing(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     (tmp_path / "test_uses_kit.py").write_text(textwrap.dedent('''
-        import predport.canonical
+        import predport.canonical_plugin
 
         def test_kit(predport_conformance, predport_foreign_samples):
             samples = {"canonical": [predport_foreign_samples["canonical"]],
                        "canonical-jsonl": [predport_foreign_samples["canonical-jsonl"]]}
-            assert predport_conformance(predport.canonical, samples=samples).passed
+            assert predport_conformance(predport.canonical_plugin, samples=samples).passed
     '''))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_uses_kit.py"]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}

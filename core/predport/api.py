@@ -11,7 +11,7 @@ from .limits import refuse_url
 from .stream import PredictionStream
 
 if TYPE_CHECKING:  # the model imports pydantic: only for the annotations
-    from .detection import FormatMatch
+    from .format_detection import FormatMatch
     from .model import Frame, PredictionSet
 
 __all__ = ["load", "iter_frames", "open_stream", "detect", "convert", "save", "register", "make_context", "evaluate"]

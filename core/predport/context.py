@@ -558,7 +558,7 @@ class Context:
     ) -> None:
         if policy not in POLICIES:
             raise ConfigError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
-        from .detection import ROLES
+        from .format_detection import ROLES
 
         if role not in ROLES:
             raise ConfigError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")

@@ -22,7 +22,7 @@ import pluggy
 if TYPE_CHECKING:  # imported for annotations only; keeps ``import predport`` cheap
     from .commands import Commands
     from .context import Context
-    from .detection import FormatInfo, FormatMatch, Source
+    from .format_detection import FormatInfo, FormatMatch, Source
     from .model import Frame
     from .output import OutputTarget
     from .stream import PredictionStream

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, NoReturn
 import pluggy
 
 from . import hookspecs
-from .detection import Confidence, FormatInfo, FormatMatch, Source
+from .format_detection import Confidence, FormatInfo, FormatMatch, Source
 from .errors import (
     AmbiguousFormatError,
     ConfigError,
@@ -118,9 +118,9 @@ class Hub:
         self._registry: Any = None
         self._commands: list[Any] | None = None
         self._lock = threading.RLock()
-        from . import canonical
+        from . import canonical_plugin
 
-        self.register(canonical, name="canonical", version=_own_version(), origin="built-in",
+        self.register(canonical_plugin, name="canonical", version=_own_version(), origin="built-in",
                       distribution="predport")
         if load_entry_points:
             self._load_entry_points()

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable, Iterator, Mapping
 
-from .detection import PREDICTION_FIELDS, FormatInfo
+from .format_detection import PREDICTION_FIELDS, FormatInfo
 
 __all__ = ["LossTracker", "LossPolicy", "KINDS", "METADATA_KINDS", "kind_of", "is_metadata",
            "split_loss", "format_loss_table"]

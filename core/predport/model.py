@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import core_schema
 
-from .detection import PREDICTION_FIELDS
+from .format_detection import PREDICTION_FIELDS
 from .errors import ParseError, PredportError
 
 __all__ = [

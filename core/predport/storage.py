@@ -43,7 +43,7 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping
 
-from .detection import HEAD_BYTES, LISTING_LIMIT, Source
+from .format_detection import HEAD_BYTES, LISTING_LIMIT, Source
 from .errors import ConfigError, OutputError, PredportError, UnknownFormatError
 from .output import OutputTarget
 

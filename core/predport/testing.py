@@ -572,7 +572,7 @@ def _run_checks(
     tolerance: float,
     require_samples: bool,
 ) -> None:
-    from .detection import Confidence
+    from .format_detection import Confidence
     from .errors import PredportError
 
     # register ---------------------------------------------------------------------
@@ -660,7 +660,7 @@ def _run_checks(
 
     # parse / to_canonical return None for others ----------------------------------------
     from .context import Context
-    from .detection import Source
+    from .format_detection import Source
     from .hub import Hub
 
     others = sorted(({UNKNOWN_FORMAT} | set(all_formats) | {label for label, _ in foreign_items}) - set(own))

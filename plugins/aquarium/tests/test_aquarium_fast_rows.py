@@ -1,6 +1,6 @@
-"""The typed line decoder (fastrows) gives exactly what the general decoding gives.
+"""The typed line decoder (`fast.py`) gives exactly what the general decoding gives.
 
-Each case is converted twice, with ``fastrows.ENABLED`` on and off (off: every line is
+Each case is converted twice, with ``fast.ENABLED`` on and off (off: every line is
 decoded by orjson, as before the typed decoder existed); the canonical JSON bytes, the
 report and error messages must be identical. Rows are built after the 0.0.67 and 1.0.7
 clients' ``to_dict`` (see tests/data/README.md).
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import predport
-from predport_aquarium import fastrows
+from predport_aquarium import fast as fastrows
 
 
 def legacy_entry(i: int, task: str, label: str = "car", **attrs: Any) -> dict[str, Any]:

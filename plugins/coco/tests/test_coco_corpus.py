@@ -292,7 +292,7 @@ def test_dataset_dict__frames_named_and_sized_from_its_own_images(corpus) -> Non
 # -- the column-wise reader agrees with the record-by-record reader -----------------------------------------------
 @pytest.mark.parametrize("rel", RESULTS + DATASET_RESULTS)
 def test_paths__columnar_and_record_by_record_readers_agree(corpus, rel: str) -> None:
-    from predport_coco import reader
+    from predport_coco import read as reader
 
     recs = source_records(corpus(rel))
     columnar, _ = reader._columnar_columns(recs)

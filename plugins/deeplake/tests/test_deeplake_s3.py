@@ -193,7 +193,8 @@ def test_s3__other_stores_are_refused_with_the_reason(coco_files) -> None:
 KILLER = r"""
 import json, sys, time
 import predport
-from predport_deeplake import remote, writer
+from predport_deeplake import remote
+from predport_deeplake import write as writer
 
 stage, seconds = sys.argv[4], float(sys.argv[5])
 if stage == "commit":                     # every column written on the server, nothing committed yet

@@ -201,7 +201,7 @@ def test_write__a_non_dataset_folder_that_is_not_empty_is_refused(tmp_path: Path
 KILLER = r"""
 import sys, time
 import predport
-from predport_deeplake import writer
+from predport_deeplake import write as writer
 
 real = writer._commit_version
 def slow(ds, message):

@@ -384,7 +384,7 @@ def test_parse__mask_values_other_than_0_1_are_error(write_records) -> None:
 def test_rle__encoder_matches_pycocotools(seed: int) -> None:
     from pycocotools import mask as mask_utils
 
-    from predport_encord._mask import mask_to_rle
+    from predport_encord.mask import mask_to_rle
 
     rng = np.random.default_rng(seed)
     m = (rng.random((37, 53)) > rng.random()).astype(np.uint8)

@@ -75,7 +75,7 @@ def test_corpus__lightlytrain_sizes_from_coco_ground_truth_and_boxes_inside() ->
 
 
 def test_corpus__fast_columnar_path_equals_per_prediction_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    from predport_lightly import reader
+    from predport_lightly import read as reader
 
     folder = require_corpus(*LT)
     fast = predport.load(folder)

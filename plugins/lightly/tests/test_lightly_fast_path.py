@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import predport
-from predport_lightly import reader
+from predport_lightly import read as reader
 
 
 class _Refuse:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 
 import predport
-from predport_lightly import reader
+from predport_lightly import read as reader
 
 needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
 

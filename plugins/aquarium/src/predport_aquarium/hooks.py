@@ -1,7 +1,7 @@
 """predport hooks for Aquarium inference frames (format id ``aquarium``).
 
-Cheap to import: numpy, orjson, Pillow and pycocotools are imported by ``reader``,
-``writer`` and ``masks`` when a file is actually read or written.
+Cheap to import: numpy, orjson, Pillow and pycocotools are imported by ``read``,
+``write`` and ``masks`` when a file is actually read or written.
 
 Reader options (``read_options={...}`` / ``-o KEY=VALUE``; declared in ``READ_OPTIONS``):
 
@@ -12,7 +12,7 @@ Reader options (``read_options={...}`` / ``-o KEY=VALUE``; declared in ``READ_OP
 * ``resolve_masks`` — ``false`` keeps every mask row unresolved without reading PNGs.
 * ``keep_uuids`` — ``true`` stores every uuid, even ``<task_id>_inf_<position>``.
 
-Writer options (declared in ``WRITE_OPTIONS``): see :mod:`predport_aquarium.writer`
+Writer options (declared in ``WRITE_OPTIONS``): see :mod:`predport_aquarium.write`
 (``generation``, ``scores``, ``score_range``, ``default_confidence``, ``masks``, ``classes``).
 """
 from __future__ import annotations
@@ -76,7 +76,7 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
     head = source.head()
     if not head:
         return None
-    from .sniff import sniff
+    from .detect import sniff
 
     found = sniff(head, complete=source.head_is_complete())
     if found is None:
@@ -105,7 +105,7 @@ def parse(source: predport.Source, format: str, context: predport.Context) -> It
     if not source.is_file:
         raise predport.ParseError("an Aquarium inference file is a .jsonl or .json file, not a folder",
                                   file=str(source.path))
-    from .reader import iter_records
+    from .read import iter_records
 
     return iter_records(source.path, context)
 
@@ -114,7 +114,7 @@ def parse(source: predport.Source, format: str, context: predport.Context) -> It
 def to_canonical(records: Iterable[Any], format: str, context: predport.Context) -> Iterator[Any] | None:
     if format != FORMAT_ID:
         return None
-    from .reader import frames
+    from .read import frames
 
     return frames(iter(records), context)
 
@@ -123,7 +123,7 @@ def to_canonical(records: Iterable[Any], format: str, context: predport.Context)
 def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
     if format != FORMAT_ID:
         return None
-    from .writer import write
+    from .write import write
 
     return write(stream, target, context)
 

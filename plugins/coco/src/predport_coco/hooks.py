@@ -77,7 +77,7 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
     head = source.head()
     if not head:
         return None
-    from .sniff import sniff
+    from .detect import sniff
 
     found = sniff(head, complete=source.head_is_complete())
     if found is None:
@@ -113,7 +113,7 @@ def parse(source: predport.Source, format: str, context: predport.Context) -> It
 
 
 def _chunks(source: predport.Source, context: predport.Context) -> Iterator[Any]:
-    from .reader import prepare
+    from .read import prepare
 
     yield from prepare(source.path, context).chunks(context)
 
@@ -142,7 +142,7 @@ def _frames(records: Iterable[Any]) -> Iterator[predport.Frame]:
 def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
     if format != FORMAT_ID:
         return None
-    from .writer import write
+    from .write import write
 
     return write(stream, target, context)
 

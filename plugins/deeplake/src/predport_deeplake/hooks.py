@@ -134,7 +134,7 @@ def parse(source: predport.Source, format: str, context: predport.Context) -> It
 
 
 def _rows(source: predport.Source, context: predport.Context) -> Iterator[Any]:
-    from .reader import read
+    from .read import read
 
     yield from read(source.path, context)
 
@@ -150,7 +150,7 @@ def to_canonical(records: Iterable[Any], format: str) -> Iterable[predport.Frame
 def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
     if format != FORMAT_ID:
         return None
-    from .writer import write
+    from .write import write
 
     return write(stream, target, context)
 

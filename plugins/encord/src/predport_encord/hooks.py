@@ -11,7 +11,7 @@ from typing import Any, Iterator, Mapping
 
 import predport
 
-from ._common import FORMAT, READ_OPTIONS, WRITE_OPTIONS
+from .spec import FORMAT, READ_OPTIONS, WRITE_OPTIONS
 
 
 @predport.hookimpl
@@ -40,7 +40,7 @@ def formats() -> list["predport.FormatInfo"]:
 
 @predport.hookimpl
 def detect_format(source: "predport.Source") -> "predport.FormatMatch | None":
-    from ._detect import detect
+    from .detect import detect
 
     return detect(source)
 
@@ -49,7 +49,7 @@ def detect_format(source: "predport.Source") -> "predport.FormatMatch | None":
 def parse(source: "predport.Source", format: str, context: "predport.Context") -> Iterator[Any] | None:
     if format != FORMAT:
         return None
-    from ._read import parse as parse_records
+    from .read import parse as parse_records
 
     return parse_records(source, context)
 
@@ -58,7 +58,7 @@ def parse(source: "predport.Source", format: str, context: "predport.Context") -
 def to_canonical(records: Any, format: str, context: "predport.Context") -> Iterator[Any] | None:
     if format != FORMAT:
         return None
-    from ._read import to_canonical as frames
+    from .read import to_canonical as frames
 
     return frames(records, context)
 
@@ -67,7 +67,7 @@ def to_canonical(records: Any, format: str, context: "predport.Context") -> Iter
 def from_canonical(stream: Any, format: str, target: Any, context: "predport.Context") -> Mapping[str, Any] | None:
     if format != FORMAT:
         return None
-    from ._write import write
+    from .write import write
 
     return write(stream, target, context)
 

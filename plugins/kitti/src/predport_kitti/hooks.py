@@ -63,7 +63,7 @@ def formats() -> list[Any]:
 
 @predport.hookimpl
 def detect_format(source: Any) -> Any:
-    from ._detect import detect
+    from .detect import detect
 
     return detect(source)
 
@@ -72,7 +72,7 @@ def detect_format(source: Any) -> Any:
 def parse(source: Any, format: str, options: Mapping[str, Any], context: Any) -> Iterator[Any] | None:
     if format != FORMAT:
         return None
-    from ._read import parse_source
+    from .read import parse_source
 
     return parse_source(source, options, context)
 
@@ -81,7 +81,7 @@ def parse(source: Any, format: str, options: Mapping[str, Any], context: Any) ->
 def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
     if format != FORMAT:
         return None
-    from ._read import frames
+    from .read import frames
 
     return frames(records, context)
 
@@ -90,7 +90,7 @@ def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | Non
 def from_canonical(stream: Any, format: str, target: Any, context: Any) -> Mapping[str, Any] | None:
     if format != FORMAT:
         return None
-    from ._write import write
+    from .write import write
 
     return write(stream, target, context)
 

@@ -203,24 +203,24 @@ def detect_format(source: Any) -> Any:
 def parse(source: Any, format: str, options: Mapping[str, Any], context: Any) -> Any:
     if format != FORMAT:
         return None
-    from . import reader
+    from . import read
 
-    return reader.parse(source.path, options, context)
+    return read.parse(source.path, options, context)
 
 
 @predport.hookimpl
 def to_canonical(records: Any, format: str, context: Any) -> Any:
     if format != FORMAT:
         return None
-    from . import reader
+    from . import read
 
-    return reader.to_canonical(records, context)
+    return read.to_canonical(records, context)
 
 
 @predport.hookimpl
 def from_canonical(stream: Any, format: str, target: Any, context: Any) -> Any:
     if format != FORMAT:
         return None
-    from . import writer
+    from . import write
 
-    return writer.write(stream, target, context)
+    return write.write(stream, target, context)

@@ -61,7 +61,7 @@ def parse(source: Any, format: str, context: Any) -> Iterator[Any] | None:
     if format != FORMAT:
         return None
     from .options import ReadOptions
-    from .reader import parse_masks
+    from .read import parse_masks
 
     opts = ReadOptions.from_context(context)  # option errors surface before any file is read
     return parse_masks(source, opts, context)
@@ -71,7 +71,7 @@ def parse(source: Any, format: str, context: Any) -> Iterator[Any] | None:
 def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
     if format != FORMAT:
         return None
-    from .reader import frames_from_records
+    from .read import frames_from_records
 
     return frames_from_records(records, context)
 
@@ -80,6 +80,6 @@ def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | Non
 def from_canonical(stream: Any, format: str, target: Any, context: Any) -> dict[str, Any] | None:
     if format != FORMAT:
         return None
-    from .writer import write_masks
+    from .write import write_masks
 
     return write_masks(stream, target, context)

@@ -111,7 +111,7 @@ def label_array(im: Any, *, file: str) -> tuple[Any, str]:
     Returns ``(array, mode)``. ``P`` gives palette indices (the colours are
     ignored), ``1`` gives 0/1, ``I;16*`` and ``I`` give uint16, ``LA``/``PA``
     drop the alpha channel. Colour modes are not handled here (see
-    :func:`predport_masks.reader.colour_labels`).
+    :func:`predport_masks.read.colour_labels`).
     """
     import numpy as np
 

@@ -89,18 +89,18 @@ def parse(source: predport.Source, format: str, options: Mapping[str, Any],
           context: predport.Context) -> Iterator[Any] | None:
     if format != FORMAT:
         return None
-    from . import reader
+    from . import read
 
-    return reader.parse(source, options, context)
+    return read.parse(source, options, context)
 
 
 @predport.hookimpl
 def to_canonical(records: Iterable[Any], format: str, context: predport.Context) -> Iterator[Any] | None:
     if format != FORMAT:
         return None
-    from . import reader
+    from . import read
 
-    return reader.to_canonical(records, context)
+    return read.to_canonical(records, context)
 
 
 @predport.hookimpl
@@ -108,6 +108,6 @@ def from_canonical(stream: predport.PredictionStream, format: str, target: predp
                    context: predport.Context) -> dict[str, Any] | None:
     if format != FORMAT:
         return None
-    from . import writer
+    from . import write
 
-    return writer.write(stream, target, context)
+    return write.write(stream, target, context)

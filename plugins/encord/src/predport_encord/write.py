@@ -16,7 +16,7 @@ import orjson
 
 import predport
 
-from ._common import (
+from .spec import (
     BOX,
     EPS,
     LIST_SCHEMA,
@@ -33,7 +33,7 @@ _CLASS_ATTRS = frozenset({"attribute_hash", "option_hash"})
 
 
 def write(stream: Any, target: Any, context: "predport.Context") -> dict[str, Any]:
-    options = context.options  # declared in _common.WRITE_OPTIONS: parsed and checked by the hub
+    options = context.options  # declared in spec.WRITE_OPTIONS: parsed and checked by the hub
     if target.final_path().suffix.lower() in SUFFIXES_PICKLE:
         # JSON under a pickle's name would be refused by every reader, predport's included.
         raise predport.OutputError(

@@ -25,7 +25,7 @@ import orjson
 
 import predport
 
-from ._common import (
+from .spec import (
     BOX,
     EPS,
     MASK,
@@ -37,7 +37,7 @@ from ._common import (
     load_ontology,
     looks_like_pickle,
 )
-from ._mask import mask_box, mask_to_rle
+from .mask import mask_box, mask_to_rle
 
 K_BOX, K_POLYGON, K_MASK, K_CLASS = 0, 1, 2, 3
 _KINDS = {BOX: K_BOX, POLYGON: K_POLYGON, MASK: K_MASK}
@@ -122,8 +122,8 @@ def _pickled_records(path: Path, context: "predport.Context", file: str) -> Iter
     """Encord Active's ``predictions.pkl``, unpickled by the restricted reader and checked
     as records eagerly (a refused pickle fails before the first frame; the stand-ins are
     released before the records are handed on)."""
-    from ._pickled import limits, load_pickle, records
-    from ._unpickle import paused_collection
+    from .pickled import limits, load_pickle, records
+    from .unpickle import paused_collection
 
     frame0_none = _frame_option(context.options)
     names, mapping = _maps(context)

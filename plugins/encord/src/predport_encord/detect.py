@@ -6,7 +6,7 @@ from typing import Any
 
 import predport
 
-from ._common import FORMAT, NOT_PICKLE_REASON, is_pickle_head, looks_like_pickle
+from .spec import FORMAT, NOT_PICKLE_REASON, is_pickle_head, looks_like_pickle
 
 _PREDICTIONS_KEY = re.compile(rb'"predictions"\s*:\s*\[\s*')
 _WS = b" \t\r\n"
@@ -133,7 +133,7 @@ def _pickle(head: bytes) -> "predport.FormatMatch":
     bytes, is an Encord Active ``Prediction`` class; anything else is refused with why."""
     if not is_pickle_head(head):
         return predport.FormatMatch(FORMAT, predport.Confidence.NO, NOT_PICKLE_REASON)
-    from ._unpickle import MODELS, PREFIX_BYTES, first_global
+    from .unpickle import MODELS, PREFIX_BYTES, first_global
 
     protocol, name, whole = first_global(head)
     ours = {f"{module}.Prediction" for module in MODELS}

@@ -24,9 +24,9 @@ import numpy as np
 import predport
 from predport import ConfigError, ParseError
 
-from ._layout import ImageFinder, LabelFile, Layout, find_image_folder, resolve
-from ._ontology import load_map
-from ._parse import ATTR_COLUMNS, BATCH_BYTES, BATCH_FILES, UNKNOWN, FileParser, ParsedFile
+from .layout import ImageFinder, LabelFile, Layout, find_image_folder, resolve
+from .ontology import load_map
+from .lines import ATTR_COLUMNS, BATCH_BYTES, BATCH_FILES, UNKNOWN, FileParser, ParsedFile
 
 _DROP = -2  # DontCare, dropped by default
 _UNMAPPED = -1  # not in the class map

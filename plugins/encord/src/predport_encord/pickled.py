@@ -1,10 +1,10 @@
 """Encord Active's ``predictions.pkl`` into the same records the JSON reader makes.
 
-The restricted unpickler (:mod:`._unpickle`) gives back stand-ins; each pickled
+The restricted unpickler (:mod:`.unpickle`) gives back stand-ins; each pickled
 ``Prediction`` becomes the JSON record it would have been — the flat schema of
 v0.1.13–v0.1.32 (``class_id``, ``format``, ``data`` on the prediction) is read as an
 ``object`` whose ``feature_hash`` is the ``class_id`` — and goes through the JSON
-reader's checks (``_read._Checker``), so both inputs share every rule, error message
+reader's checks (``read._Checker``), so both inputs share every rule, error message
 and the conversion to pixels.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any, Iterator, Mapping
 
 import predport
 
-from ._read import _Bad
-from ._unpickle import MODULE_APP, Array, Limits, Model, PickleRefused, fields_of, loads
+from .read import _Bad
+from .unpickle import MODULE_APP, Array, Limits, Model, PickleRefused, fields_of, loads
 
 _NESTED = frozenset({"data_hash", "frame", "confidence", "object", "classification"})
 _FLAT = frozenset({"data_hash", "frame", "class_id", "confidence", "format", "data", "track_id"})

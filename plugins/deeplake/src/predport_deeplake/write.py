@@ -419,24 +419,24 @@ class _InPlace:
 
     def __init__(self, dest: Any, branch: str, pre: str, id_opt: Any, target: Any, context: Any,
                  eval_only: bool = False, cred: dict[str, Any] | None = None) -> None:
-        from . import reader
+        from . import read as reader_mod
 
         self.dest, self.branch, self.pre, self.target, self.context = dest, branch, pre, target, context
         self.eval_only, self.cred = eval_only, cred
         root = target.in_place()  # the folder, or the s3:// URL
         self.path = root
-        ds, view = reader.open_dataset(root, creds=cred)
+        ds, view = reader_mod.open_dataset(root, creds=cred)
         self.branch_exists = branch in ds.branches.names()
         if self.branch_exists and branch != "main":
             view = ds.branches[branch].open()
-        kinds = reader.column_kinds(view)
+        kinds = reader_mod.column_kinds(view)
         id_col = str(id_opt) if id_opt else (layout.ID_COLUMN if layout.ID_COLUMN in kinds else None)
         if id_col is not None and kinds.get(id_col) != "text":
             raise predport.OutputError(f"the dataset has no text data-id column {id_col!r}", file=str(dest),
                                        field="id_column", hint="name it with -w id_column=NAME")
         self.n_rows = len(view)
         self.id_col = id_col
-        self.sizes = reader.row_sizes(view, kinds, layout.IMAGES)
+        self.sizes = reader_mod.row_sizes(view, kinds, layout.IMAGES)
         self.row_of: dict[str, int] = {}
         self.dupes: set[str] = set()
         if id_col is None:

@@ -35,7 +35,7 @@ import orjson
 import predport
 
 from . import spec
-from .reader import derived_type, load_classes
+from .read import derived_type, load_classes
 
 
 

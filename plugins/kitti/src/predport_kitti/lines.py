@@ -11,7 +11,7 @@ is the same as counting the 14 or 15 numbers from the right, and unlike it, it p
 stray word among the numbers instead of swallowing it into the class name.
 
 Files are parsed in batches (up to ``BATCH_FILES`` files or ``BATCH_BYTES`` bytes, see
-``_read``): the numbers of a whole batch are converted in one numpy call, boxes and
+``read``): the numbers of a whole batch are converted in one numpy call, boxes and
 attribute columns are derived for the batch at once, and each file gets its slice — for
 files of 10-30 lines the per-call costs of numpy, not the numbers, would dominate. Three
 paths give the same result:

@@ -30,8 +30,8 @@ import orjson
 import predport
 
 from . import spec
-from .fastrows import FastRow
-from .sniff import generation_of
+from .fast import FastRow
+from .detect import generation_of
 
 # -- records ------------------------------------------------------------------------------
 Record = tuple[str, "int | None", "int | None", Any]  # (file, line, array index, row)
@@ -56,9 +56,9 @@ def iter_records(path: Path, context: Any) -> Iterator[Record]:
             yield (file, None, None, obj)
             return
         del data
-    from . import fastrows
+    from . import fast as fast_rows
 
-    typed = fastrows.decode if fastrows.ENABLED else None
+    typed = fast_rows.decode if fast_rows.ENABLED else None
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if typed is not None:
@@ -423,7 +423,7 @@ class Mapper:
                                     task_id=task_id)
 
     def typed_boxes(self, entries: list[Any], gen: str, task_id: str) -> Any:
-        """:meth:`fast_boxes` for entries decoded by :mod:`.fastrows`, whose decoder has checked
+        """:meth:`fast_boxes` for entries decoded by :mod:`.fast`, whose decoder has checked
         the keys and types already; ``None`` (a negative size, an empty uuid, a label that is
         not a class name) sends the frame down the general path. Same columns, same checks
         in the same order."""
