@@ -109,33 +109,18 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
 def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
     if format != FORMAT_ID:
         return None
-    return _chunks(source, context)
+    from .read import chunks
 
-
-def _chunks(source: predport.Source, context: predport.Context) -> Iterator[Any]:
-    from .read import prepare
-
-    yield from prepare(source.path, context).chunks(context)
+    return chunks(source.path, context)
 
 
 @predport.hookimpl
 def to_canonical(records: Iterable[Any], format: str) -> Iterator[predport.Frame] | None:
     if format != FORMAT_ID:
         return None
-    return _frames(records)
+    from .read import frames
 
-
-def _frames(records: Iterable[Any]) -> Iterator[predport.Frame]:
-    Frame, Detections = predport.Frame, predport.Detections
-    for chunk in records:
-        yield Frame.model_construct(
-            data_id=chunk.data_id,
-            width=chunk.width,
-            height=chunk.height,
-            predictions=Detections(chunk.category_id, chunk.score, chunk.box, **chunk.objects,
-                                   checked=chunk.checked),
-            attributes=chunk.attributes,
-        )
+    return frames(records)
 
 
 @predport.hookimpl

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -773,3 +773,22 @@ def _finish(cols: Columns, *, gt: gtmod.GroundTruth | None, file: str, base: tup
         cols = cols.take(order)
     return Prepared(cols=cols, starts=starts, regrouped=order is not None, gt=gt, file=file, base=base,
                     truth=truth)
+
+
+def chunks(path: Path, context: Any) -> Iterator[FrameChunk]:
+    """The ``parse`` stage: the file's records as chunks of columns, one per image (lazily: nothing is read yet)."""
+    yield from prepare(path, context).chunks(context)
+
+
+def frames(records: Iterable[FrameChunk]) -> Iterator[predport.Frame]:
+    """The ``to_canonical`` stage: one frame per chunk, its columns already checked by ``prepare``."""
+    Frame, Detections = predport.Frame, predport.Detections
+    for chunk in records:
+        yield Frame.model_construct(
+            data_id=chunk.data_id,
+            width=chunk.width,
+            height=chunk.height,
+            predictions=Detections(chunk.category_id, chunk.score, chunk.box, **chunk.objects,
+                                   checked=chunk.checked),
+            attributes=chunk.attributes,
+        )

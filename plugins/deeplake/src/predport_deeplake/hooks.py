@@ -17,15 +17,11 @@ dataset on this branch, created from ``main`` when missing), ``group``, ``id_col
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Iterable, Iterator
 
 import predport
 
 FORMAT_ID = "deeplake"
-LOG_META = "_deeplake_log/_meta"
-#: Entries of ``_deeplake_log/_meta`` looked at by detection (a few per dataset in practice).
-META_SCAN_LIMIT = 64
 
 Option = predport.Option
 #: Every option of the reader and the writer, declared once (the hub parses and checks them).
@@ -77,66 +73,20 @@ def formats() -> list[predport.FormatInfo]:
     ]
 
 
-def _first_commit_line(source: predport.Source) -> tuple[str, bytes] | None:
-    """The first line of a ``_deeplake_log/_meta`` log file, with its relative path."""
-    folder = source.path / LOG_META
-    try:
-        with os.scandir(folder) as it:
-            names = []
-            for i, entry in enumerate(it):
-                if i >= META_SCAN_LIMIT:
-                    break
-                if entry.name.endswith(".jsonl") and entry.is_file():
-                    names.append(entry.name)
-    except OSError:
-        return None
-    for name in sorted(names):
-        rel = f"{LOG_META}/{name}"
-        line = source.head(rel, size=4096).split(b"\n", 1)[0]
-        if line:
-            return rel, line
-    return None
-
-
 @predport.hookimpl
 def detect_format(source: predport.Source) -> predport.FormatMatch | None:
-    if not source.is_dir:
-        return None
-    if source.has(LOG_META):
-        found = _first_commit_line(source)
-        if found is None:
-            return predport.FormatMatch(FORMAT_ID, predport.Confidence.LOW,
-                                        f"a {LOG_META} folder without a readable log file")
-        rel, line = found
-        import json
+    from .detect import detect
 
-        try:
-            release = json.loads(line)["commit"]["release"]
-        except (ValueError, KeyError, TypeError):
-            return predport.FormatMatch(FORMAT_ID, predport.Confidence.LOW,
-                                        f"{rel} does not start with a Deep Lake commit record")
-        if not isinstance(release, str) or not release.startswith("4."):
-            return predport.FormatMatch(FORMAT_ID, predport.Confidence.NO,
-                                        f"a Deep Lake dataset written by release {release!r}; this plugin reads 4.x")
-        return predport.FormatMatch(FORMAT_ID, predport.Confidence.CERTAIN,
-                                    f"a Deep Lake dataset ({rel} written by deeplake {release})")
-    if source.has("dataset_meta.json") and source.has("version_control_info.json"):
-        return predport.FormatMatch(FORMAT_ID, predport.Confidence.NO,
-                                    "a Deep Lake 3.x dataset: convert it to 4.x first with deeplake.convert")
-    return None
+    return detect(source)
 
 
 @predport.hookimpl
 def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
     if format != FORMAT_ID:
         return None
-    return _rows(source, context)
-
-
-def _rows(source: predport.Source, context: predport.Context) -> Iterator[Any]:
     from .read import read
 
-    yield from read(source.path, context)
+    return read(source.path, context)  # a generator: nothing is read yet
 
 
 @predport.hookimpl
