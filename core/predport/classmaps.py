@@ -7,13 +7,23 @@
 
 The names of the classes are kept (the map changes ids only). The order is COCO's own
 (``instances_val2017.json`` lists the 80 categories by ascending id); it is the table
-Ultralytics ships as ``coco80_to_coco91_class()``. Standard library only.
+Ultralytics ships as ``coco80_to_coco91_class()``.
+
+Also here: :class:`ClassMap` (a user's class map: source class names or ids to target
+categories), :class:`ClassTarget` (one entry) and :func:`load_mapping_file` (the safe
+JSON/YAML reader class-map and sizes files share). Standard library at import time.
 """
 from __future__ import annotations
 
-from typing import Any
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
 
-__all__ = ["COCO80_TO_COCO91", "BUILTIN_CLASS_MAPS", "builtin_class_map"]
+from .errors import ConfigError
+
+__all__ = ["COCO80_TO_COCO91", "BUILTIN_CLASS_MAPS", "builtin_class_map", "ClassTarget", "ClassMap",
+           "load_mapping_file"]
 
 #: ``COCO80_TO_COCO91[i]`` is the COCO category id of Ultralytics' class index ``i``.
 COCO80_TO_COCO91: tuple[int, ...] = (
@@ -34,3 +44,132 @@ def builtin_class_map(name: str) -> dict[str, Any] | None:
     if name == "coco80-to-coco91":
         return {str(index): coco for index, coco in enumerate(COCO80_TO_COCO91)}
     return None
+
+
+def load_mapping_file(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON or YAML file safely (``yaml.safe_load``: nothing is evaluated)."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
+    if p.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            raise ConfigError(
+                f"invalid YAML: {getattr(exc, 'problem', exc)}",
+                file=str(p),
+                line=None if line is None else line + 1,
+            ) from None
+    import orjson
+
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc}", file=str(p)) from None
+
+
+@dataclass(frozen=True)
+class ClassTarget:
+    """Where one source class goes: the canonical id, and optionally a name and external id."""
+
+    id: int | None = None
+    name: str | None = None
+    external_id: str | None = None
+
+
+class ClassMap:
+    """Source class names or ids to target categories. Shared by every plugin.
+
+    Accepted file shapes (JSON or YAML):
+
+    * ``{"Car": 1, "Pedestrian": 2}`` — name (or id as a string) to target id;
+    * ``{"Car": {"id": 1, "name": "car", "external_id": "OTk2MzM3"}}``;
+    * ``[{"source": "Car", "id": 1, "name": "car", "external_id": "..."}]``;
+    * ``{"Car": "car"}`` — renaming only (ids assigned in order of appearance).
+
+    Names match case-insensitively (as the KITTI devkit does); ids match exactly.
+    """
+
+    def __init__(self, entries: Mapping[str, ClassTarget], *, origin: str | None = None,
+                 ids_only: bool = False) -> None:
+        #: Look source classes up by id only (the built-in id maps: a class *named* "13" is
+        #: not class 13).
+        self.ids_only = ids_only
+        self._by_key: dict[str, ClassTarget] = {}
+        for key, target in entries.items():
+            self._by_key[self._norm(key)] = target
+        self.origin = origin
+
+    @staticmethod
+    def _norm(key: Any) -> str:
+        return str(key).strip().casefold()
+
+    @classmethod
+    def from_obj(cls, obj: Any, *, origin: str | None = None, ids_only: bool = False) -> "ClassMap":
+        entries: dict[str, ClassTarget] = {}
+
+        def bad(msg: str, path: str) -> ConfigError:
+            return ConfigError(msg, file=origin, json_path=path)
+
+        if isinstance(obj, Mapping):
+            items: Iterable[tuple[str, Any, str]] = (
+                (str(k), v, f"$[{str(k)!r}]") for k, v in obj.items()
+            )
+        elif isinstance(obj, list):
+            items = []
+            for i, entry in enumerate(obj):
+                if not isinstance(entry, Mapping) or "source" not in entry:
+                    raise bad("each entry needs a 'source' key", f"$[{i}]")
+                rest = {k: v for k, v in entry.items() if k != "source"}
+                items.append((str(entry["source"]), rest, f"$[{i}]"))  # type: ignore[union-attr]
+        else:
+            raise bad("a class map is an object or a list of {source, id, name, external_id}", "$")
+        for key, value, path in items:
+            if isinstance(value, bool):
+                raise bad("expected an id, a name or an object", path)
+            if isinstance(value, int):
+                entries[key] = ClassTarget(id=value)
+            elif isinstance(value, str):
+                entries[key] = ClassTarget(name=value)
+            elif isinstance(value, Mapping):
+                unknown = set(value) - {"id", "name", "external_id"}
+                if unknown:
+                    raise bad(f"unknown keys {sorted(unknown)}", path)
+                cid = value.get("id")
+                if cid is not None and (isinstance(cid, bool) or not isinstance(cid, int)):
+                    raise bad("'id' must be an integer", path + ".id")
+                ext = value.get("external_id")
+                entries[key] = ClassTarget(
+                    id=cid, name=value.get("name"), external_id=None if ext is None else str(ext)
+                )
+            else:
+                raise bad("expected an id, a name or an object", path)
+        return cls(entries, origin=origin, ids_only=ids_only)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "ClassMap":
+        """A class-map file, or a built-in map by name (``coco91-to-coco80``, ``coco80-to-coco91``:
+        :mod:`predport.classmaps`) when no file of that name exists."""
+        text = os.fspath(path)
+        builtin = builtin_class_map(text) if not os.path.exists(text) else None
+        if builtin is not None:
+            return cls.from_obj(builtin, origin=f"built-in class map {text}", ids_only=True)
+        return cls.from_obj(load_mapping_file(path), origin=str(path))
+
+    def lookup(self, key: Any) -> ClassTarget | None:
+        """The target of a source class name or id; ``None`` when unmapped.
+
+        Unmapped classes are counted per prediction by :class:`CategoryTable`, not here.
+        """
+        return self._by_key.get(self._norm(key))
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __contains__(self, key: Any) -> bool:
+        return self._norm(key) in self._by_key

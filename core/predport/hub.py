@@ -557,7 +557,7 @@ class Hub:
         if mode == "write" and not info.can_write:
             raise ConfigError(f"format {info.id!r} can be read but not written", plugin=self.label(info.plugin))
         ctx = context if context is not None else Context()
-        ctx.format, ctx.plugin, ctx.registry = info.id, self.label(info.plugin), self.registry
+        ctx.attach(format=info.id, plugin=self.label(info.plugin), registry=self.registry)
         ctx.bind_options(info.read_options if mode == "read" else info.write_options, format=info.id, mode=mode)
         return ctx
 

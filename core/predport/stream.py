@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
-    from .context import CategoryTable, Report
+    from .categories import CategoryTable
+    from .report import Report
     from .model import Frame, PredictionSet, SourceInfo
 
 __all__ = ["PredictionStream"]
@@ -41,7 +42,7 @@ class PredictionStream:
 
     @classmethod
     def from_set(cls, prediction_set: "PredictionSet") -> "PredictionStream":
-        from .context import CategoryTable
+        from .categories import CategoryTable
 
         table = CategoryTable()
         for c in prediction_set.categories:

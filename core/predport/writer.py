@@ -49,7 +49,7 @@ class Writer:
         options: Mapping[str, Any] | None = None,
         write_options: Mapping[str, Any] | None = None,
     ) -> None:
-        from .context import CategoryTable
+        from .categories import CategoryTable
 
         if options is not None:  # the old name of write_options
             import warnings

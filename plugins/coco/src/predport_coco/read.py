@@ -727,7 +727,7 @@ def prepare(path: Path, context: Any) -> Prepared:
         doc, strict = loads(raw, file=file)
         del raw
         base: tuple[Any, ...] = ()
-        truth = getattr(context, "role", "predictions") == "ground_truth"
+        truth = context.ground_truth
         if isinstance(doc, dict):
             recs = doc.get("annotations")
             if not isinstance(recs, list):

@@ -117,7 +117,7 @@ def read(path: Path, context: Any) -> Iterator[Any]:
     import orjson
 
     Frame, Detections = predport.Frame, predport.Detections
-    ground_truth = getattr(context, "role", "predictions") == "ground_truth"
+    ground_truth = context.ground_truth
     group = layout.parse_group(context.option("group"), "" if ground_truth else layout.DEFAULT_GROUP)
     pre = layout.prefix(group)
     root, ds = open_dataset(path, context.option("branch"))

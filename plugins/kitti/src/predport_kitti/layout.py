@@ -303,7 +303,7 @@ def find_image_folder(layout: Layout, options: Any, context: Any) -> Path | None
         if not p.is_dir():
             raise ConfigError("images folder does not exist", file=str(p), field="images")
         return p
-    sizes_folder = getattr(context.sizes, "folder", None)
+    sizes_folder = context.image_folder
     if sizes_folder is not None:
         return Path(sizes_folder)
     if layout.kind.startswith("encord") or options.get("find_images") is False:

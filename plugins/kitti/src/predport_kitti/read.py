@@ -73,7 +73,7 @@ def _install_class_map(layout: Layout, options: Mapping[str, Any], context: Any)
     old_style = layout.kind != "encord-new"
     if old_style:
         seen = _peek_names(layout, context)
-    context.categories.class_map = load_map(map_file, old_style=old_style, seen_names=seen, context=context)
+    context.use_class_map(load_map(map_file, old_style=old_style, seen_names=seen, context=context))
 
 
 def _peek_names(layout: Layout, context: Any, files: int = 3) -> list[str]:
@@ -136,7 +136,7 @@ class FrameBuilder:
 
     def __init__(self, context: Any) -> None:
         self.context = context
-        self.ground_truth = getattr(context, "role", "predictions") == "ground_truth"
+        self.ground_truth = context.ground_truth
         # Unset: ground truth keeps DontCare rows as ignore regions (``ignore: true``), as the
         # devkit uses them; predictions drop them.
         keep = context.option("keep_dontcare")

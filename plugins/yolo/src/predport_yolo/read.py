@@ -44,7 +44,7 @@ class Dataset:
             if options.get("kpt_shape") is not None else read_kpt_shape(layout)
         self.folder_task = _folder_task(layout)
         self.previous: L.Scheme | None = None  # the scheme the last decided file had
-        folder = getattr(context.sizes, "folder", None)
+        folder = context.image_folder
         self.images: Path | None = Path(folder) if folder is not None else layout.images
         self._image_index: dict[str, str] | None = None
         self._sizes: dict[str, tuple[int, int]] | None = None
