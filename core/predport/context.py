@@ -30,10 +30,7 @@ __all__ = [
     "load_mapping_file",
 ]
 
-#: ``fail`` — the first bad record stops the run (default); ``skip`` — bad records
-#: are counted, reported and left out; ``clamp`` — like ``skip``, and boxes that
-#: leave the image are clamped to it where the image size is known.
-POLICIES = ("fail", "skip", "clamp")
+from .policy import POLICIES
 
 
 class _TrackedOptions(dict):  # type: ignore[type-arg]
@@ -97,7 +94,7 @@ class Context:
     core ``categories`` (:class:`CategoryTable`), ``sizes`` (:class:`ImageSizes`), ``report``
     (:class:`Report`), ``registry``. Methods for plugins: :meth:`option`, :meth:`image_size`,
     :meth:`data_id_for`, :meth:`resolve`, :meth:`resolve_ids`, :meth:`declare`,
-    :meth:`left_out`, :meth:`category`, :meth:`use_class_map`, :meth:`problem`,
+    :meth:`left_out`, :meth:`category`, :meth:`use_class_map`, :meth:`problem`, :meth:`outside_image`,
     :meth:`count`, :meth:`warn`, :meth:`loss`, :meth:`hold`, :meth:`wrong_role`.
     Assigning to any attribute raises ``AttributeError``.
     """
@@ -316,6 +313,14 @@ class Context:
         if self._policy == "fail":
             raise error
         self._report.skip(error)
+
+    def outside_image(self, error: BaseException) -> None:
+        """A coordinate leaves the image (``error`` says where). Under ``clamp`` this returns and
+        the reader keeps the value: the core clamps the frame's boxes and polygons to the image
+        (:mod:`predport.policy`). Under ``fail`` and ``skip`` ``error`` is raised, a bad record
+        like any other (hand it on to :meth:`problem`, or let it propagate)."""
+        if self._policy != "clamp":
+            raise error
 
     def wrong_role(self, found: str, *, file: str | None = None, line: int | None = None,
                    json_path: Any = None, field: str | None = None) -> PredportError:

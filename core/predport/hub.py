@@ -619,6 +619,10 @@ class Hub:
         guarded = self._guard(frames, owner2, "to_canonical", feeds=records, check=check, file=str(source.path))
         if ctx.role == "ground_truth":
             guarded = _scoreless(guarded, ctx, uri)
+        if ctx.policy == "clamp":  # the core applies the policy to every reader's frames
+            from .policy import clamp_frames
+
+            guarded = clamp_frames(guarded, ctx.report, ctx.image_size)
         return PredictionStream(guarded, ctx.categories, src, ctx.report)
 
     # -- command-line commands ------------------------------------------------------------
@@ -694,7 +698,12 @@ class Hub:
         source_info = self.formats().get(getattr(stream.source, "format", None) or "")
         tracker = LossTracker(info, policy=policy, partial=ctx.report.lost, held=ctx.report.held,
                               derived=source_info.derived if source_info is not None else None, dest=str(dest))
-        ended = _Ended(tracker.watch(stream.frames))
+        frames = stream.frames
+        if ctx.policy == "clamp":  # and to every writer's
+            from .policy import clamp_frames
+
+            frames = clamp_frames(frames, ctx.report, ctx.image_size, count_unsized=False)
+        ended = _Ended(tracker.watch(frames))
         wrapped = PredictionStream(ended, stream.categories, stream.source, stream.report)
         target = output_target(dest, kind=info.target, registry=self.registry, overwrite=overwrite,
                                storage_options=storage_options, in_place=info.in_place)

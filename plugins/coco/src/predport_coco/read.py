@@ -563,7 +563,6 @@ def _resolve_categories(cols: Columns, gt: gtmod.GroundTruth | None, context: An
     cid = np.array(mapped, dtype=np.int64)[inverse] if inverse is not None else _lookup(cols.category_id, uniq, mapped)
     dropped = cid < 0
     if dropped.any():
-        context.report.count("dropped: category not in the class map", int(dropped.sum()))
         keep = np.flatnonzero(~dropped)
         cols = cols.take(keep)
         cid = cid[keep]

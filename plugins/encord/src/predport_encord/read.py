@@ -191,7 +191,6 @@ class _Checker:
         self.context = context
         self.file = file
         self.frame0_none = frame0_none
-        self.clamp = context.policy == "clamp"
 
     def lines(self, lines: Iterable[bytes]) -> Iterator[Record]:
         for lineno, raw in enumerate(lines, start=1):
@@ -381,11 +380,9 @@ class _Checker:
         if problem is None:
             return x, y, w, h
         key, message = problem
-        if self.clamp and w >= 0 and h >= 0:
-            self.context.report.count("encord: boxes clamped to the image")
-            x0, y0 = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
-            x1, y1 = min(max(x + w, 0.0), 1.0), min(max(y + h, 0.0), 1.0)
-            return x0, y0, max(x1 - x0, 0.0), max(y1 - y0, 0.0)
+        if w >= 0 and h >= 0:  # clamp: kept, and the core clamps the box to the image; else a bad record
+            self.context.outside_image(_Bad(message, path + (key,), key))
+            return x, y, w, h
         raise _Bad(message, path + (key,), key)
 
     def _polygon(self, data: Any) -> np.ndarray:
@@ -408,14 +405,10 @@ class _Checker:
         if not np.isfinite(arr).all():
             raise _Bad("polygon coordinates must be finite", path, "data")
         outside = (arr < -EPS) | (arr > 1 + EPS)
-        if outside.any():
-            if self.clamp:
-                self.context.report.count("encord: polygons clamped to the image")
-                np.clip(arr, 0.0, 1.0, out=arr)
-            else:
-                i, j = (int(v) for v in np.argwhere(outside)[0])
-                raise _Bad(f"point {i} has {'xy'[j]} = {arr[i, j]!r}, outside [0, 1] "
-                           "(Encord polygons are normalised)", path + (i, j), "data")
+        if outside.any():  # clamp: kept, and the core clamps the polygon to the image; else a bad record
+            i, j = (int(v) for v in np.argwhere(outside)[0])
+            self.context.outside_image(_Bad(f"point {i} has {'xy'[j]} = {arr[i, j]!r}, outside [0, 1] "
+                                            "(Encord polygons are normalised)", path + (i, j), "data"))
         return arr.ravel()
 
     @staticmethod
@@ -497,11 +490,9 @@ def to_canonical(records: Iterable[Any], context: "predport.Context") -> Iterato
         raise TypeError("encord records must come from the encord parser")
     categories = _Categories(context, header.names)
     groups: dict[tuple[str, int | None], _Group] = {}
-    unmapped = 0
     for rec in it:
         cid = categories(rec.feature_hash)
-        if cid is None:
-            unmapped += 1
+        if cid is None:  # unmapped: left out, counted per class by the table (the core's rule)
             continue
         group = groups.get((rec.data_hash, rec.frame))
         if group is None:
@@ -517,8 +508,6 @@ def to_canonical(records: Iterable[Any], context: "predport.Context") -> Iterato
                 ))
                 continue
         group.rows.append((cid, rec))
-    if unmapped:
-        context.report.count("encord: predictions of unmapped classes dropped", unmapped)
     while groups:
         key = next(iter(groups))
         group = groups.pop(key)  # release each group once its frame is built

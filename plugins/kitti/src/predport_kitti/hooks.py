@@ -18,7 +18,8 @@ READ_OPTIONS = (
     Option("keep_dontcare", "bool", None, "keep DontCare rows (default: kept as ignore regions when read as "
            "ground truth, dropped otherwise)"),
     Option("drop_unmapped", "bool", False,
-           "drop (and count) classes the class map does not list, instead of failing"),
+           "no effect, kept for old command lines: classes the class map does not list are always "
+           "left out and counted per class (the core's rule for every format)"),
     Option("images", "path", None, "image folder for sizes and data ids"),
     Option("find_images", "bool", True, "look for image_2/ or images/ beside the labels"),
     Option("data_id", "enum", "auto", "auto (the image name when an image folder is known), label or image",

@@ -142,13 +142,11 @@ class FrameBuilder:
         keep = context.option("keep_dontcare")
         self.keep_dontcare = self.ground_truth if keep is None else bool(keep)
         self._dontcare: set[int] = set()
-        self.drop_unmapped = bool(context.option("drop_unmapped"))
-        self.clamp = context.policy == "clamp"
         self._codes: dict[bytes, int] = {}
         self._renamed: dict[bytes, str] = {}
         self._Frame = predport.Frame
         self._Detections = predport.Detections
-        self._sizes = bool(context.sizes)  # a sizes mapping/file or an image folder was given
+        self._sizes = context.has_sizes  # a sizes mapping/file or an image folder was given
 
     # -- categories -------------------------------------------------------------------
     def _learn(self, name: bytes) -> int:
@@ -160,7 +158,7 @@ class FrameBuilder:
         if not self.keep_dontcare and text.casefold() == "dontcare":
             code = _DROP
         else:
-            cid = self.context.categories.resolve(name=text)
+            cid = self.context.resolve(name=text, rows=0)  # unmapped rows are counted in _keep
             code = _UNMAPPED if cid is None else int(cid)
             if cid is not None and text.casefold() == "dontcare":
                 self._dontcare.add(code)
@@ -182,8 +180,9 @@ class FrameBuilder:
             return [codes[n] for n in names]
 
     def _keep(self, codes: list[int], rows: ParsedFile, file: str) -> Any:
-        """Indices of rows to keep: DontCare is dropped (counted); unmapped classes and
-        undecodable names fail or are skipped by policy (or dropped with ``drop_unmapped``)."""
+        """Indices of rows to keep: DontCare is dropped (counted); unmapped classes are left out
+        and counted per class under every policy (the core's rule); undecodable names fail or
+        are skipped by policy."""
         arr = np.array(codes, dtype=np.int64)
         dropped = int(np.count_nonzero(arr == _DROP))
         if dropped:
@@ -192,23 +191,8 @@ class FrameBuilder:
             self.context.problem(
                 ParseError("class name is not UTF-8", file=file, line=rows.line_of(i), column=1, field="type")
             )
-        unmapped = np.flatnonzero(arr == _UNMAPPED).tolist()
-        if unmapped and self.drop_unmapped:
-            self.context.report.count("kitti.unmapped_dropped", len(unmapped))
-        else:
-            for i in unmapped:
-                name = rows.names[i].decode("utf-8", errors="replace")
-                self.context.problem(
-                    ParseError(
-                        f"class {name!r} is not in the class map",
-                        file=file,
-                        line=rows.line_of(i),
-                        column=1,
-                        field="type",
-                        hint="add it to the class map, or pass read_options={'drop_unmapped': True} "
-                             "(-o drop_unmapped=true)",
-                    )
-                )
+        for i in np.flatnonzero(arr == _UNMAPPED).tolist():
+            self.context.left_out(name=rows.names[i].decode("utf-8", errors="replace"))
         return np.flatnonzero(arr >= 0)
 
     # -- frames -----------------------------------------------------------------------
@@ -233,8 +217,6 @@ class FrameBuilder:
             codes = codes[index]
             box, score = box[index], score[index]
             cols = [[c[i] for i in keep] for c in cols]
-        if self.clamp and size is not None:
-            box = self._clamp(box, size)
         attrs = self._attributes(cols, rows, index)
         if self.ground_truth and self._dontcare:
             attrs = self._mark_ignored(codes, attrs)
@@ -261,8 +243,6 @@ class FrameBuilder:
     def _size(self, lf: LabelFile) -> tuple[int, int] | None:
         size = lf.size
         if size is None and lf.image is None and not self._sizes:
-            if self.clamp:
-                self.context.report.count("kitti.frames_without_size")
             return None
         if size is None and lf.image is not None:
             try:
@@ -273,24 +253,7 @@ class FrameBuilder:
             size = self.context.image_size(lf.data_id)
         if size is not None and (size[0] <= 0 or size[1] <= 0):
             size = None
-        if size is None and self.clamp:
-            self.context.report.count("kitti.frames_without_size")
         return size
-
-    def _clamp(self, box: Any, size: tuple[int, int]) -> Any:
-        """Boxes ``[x, y, w, h]`` clamped to the image (a new array); changed boxes are counted."""
-        w, h = size
-        x1 = np.clip(box[:, 0], 0, w)
-        y1 = np.clip(box[:, 1], 0, h)
-        x2 = np.clip(box[:, 0] + box[:, 2], 0, w)
-        y2 = np.clip(box[:, 1] + box[:, 3], 0, h)
-        out = np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
-        outside = (box[:, 0] < 0) | (box[:, 1] < 0) | (box[:, 0] + box[:, 2] > w) | (box[:, 1] + box[:, 3] > h)
-        changed = int(np.count_nonzero(outside))
-        if changed:
-            self.context.report.count("kitti.boxes_clamped", changed)
-            return out
-        return box
 
     def _attributes(self, cols: list[list[Any]], rows: ParsedFile, index: Any) -> list[dict[str, Any]] | None:
         """Per-row attribute dicts (keys absent for the devkit's "unknown" values), or ``None``.

@@ -541,8 +541,7 @@ class _Reader:
 
     def __init__(self, context: Any) -> None:
         self.ctx = context
-        self.sizes = bool(context.sizes)
-        self.clamp = context.policy == "clamp"
+        self.sizes = context.has_sizes
 
     # -- one prediction at a time: every task type, exact error places ------------------
     def slow(self, task: _Task, preds: list[Any], file: str, ident: Identity) -> Any:
@@ -584,7 +583,6 @@ class _Reader:
                 continue
             mapped = int(values[pos])
             if mapped < 0:
-                ctx.report.count("predictions dropped (category not in the class map)")
                 ctx.categories.left_out(name=task.names.get(cid), id=cid)
                 continue
             cids.append(mapped)
@@ -875,7 +873,6 @@ class _Reader:
         if task.unmapped:
             keep = dets.category_id >= 0
             if not keep.all():
-                self.ctx.report.count("predictions dropped (category not in the class map)", int((~keep).sum()))
                 sids, rows = np.unique(-1 - dets.category_id[~keep], return_counts=True)
                 for sid, n in zip(sids.tolist(), rows.tolist()):
                     self.ctx.categories.left_out(name=task.names.get(sid), id=sid, rows=n)
@@ -900,8 +897,6 @@ class _Reader:
             size = self.ctx.image_size(ident.data_id)
             if size is not None:
                 width, height = size
-                if self.clamp and dets.box is not None and len(dets):
-                    dets = _clamp(dets, width, height, self.ctx)
         # Only the fields that are set: pydantic is measurably faster without defaults passed.
         fields: dict[str, Any] = {"data_id": ident.data_id, "predictions": dets}
         if ident.frame_index is not None:
@@ -929,25 +924,6 @@ def _gather(cols: dict[_Task, list[_FastPrediction]], task: _Task, preds: list[_
 
 
 _KNOWN_KEYS = frozenset({"category_id", "score", "bbox", "segmentation", "keypoints", "probabilities"})
-
-
-def _clamp(dets: Any, width: int, height: int, ctx: Any) -> Any:
-    """Boxes clipped to the image (policy ``clamp``); counted in the report."""
-    box = dets.box
-    x0 = np.clip(box[:, 0], 0, width)
-    y0 = np.clip(box[:, 1], 0, height)
-    x1 = np.clip(box[:, 0] + box[:, 2], 0, width)
-    y1 = np.clip(box[:, 1] + box[:, 3], 0, height)
-    new = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
-    same = (new == box) | (np.isnan(new) & np.isnan(box))
-    changed = int((~same.all(axis=1)).sum())
-    if not changed:
-        return dets
-    ctx.report.count("boxes clamped to the image", changed)
-    return predport.Detections(
-        dets.category_id, dets.score, new, mask=dets.mask, keypoints=dets.keypoints,
-        probabilities=dets.probabilities, attributes=dets.attributes,
-    )
 
 
 def to_canonical(records: Iterable[Any], context: Any) -> Iterator[Any]:

@@ -94,7 +94,7 @@ class Dataset:
             return cls
         for idx in np.unique(cls).tolist():
             if idx not in self._ids:
-                cid = context.categories.resolve(id=idx)  # unnamed classes: the index is the id
+                cid = context.resolve(id=idx, rows=0)  # unnamed: the index is the id; rows counted in _frame
                 self._set(idx, _UNMAPPED if cid is None else cid)
         return self._cids[self._class_pos.positions(cls)]
 
@@ -243,7 +243,6 @@ def _slow(rows: list[tuple[int, list[str]]], path: str, stem: str, ds: Dataset, 
           context: Any) -> LabelFile:
     """Row by row, with a located error for each bad value (and the policy applied)."""
     file = path
-    clamp = context.policy == "clamp"
     lines: list[int] = []
     cls: list[int] = []
     boxes: list[tuple[float, ...]] = []
@@ -254,13 +253,11 @@ def _slow(rows: list[tuple[int, list[str]]], path: str, stem: str, ds: Dataset, 
     nan4 = (np.nan,) * 4
     for line, toks in rows:
         try:
-            parsed = _row(toks, ds, scheme, file=file, line=line, clamp=clamp)
+            parsed = _row(toks, ds, scheme, file=file, line=line, context=context)
         except predport.PredportError as err:
             context.problem(err)  # fail: raises; skip/clamp: counted and left out
             continue
-        idx, box, poly, kp, score, track, clamped = parsed
-        if clamped:
-            context.report.count("yolo: values clamped to [0, 1]")
+        idx, box, poly, kp, score, track = parsed
         lines.append(line)
         cls.append(idx)
         boxes.append(box if box is not None else nan4)
@@ -281,7 +278,7 @@ def _slow(rows: list[tuple[int, list[str]]], path: str, stem: str, ds: Dataset, 
     )
 
 
-def _row(toks: list[str], ds: Dataset, scheme: L.Scheme, *, file: str, line: int, clamp: bool) -> tuple[Any, ...]:
+def _row(toks: list[str], ds: Dataset, scheme: L.Scheme, *, file: str, line: int, context: Any) -> tuple[Any, ...]:
     n = len(toks)
     kind = scheme.kind_of(n)
     if kind is None:
@@ -312,7 +309,6 @@ def _row(toks: list[str], ds: Dataset, scheme: L.Scheme, *, file: str, line: int
                                       field=L.field_name(kind, i, n, scheme.kpt))
         values.append(v)
     score = values.pop() if kind in L.SCORED else None
-    clamped = False
     kp = None
     if kind in L.POSE_KINDS:
         k, d = scheme.kpt  # type: ignore[misc]
@@ -329,21 +325,13 @@ def _row(toks: list[str], ds: Dataset, scheme: L.Scheme, *, file: str, line: int
         if w < 0 or h < 0:
             raise predport.ParseError("negative box size", file=file, line=line, field="width" if w < 0 else "height")
         bad = next((j for j, v in enumerate(values) if not L.in_unit(v)), None)
-        if bad is not None:
-            if not clamp:
-                raise _outside(values[bad], file=file, line=line, field=L.BOX_FIELDS[bad])
-            x1, y1 = min(max(cx - w / 2, 0.0), 1.0), min(max(cy - h / 2, 0.0), 1.0)
-            x2, y2 = min(max(cx + w / 2, 0.0), 1.0), min(max(cy + h / 2, 0.0), 1.0)
-            cx, cy, w, h = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
-            clamped = True
-        return idx, (cx, cy, w, h), None, kp, score, track, clamped
+        if bad is not None:  # clamp: kept, and the core clamps the box to the image; else a bad record
+            context.outside_image(_outside(values[bad], file=file, line=line, field=L.BOX_FIELDS[bad]))
+        return idx, (cx, cy, w, h), None, kp, score, track
     bad = next((j for j, v in enumerate(values) if not L.in_unit(v)), None)
-    if bad is not None:
-        if not clamp:
-            raise _outside(values[bad], file=file, line=line, field=L.field_name(kind, bad + 1, n))
-        values = [min(max(v, 0.0), 1.0) for v in values]
-        clamped = True
-    return idx, None, values, None, score, track, clamped
+    if bad is not None:  # clamp: kept, and the core clamps the polygon to the image; else a bad record
+        context.outside_image(_outside(values[bad], file=file, line=line, field=L.field_name(kind, bad + 1, n)))
+    return idx, None, values, None, score, track
 
 
 def _outside(value: float, *, file: str, line: int, field: str) -> predport.ParseError:
@@ -385,11 +373,9 @@ def _frame(rec: LabelFile, context: Any) -> Any:
     cids = ds.category_ids(rec.cls, context)
     keep = cids >= 0
     names = ds.names or {}
-    for i in np.flatnonzero(~keep).tolist():
+    for i in np.flatnonzero(~keep).tolist():  # unmapped: left out and counted per class (the core's rule)
         idx = int(rec.cls[i])
-        context.problem(predport.ParseError(f"class {idx} is not in the class map", file=rec.path,
-                                            line=rec.lines[i], field="class"))
-        context.categories.left_out(name=names.get(idx), id=idx)  # skipped: counted per class
+        context.left_out(name=names.get(idx), id=idx)
     width, height = size if size is not None else (None, None)
     box = None
     polygon: list[Any] | None = None
