@@ -300,7 +300,8 @@ def test_class_map__unmapped_categories_are_dropped_and_counted(write_json, tmp_
     summary = predport.convert(write_json(recs), tmp_path / "out.json",
                                class_map={"18": {"id": 0, "name": "dog"}})
     assert summary["predictions"] == 2
-    assert summary["report"]["counts"] == {"dropped: category not in the class map": 1}
+    assert summary["report"]["counts"] == {}  # one key per event: the per-class unmapped counts
+    assert sum(summary["report"]["unmapped_classes"].values()) == 1
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["categories"] == [{"id": 0, "name": "dog", "external_id": None, "attributes": {}}]
 

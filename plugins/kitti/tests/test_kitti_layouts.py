@@ -110,7 +110,7 @@ def test_layout__clamp_policy_clamps_to_the_image_and_counts(tmp_path: Path) -> 
     outside, inside = (r["box"] for r in ps.frames[0].predictions.to_records())
     assert outside == [0.0, 10.0, 1242.0, 365.0]
     assert inside == [10.0, 20.0, 100.0, 50.0]
-    assert report.counts["kitti.boxes_clamped"] == 1
+    assert report.counts["clamp.boxes"] == 1
 
 
 def test_layout__boxes_outside_the_image_kept_under_fail_and_skip(tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_layout__clamp_without_a_size_leaves_boxes_and_counts_frames(tmp_path: P
     labels = write(tmp_path / "preds", {"a.txt": "Car -1 -1 -10 -5 10 1300 380 -1 -1 -1 -1000 -1000 -1000 -10 0.9\n"})
     ps, report = read(labels, policy="clamp")
     assert ps.frames[0].predictions.to_records()[0]["box"] == [-5.0, 10.0, 1305.0, 370.0]
-    assert report.counts["kitti.frames_without_size"] == 1
+    assert report.counts["clamp.frames_without_size"] == 1
 
 
 # -- plain folders ------------------------------------------------------------------------------------
@@ -207,11 +207,18 @@ def test_layout__encord_new_titles_and_frames(tmp_path: Path) -> None:
     assert report.counts["kitti.unmatched_files"] == 1 and any("readme.md" in w for w in report.warnings)
 
 
-def test_layout__encord_new_unmapped_class_fails_like_encord(tmp_path: Path) -> None:
+def test_layout__encord_new_unmapped_class_is_left_out_and_counted_like_encord(tmp_path: Path) -> None:
     root = write(tmp_path / "preds", {"a.jpg__0.txt": RES + "\n" + PED + "\n",
                                       "ontology_mapping.json": {"Nzg2ODEx": "Car"}})
-    with pytest.raises(predport.ParseError, match="Pedestrian"):
-        read(root)
+    ps, report = read(root)  # the core's rule, under every policy: left out, counted per class
+    assert [c.name for c in ps.categories] == ["Car"] and ps.num_predictions == 1
+    assert dict(ps_unmapped(root)) == {"Pedestrian": 1}
+
+
+def ps_unmapped(root: Path) -> dict[str, int]:
+    stream = predport.open_stream(root, format="kitti")
+    list(stream.frames)
+    return dict(stream.categories.unmapped)
 
 
 def test_layout__user_class_map_wins_over_encord_map(tmp_path: Path) -> None:

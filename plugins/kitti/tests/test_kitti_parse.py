@@ -202,16 +202,15 @@ def test_parse__class_map_matches_case_insensitively_and_keeps_the_spelling(tmp_
     assert {c.id: c.name for c in ps.categories} == {3: "Car", 7: "person"}
 
 
-def test_parse__class_missing_from_the_class_map_fails_then_skips_by_policy(tmp_path: Path) -> None:
-    d = folder_with(tmp_path, {"a.txt": f"{GT}\n{RES}\n"})
-    with pytest.raises(predport.ParseError) as info:
-        read(d, class_map={"Car": 1})
-    assert (info.value.line, info.value.column, info.value.field) == (2, 1, "type")
-    assert "'Pedestrian'" in str(info.value)
-    ps, report = read(d, class_map={"Car": 1}, policy="skip")
-    assert names(ps) == ["Car"] and report.skipped_total == 1
-    ps, report = read(d, class_map={"Car": 1}, options={"drop_unmapped": True})
-    assert names(ps) == ["Car"] and report.counts["kitti.unmapped_dropped"] == 1
+def test_parse__class_missing_from_the_class_map_is_left_out_under_every_policy(tmp_path: Path) -> None:
+    d = folder_with(tmp_path, {"a.txt": f"{GT}\n{RES}\n{RES}\n"})
+    for policy in ("fail", "skip", "clamp"):
+        stream = predport.open_stream(d, format="kitti", class_map={"Car": 1}, policy=policy)
+        ps = stream.collect()
+        assert names(ps) == ["Car"] and stream.report.skipped_total == 0
+        assert dict(stream.categories.unmapped) == {"Pedestrian": 2}  # per row, the one key
+    ps, report = read(d, class_map={"Car": 1}, options={"drop_unmapped": True})  # accepted, no effect
+    assert names(ps) == ["Car"] and "kitti.unmapped_dropped" not in report.counts
 
 
 def test_parse__numeric_class_name_is_read_as_a_class(tmp_path: Path) -> None:

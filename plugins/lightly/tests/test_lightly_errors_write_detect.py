@@ -105,7 +105,7 @@ def test_parse__clamp_policy_clips_boxes_to_the_image(tmp_path: Path, lightly_ta
     stream = predport.open_stream(folder, policy="clamp", image_sizes={"a.jpg": (100, 50)})
     ps = stream.collect()
     assert ps.frames[0].predictions.box.tolist() == [[90.0, 10.0, 10.0, 5.0]]
-    assert stream.report.counts["boxes clamped to the image"] == 1
+    assert stream.report.counts["clamp.boxes"] == 1
 
 
 # ---------------------------------------------------------------------------- writing

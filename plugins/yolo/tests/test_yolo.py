@@ -193,14 +193,12 @@ def test_parse__class_map_and_id_lookup_apply(dataset: Path) -> None:
     assert preds.category(10).external_id == "OTk2"
 
 
-def test_parse__unmapped_class_fails_or_is_skipped_by_policy(dataset: Path) -> None:
-    with pytest.raises(predport.ParseError) as info:
-        predport.load(dataset, class_map={"car": 1})
-    assert info.value.field == "class" and info.value.line == 2
-    stream = predport.open_stream(dataset, class_map={"car": 1}, policy="skip")
-    preds = stream.collect()
-    assert preds.frame("a.jpg").predictions.category_id.tolist() == [1]
-    assert stream.report.skipped_total == 3
+def test_parse__unmapped_class_is_left_out_and_counted_under_every_policy(dataset: Path) -> None:
+    for policy in ("fail", "skip", "clamp"):
+        stream = predport.open_stream(dataset, class_map={"car": 1}, policy=policy)
+        preds = stream.collect()
+        assert preds.frame("a.jpg").predictions.category_id.tolist() == [1]
+        assert stream.report.skipped_total == 0 and sum(stream.categories.unmapped.values()) == 3
 
 
 # -- reading: errors and policies -------------------------------------------------------------
@@ -242,7 +240,7 @@ def test_parse__clamp_policy_clamps_boxes_to_the_image(tmp_path: Path) -> None:
     box = stream.collect().frames[0].predictions.box.tolist()[0]
     # corners x 97..107 -> clamped to 97..100; y 40..60 kept
     assert box == pytest.approx([97.0, 40.0, 3.0, 20.0], abs=1e-9)
-    assert stream.report.counts["yolo: values clamped to [0, 1]"] == 1
+    assert stream.report.counts["clamp.boxes"] == 1
 
 
 def test_parse__task_detect_refuses_polygon_lines(dataset: Path) -> None:
