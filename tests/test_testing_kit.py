@@ -217,8 +217,6 @@ def test_kit__builtin_canonical_plugin_passes(tmp_path: Path) -> None:
         ("detect-own", {"if source.is_file and b'\"tinybox\"' in source.head(size=256):": "if False:"}, ""),
         ("no-foreign-claims", {"if source.is_file and b'\"tinybox\"' in source.head(size=256):":
                                "if source.is_file:"}, ""),
-        ("parse-none-for-others", {"if format != FORMAT:  # PARSE-GUARD": "if False:"}, ""),
-        ("to-canonical-none-for-others", {"if format != FORMAT:  # TOCANON-GUARD": "if False:"}, ""),
         # (A negative width no longer gets this far: Detections refuses it when the frame is built.)
         ("schema-valid", {"score=[b[5] for b in boxes], box=xywh or None))":
                           "score=[b[5] for b in boxes], box=xywh or None,"
@@ -233,7 +231,7 @@ def test_kit__builtin_canonical_plugin_passes(tmp_path: Path) -> None:
                                      'file=str(path), json_path=["frames", i, "boxes", j]))': "pass"}, ""),
         ("cheap-import", {}, "import numpy  # at module level: every `predport formats` pays for it\n"),
     ],
-    ids=["register-misspelled-hook", "register-schema-id-conflict", "detect-own", "no-foreign-claims", "parse-none", "to-canonical-none", "schema-valid",
+    ids=["register-misspelled-hook", "register-schema-id-conflict", "detect-own", "no-foreign-claims", "schema-valid",
          "roundtrip-drops-score", "roundtrip-moves-box", "malformed-bare-exception", "malformed-no-location",
          "malformed-silently-accepted", "cheap-import"],
 )
@@ -262,10 +260,20 @@ def test_kit__caller_foreign_samples_are_checked_too(tmp_path: Path, monkeypatch
 
 def test_kit__report_without_raising_lists_each_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      samples: dict[str, Any]) -> None:
-    plugin = make_plugin(tmp_path, monkeypatch, replace={"if format != FORMAT:  # PARSE-GUARD": "if False:"})
+    plugin = make_plugin(tmp_path, monkeypatch, replace={'*rec["box"], rec["score"]]': '*rec["box"], None]'})
     report = check_plugin(plugin, workdir=tmp_path / "kit", raise_on_failure=False, **samples)
-    assert not report.passed and report.failed_rules == {"parse-none-for-others"}
-    assert "parse() must return None" in report.summary()
+    assert not report.passed and report.failed_rules == {"writer-roundtrip"}
+    assert "writer-roundtrip" in report.summary() and "score" in report.summary()
+
+
+def test_kit__a_plugin_without_format_guards_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   samples: dict[str, Any]) -> None:
+    """Dispatch by declaration: the hub hands parse/to_canonical only the plugin's own format
+    ids, so a plugin without the old ``if format != X: return None`` guards is conformant."""
+    plugin = make_plugin(tmp_path, monkeypatch, replace={"if format != FORMAT:  # PARSE-GUARD": "if False:",
+                                                         "if format != FORMAT:  # TOCANON-GUARD": "if False:"})
+    report = check_plugin(plugin, workdir=tmp_path / "kit", raise_on_failure=False, **samples)
+    assert report.passed, report.summary()
 
 
 def test_kit__leaves_the_process_wide_hub_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

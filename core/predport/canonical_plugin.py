@@ -185,8 +185,6 @@ def _bad_mask(masks: Any, context: Any, file: str, line: int | None, base: tuple
 
 @hookimpl
 def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
-    if format not in ("canonical", "canonical-jsonl"):
-        return None
     return _frames(records, format, context)
 
 
@@ -251,8 +249,6 @@ def _frames(records: Any, format: str, context: Any) -> Iterator[Any]:
 
 @hookimpl
 def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | None:
-    if format not in ("canonical", "canonical-jsonl"):
-        return None
     import orjson
 
     from .model import SCHEMA_NAME

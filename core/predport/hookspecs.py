@@ -8,8 +8,9 @@ subset of a hook's arguments, so arguments added later never break a plugin.
 How results combine is stated in each docstring:
 
 * *every plugin* — all implementations are called and the hub collects results;
-* *first result* — implementations are called until one returns something other
-  than ``None``; "not mine" is ``None``.
+* *declaring plugin* — only the plugin that declared the format in :func:`formats`
+  is called (dispatch by declaration), with one of its own format ids: no
+  ``if format != X: return None`` guard is needed (one that is there never fires).
 
 Each hook has a section of the same name in ``docs/hooks.md`` (a test checks).
 """
@@ -71,7 +72,7 @@ def parse(
 ) -> "Iterable[Any] | None":
     """Turn ``source`` into the format's own typed records, lazily.
 
-    *First result*: return ``None`` unless ``format`` is one of yours. Return an
+    *Declaring plugin*: called on the plugin that declared ``format`` only. Return an
     iterator (a generator is ideal) of records in whatever shape the plugin's
     own :func:`to_canonical` expects. Raise :class:`predport.ParseError` naming
     the file, the line or JSON path, and the field for malformed input, or hand
@@ -90,7 +91,7 @@ def to_canonical(
 ) -> "Iterable[Frame] | None":
     """Map the records from :func:`parse` into canonical :class:`predport.Frame` objects.
 
-    *First result*: return ``None`` unless ``format`` is one of yours. Return an
+    *Declaring plugin*: called on the plugin that declared ``format`` only. Return an
     iterator of frames; predictions travel as :class:`predport.Detections`
     columns. Resolve categories through ``context.categories`` so the user's
     class map applies, image sizes through ``context.image_size``, and data ids
@@ -104,8 +105,8 @@ def from_canonical(
 ) -> "Mapping[str, Any] | bool | None":
     """Write canonical frames in one of this plugin's formats.
 
-    *First result*: return ``None`` unless ``format`` is one of yours and you
-    can write it. Iterate ``stream.frames`` (once; it may be a generator);
+    *Declaring plugin*: called on the plugin that declared ``format`` writable only.
+    Iterate ``stream.frames`` (once; it may be a generator);
     ``stream.categories`` is complete once iteration has ended. Write only
     through ``target`` (:class:`predport.OutputTarget`), which keeps paths
     inside the output the user named, validates JSON against registered

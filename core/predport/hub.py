@@ -282,7 +282,13 @@ class Hub:
         return impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
 
     def _first(self, hook: str, owner: str | None, **kwargs: Any) -> tuple[Any, str | None]:
+        """Call a read or write hook on ``owner``, the plugin that declared the format, and on
+        no other (dispatch by declaration): a plugin is only handed format ids it declared, so
+        its hooks need no ``if format != X: return None`` guard, and one that still has it keeps
+        working (the guard never fires). ``(None, None)`` when the owner gives nothing."""
         for impl in self._impls(hook, owner):
+            if owner is not None and impl.plugin_name != owner:
+                continue
             try:
                 result = self._call(impl, kwargs)
             except BaseException as exc:
@@ -601,11 +607,13 @@ class Hub:
             "parse", info.plugin, source=source, format=info.id, options=ctx.options, context=ctx
         )
         if records is None:
-            raise PluginError(f"no plugin parses format {info.id!r}", plugin=self.label(info.plugin))
+            raise PluginError(f"format {info.id!r} is declared readable by this plugin, but it has no parse() "
+                              "or its parse() returned None", plugin=self.label(info.plugin))
         records = self._guard(records, owner, "parse", file=str(source.path))
         frames, owner2 = self._first("to_canonical", info.plugin, records=records, format=info.id, context=ctx)
         if frames is None:
-            raise PluginError(f"no plugin converts format {info.id!r} to canonical", plugin=self.label(info.plugin))
+            raise PluginError(f"format {info.id!r} is declared readable by this plugin, but it has no "
+                              "to_canonical() or its to_canonical() returned None", plugin=self.label(info.plugin))
         # The canonical model is imported only now (pydantic builds it): a reader that starts
         # work in parse (the Lightly plugin forks decoding workers) overlaps with it.
         from .model import Frame, SourceInfo
@@ -711,7 +719,9 @@ class Hub:
             result, owner = self._first("from_canonical", info.plugin, stream=wrapped, format=info.id,
                                         target=target, context=ctx)
             if result is None:
-                raise PluginError(f"no plugin writes format {info.id!r}", plugin=self.label(info.plugin))
+                raise PluginError(f"format {info.id!r} is declared writable by this plugin, but it has no "
+                                  "from_canonical() or its from_canonical() returned None",
+                                  plugin=self.label(info.plugin))
             if not (result is True or isinstance(result, Mapping)):
                 raise self._blame(TypeError(f"from_canonical returned {type(result).__name__} "
                                             "(True or a mapping of counts is success)"), "from_canonical", owner)

@@ -86,8 +86,6 @@ RULES: dict[str, str] = {
     "register": "the hub accepts the plugin: known hook names, formats() returns FormatInfo, no id conflicts",
     "detect-own": "every readable format is detected (and picked) on its own samples",
     "no-foreign-claims": "no vote above EXTENSION on other formats' samples (built-in and given)",
-    "parse-none-for-others": "parse() returns None for format ids the plugin does not own",
-    "to-canonical-none-for-others": "to_canonical() returns None for format ids the plugin does not own",
     "schema-valid": "frames read from the samples validate against the canonical schema",
     "writer-roundtrip": "read, write in the same format, read back: every field in FormatInfo.holds is equal",
     "malformed-located-error": "malformed samples raise a predport error naming the file and line/JSON path/field",
@@ -96,9 +94,6 @@ RULES: dict[str, str] = {
 
 #: Modules a hooks module must not import at module level.
 HEAVY_MODULES = ("numpy", "cv2", "PIL", "pycocotools", "pydantic")
-
-#: A format id nobody declares, used to ask "is this yours?".
-UNKNOWN_FORMAT = "predport-conformance-unknown"
 
 
 @dataclass(frozen=True)
@@ -434,15 +429,6 @@ def _non_finite(obj: Any, path: str = "$") -> str | None:
     return None
 
 
-def _own_impls(hub: Any, plugin: Any, hook: str) -> list[Any]:
-    """The plugin's own implementations of ``hook`` (to call them directly, outside the façade)."""
-    out = []
-    for caller in hub.pm.get_hookcallers(plugin) or []:
-        if caller.name == hook:
-            out += [impl for impl in caller.get_hookimpls() if impl.plugin is plugin]
-    return out
-
-
 _IMPORT_PROBE = r"""
 import importlib, json, sys, time
 name, heavy = sys.argv[1], sys.argv[2].split(",")
@@ -658,44 +644,7 @@ def _run_checks(
         else:
             report.ok("no-foreign-claims", subject)
 
-    # parse / to_canonical return None for others ----------------------------------------
     from .context import Context
-    from .format_detection import Source
-    from .hub import Hub
-
-    others = sorted(({UNKNOWN_FORMAT} | set(all_formats) | {label for label, _ in foreign_items}) - set(own))
-    probe_path = next((s.path for ss in samples.values() for s in ss), None)
-    if probe_path is None and foreign_items:
-        probe_path = foreign_items[0][1]
-    for hook, rule in (("parse", "parse-none-for-others"), ("to_canonical", "to-canonical-none-for-others")):
-        impls = _own_impls(hub, plugin, hook)
-        if not impls:
-            report.skip(rule, name, f"the plugin implements no {hook}()")
-            continue
-        if probe_path is None:
-            report.skip(rule, name, "no sample to probe with")
-            continue
-        bad = []
-        for other in others:
-            kwargs: dict[str, Any] = {
-                "source": Source(probe_path),
-                "format": other,
-                "options": {},
-                "context": Context(),
-                "records": iter(()),
-            }
-            for impl in impls:
-                try:
-                    result = Hub._call(impl, kwargs)
-                except Exception as exc:
-                    bad.append(f"{other!r}: raised {type(exc).__name__}: {exc}")
-                    continue
-                if result is not None:
-                    bad.append(f"{other!r}: returned {type(result).__name__}")
-        if bad:
-            report.fail(rule, name, f"{hook}() must return None for formats it does not own; " + "; ".join(bad[:5]))
-        else:
-            report.ok(rule, name, f"asked about {len(others)} other format ids")
 
     # schema-valid (and collect what was read, for the round trip) ----------------------
     from .model import Frame, PredictionSet

@@ -149,7 +149,12 @@ def test_conformance__the_kit_passes_the_plugin(tmp_path: Path, predport_conform
     assert {c.rule for c in report.checks if c.status == "pass"} == set(RULES)
 
 
-def test_hooks__parse_returns_none_for_other_formats(tmp_path: Path) -> None:
-    source = predport.Source(write(tmp_path, GOOD))
-    assert hooks.parse(source=source, format="coco", context=predport.Context()) is None
-    assert hooks.to_canonical(records=iter(()), format="coco", context=predport.Context()) is None
+def test_hooks__parse_and_to_canonical_give_the_rows_and_frames(tmp_path: Path) -> None:
+    # The hub calls these only for csvboxes (dispatch by declaration): no format guard.
+    context = predport.make_context(options={"empty_frames": True})
+    records = list(hooks.parse(source=predport.Source(write(tmp_path, GOOD)), context=context))
+    assert [(r.image, r.cls, r.line) for r in records] == [
+        ("a.jpg", "car", 2), ("a.jpg", "person", 3), ("b.jpg", None, 4), ("c.jpg", "car", 5)]
+    frames = list(hooks.to_canonical(records=iter(records), context=context))
+    assert [f.data_id for f in frames] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert frames[0].predictions.box.tolist() == [[10.0, 20.0, 30.5, 40.0], [1.0, 2.0, 3.0, 4.0]]

@@ -71,28 +71,22 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
 
 
 @predport.hookimpl
-def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None  # "not mine" is None, always checked first
+def parse(source: predport.Source, context: predport.Context) -> Iterator[Any]:
     from .read import rows
 
     return rows(source.path, context)  # a generator: nothing is read until the hub iterates
 
 
 @predport.hookimpl
-def to_canonical(records: Iterable[Any], format: str, context: predport.Context) -> Iterator[predport.Frame] | None:
-    if format != FORMAT:
-        return None
+def to_canonical(records: Iterable[Any], context: predport.Context) -> Iterator[predport.Frame]:
     from .read import frames
 
     return frames(records, context)
 
 
 @predport.hookimpl
-def from_canonical(stream: predport.PredictionStream, format: str, target: predport.OutputTarget,
-                   context: predport.Context) -> dict[str, int] | None:
-    if format != FORMAT:
-        return None
+def from_canonical(stream: predport.PredictionStream, target: predport.OutputTarget,
+                   context: predport.Context) -> dict[str, int]:
     from .write import write
 
     return write(stream, target, context)

@@ -100,8 +100,6 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
 
 @predport.hookimpl
 def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
-    if format != FORMAT_ID:
-        return None
     if not source.is_file:
         raise predport.ParseError("an Aquarium inference file is a .jsonl or .json file, not a folder",
                                   file=str(source.path))
@@ -112,8 +110,6 @@ def parse(source: predport.Source, format: str, context: predport.Context) -> It
 
 @predport.hookimpl
 def to_canonical(records: Iterable[Any], format: str, context: predport.Context) -> Iterator[Any] | None:
-    if format != FORMAT_ID:
-        return None
     from .read import frames
 
     return frames(iter(records), context)
@@ -121,8 +117,6 @@ def to_canonical(records: Iterable[Any], format: str, context: predport.Context)
 
 @predport.hookimpl
 def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
-    if format != FORMAT_ID:
-        return None
     from .write import write
 
     return write(stream, target, context)

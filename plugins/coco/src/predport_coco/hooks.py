@@ -107,8 +107,6 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
 
 @predport.hookimpl
 def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
-    if format != FORMAT_ID:
-        return None
     from .read import chunks
 
     return chunks(source.path, context)
@@ -116,8 +114,6 @@ def parse(source: predport.Source, format: str, context: predport.Context) -> It
 
 @predport.hookimpl
 def to_canonical(records: Iterable[Any], format: str) -> Iterator[predport.Frame] | None:
-    if format != FORMAT_ID:
-        return None
     from .read import frames
 
     return frames(records)
@@ -125,8 +121,6 @@ def to_canonical(records: Iterable[Any], format: str) -> Iterator[predport.Frame
 
 @predport.hookimpl
 def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
-    if format != FORMAT_ID:
-        return None
     from .write import write
 
     return write(stream, target, context)

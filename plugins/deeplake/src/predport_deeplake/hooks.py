@@ -82,8 +82,6 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
 
 @predport.hookimpl
 def parse(source: predport.Source, format: str, context: predport.Context) -> Iterator[Any] | None:
-    if format != FORMAT_ID:
-        return None
     from .read import read
 
     return read(source.path, context)  # a generator: nothing is read yet
@@ -91,15 +89,11 @@ def parse(source: predport.Source, format: str, context: predport.Context) -> It
 
 @predport.hookimpl
 def to_canonical(records: Iterable[Any], format: str) -> Iterable[predport.Frame] | None:
-    if format != FORMAT_ID:
-        return None
     return records  # the reader builds canonical frames column by column already
 
 
 @predport.hookimpl
 def from_canonical(stream: Any, format: str, target: Any, context: predport.Context) -> dict[str, Any] | None:
-    if format != FORMAT_ID:
-        return None
     from .write import write
 
     return write(stream, target, context)

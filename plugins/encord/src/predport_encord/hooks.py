@@ -47,8 +47,6 @@ def detect_format(source: "predport.Source") -> "predport.FormatMatch | None":
 
 @predport.hookimpl
 def parse(source: "predport.Source", format: str, context: "predport.Context") -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None
     from .read import parse as parse_records
 
     return parse_records(source, context)
@@ -56,8 +54,6 @@ def parse(source: "predport.Source", format: str, context: "predport.Context") -
 
 @predport.hookimpl
 def to_canonical(records: Any, format: str, context: "predport.Context") -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None
     from .read import to_canonical as frames
 
     return frames(records, context)
@@ -65,8 +61,6 @@ def to_canonical(records: Any, format: str, context: "predport.Context") -> Iter
 
 @predport.hookimpl
 def from_canonical(stream: Any, format: str, target: Any, context: "predport.Context") -> Mapping[str, Any] | None:
-    if format != FORMAT:
-        return None
     from .write import write
 
     return write(stream, target, context)

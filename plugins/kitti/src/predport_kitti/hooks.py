@@ -71,8 +71,6 @@ def detect_format(source: Any) -> Any:
 
 @predport.hookimpl
 def parse(source: Any, format: str, options: Mapping[str, Any], context: Any) -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None
     from .read import parse_source
 
     return parse_source(source, options, context)
@@ -80,8 +78,6 @@ def parse(source: Any, format: str, options: Mapping[str, Any], context: Any) ->
 
 @predport.hookimpl
 def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None
     from .read import frames
 
     return frames(records, context)
@@ -89,8 +85,6 @@ def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | Non
 
 @predport.hookimpl
 def from_canonical(stream: Any, format: str, target: Any, context: Any) -> Mapping[str, Any] | None:
-    if format != FORMAT:
-        return None
     from .write import write
 
     return write(stream, target, context)

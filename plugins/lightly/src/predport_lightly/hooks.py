@@ -80,8 +80,6 @@ def detect_format(source: Any) -> Any:
 # ---------------------------------------------------------------------------- read and write
 @predport.hookimpl
 def parse(source: Any, format: str, options: Mapping[str, Any], context: Any) -> Any:
-    if format != FORMAT:
-        return None
     from . import read
 
     return read.parse(source.path, options, context)
@@ -89,8 +87,6 @@ def parse(source: Any, format: str, options: Mapping[str, Any], context: Any) ->
 
 @predport.hookimpl
 def to_canonical(records: Any, format: str, context: Any) -> Any:
-    if format != FORMAT:
-        return None
     from . import read
 
     return read.to_canonical(records, context)
@@ -98,8 +94,6 @@ def to_canonical(records: Any, format: str, context: Any) -> Any:
 
 @predport.hookimpl
 def from_canonical(stream: Any, format: str, target: Any, context: Any) -> Any:
-    if format != FORMAT:
-        return None
     from . import write
 
     return write.write(stream, target, context)

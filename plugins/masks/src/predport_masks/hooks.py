@@ -58,8 +58,6 @@ def detect_format(source: Any) -> Any:
 
 @predport.hookimpl
 def parse(source: Any, format: str, context: Any) -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None
     from .options import ReadOptions
     from .read import parse_masks
 
@@ -69,8 +67,6 @@ def parse(source: Any, format: str, context: Any) -> Iterator[Any] | None:
 
 @predport.hookimpl
 def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None
     from .read import frames_from_records
 
     return frames_from_records(records, context)
@@ -78,8 +74,6 @@ def to_canonical(records: Any, format: str, context: Any) -> Iterator[Any] | Non
 
 @predport.hookimpl
 def from_canonical(stream: Any, format: str, target: Any, context: Any) -> dict[str, Any] | None:
-    if format != FORMAT:
-        return None
     from .write import write_masks
 
     return write_masks(stream, target, context)

@@ -87,8 +87,6 @@ def detect_format(source: predport.Source) -> predport.FormatMatch | None:
 @predport.hookimpl
 def parse(source: predport.Source, format: str, options: Mapping[str, Any],
           context: predport.Context) -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None
     from . import read
 
     return read.parse(source, options, context)
@@ -96,8 +94,6 @@ def parse(source: predport.Source, format: str, options: Mapping[str, Any],
 
 @predport.hookimpl
 def to_canonical(records: Iterable[Any], format: str, context: predport.Context) -> Iterator[Any] | None:
-    if format != FORMAT:
-        return None
     from . import read
 
     return read.to_canonical(records, context)
@@ -106,8 +102,6 @@ def to_canonical(records: Iterable[Any], format: str, context: predport.Context)
 @predport.hookimpl
 def from_canonical(stream: predport.PredictionStream, format: str, target: predport.OutputTarget,
                    context: predport.Context) -> dict[str, Any] | None:
-    if format != FORMAT:
-        return None
     from . import write
 
     return write.write(stream, target, context)
