@@ -96,6 +96,15 @@ _LAZY = {
     "is_url": "limits",
     "refuse_url": "limits",
     "run_tasks": "engine",
+    "ordered_map": "workers",
+    "OrderedMap": "workers",
+    "usable_cpus": "workers",
+    "can_fork": "workers",
+    "is_number": "values",
+    "parse_number": "values",
+    "parse_bool": "values",
+    "clamp_boxes": "values",
+    "columns_json": "columns",
 }
 
 __all__ = [

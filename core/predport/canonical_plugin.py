@@ -251,59 +251,11 @@ def _frames(records: Any, format: str, context: Any) -> Iterator[Any]:
 def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | None:
     import orjson
 
+    from .columns import columns_json
     from .model import SCHEMA_NAME
     from .registry import FRAME_REF, PREDICTION_SET_ID
 
-    import numpy as np
-
-    numpy_option = orjson.OPT_SERIALIZE_NUMPY
-    # Columns a boxes-only frame must not have (attributes may be present: see below).
-    geometry_columns = [f for f in PREDICTION_FIELDS if f not in ("box", "attributes")]
     empty_predictions = b'"predictions":[]'
-
-    def boxes_json(dets: Any) -> bytes | None:
-        """The JSON of a boxes-only prediction list, straight from the columns, or ``None``.
-
-        Only for rows of category, score, a box and optional attributes (any JSON object):
-        the checks below are exactly what
-        the schema's Prediction asks of such rows (category_id is an integer by its
-        dtype; score a number or null; box 4 numbers, width and height >= 0), so the
-        rows need no per-record validation. orjson writes numpy float64 and int64
-        exactly as Python floats and ints (shortest round-trip form), so the bytes
-        equal ``orjson.dumps(dets.to_records())``. Anything else returns ``None`` and
-        takes the general path (per-record dicts, validated against the schema).
-        """
-        box = dets.box
-        n = len(dets)
-        if n == 0 or box is None or any(getattr(dets, name) is not None for name in geometry_columns):
-            return None
-        attrs = dets.attributes
-        if attrs is not None and not all(a is None or type(a) is dict for a in attrs):
-            return None
-        score = dets.score
-        if not (np.isfinite(box).all() and (box[:, 2:] >= 0).all()) or np.isinf(score).any():
-            return None
-        parts: list[bytes] = [b""] * (6 * n)
-        parts[0::6] = orjson.dumps(np.ascontiguousarray(dets.category_id), option=numpy_option)[1:-1].split(b",")
-        parts[1::6] = [b',"score":'] * n
-        parts[2::6] = orjson.dumps(np.ascontiguousarray(score), option=numpy_option)[1:-1].split(b",")  # NaN -> null
-        parts[3::6] = [b',"box":['] * n
-        parts[4::6] = orjson.dumps(np.ascontiguousarray(box), option=numpy_option)[2:-2].split(b"],[")
-        if attrs is None:
-            parts[5::6] = [b']},{"category_id":'] * n
-            parts[-1] = b"]}]"
-        else:
-            # Per-row attributes (label ids, sensors...) are any JSON object: the schema
-            # asks nothing more of them, so each is dumped as is, after the box, where the
-            # general path puts it. Empty dicts are left out there too.
-            try:
-                tails = [b'],"attributes":' + orjson.dumps(a) + b'},{"category_id":' if a else b']},{"category_id":'
-                         for a in attrs]
-            except TypeError:
-                return None  # not serialisable: the general path raises the located error
-            tails[-1] = tails[-1][: -len(b',{"category_id":')] + b"]"
-            parts[5::6] = tails
-        return b'[{"category_id":' + b"".join(parts)
 
     jsonl = format == "canonical-jsonl"
     # Frames are held in memory up to this many bytes, then spilled to a scratch file:
@@ -315,7 +267,7 @@ def from_canonical(stream: Any, format: str, target: Any) -> dict[str, Any] | No
     spool = None
     first = True
     for i, frame in enumerate(stream.frames):
-        body = boxes_json(frame.predictions)
+        body = columns_json(frame.predictions)  # None: not boxes only, the validated general path
         obj = frame.to_json_dict(with_predictions=body is None)
         target.validate(FRAME_REF, obj, base_path=() if jsonl else ("frames", i))
         try:

@@ -43,7 +43,9 @@ HOOK_NAMES = ("formats", "detect_format", "parse", "to_canonical", "from_canonic
 
 
 def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+    from .values import parse_bool
+
+    return parse_bool(value) is True
 
 
 #: Set by the CLI's signal handlers: whether SIGINT/SIGTERM handling is installed, and

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import OptionError
+from .values import parse_bool
 
 __all__ = ["Option", "OPTION_TYPES", "CliText", "resolve_options", "describe_options"]
 
@@ -50,8 +51,6 @@ __all__ = ["Option", "OPTION_TYPES", "CliText", "resolve_options", "describe_opt
 #:   or text (a file name).
 OPTION_TYPES: tuple[str, ...] = ("bool", "int", "float", "str", "enum", "path", "list", "json")
 
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
 
 
 class CliText(str):
@@ -131,17 +130,10 @@ class Option:
 
     def _parse(self, value: Any, kind: str) -> Any:
         if kind == "bool":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, int) and value in (0, 1):
-                return bool(value)
-            if isinstance(value, str):
-                word = value.strip().lower()
-                if word in _TRUE:
-                    return True
-                if word in _FALSE:
-                    return False
-            raise _Bad("a boolean")
+            flag = parse_bool(value)
+            if flag is None:
+                raise _Bad("a boolean")
+            return flag
         if kind in ("int", "float"):
             if isinstance(value, str):
                 word = value.strip()
