@@ -81,3 +81,20 @@ def test_clamp_boxes__nothing_outside_returns_the_same_array() -> None:
     assert none == 0 and empty.shape == (0, 4)
     with pytest.raises(ValueError, match=r"shape \(N, 4\)"):
         predport.clamp_boxes(np.zeros((2, 3)), 8, 5)
+
+
+def test_every_helper_of_docs_helpers_md_is_public_and_documented() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "helpers.md").read_text()
+    sections = re.findall(r"^## (\S+)$", text, flags=re.M)
+    assert {"columns_json", "ordered_map", "is_number", "parse_number", "parse_bool", "clamp_boxes",
+            "read_bytes", "Detections.columns_ok"} <= set(sections)
+    for name in sections:
+        top = name.split(".")[0]
+        assert top in predport.__all__, name
+        obj = getattr(predport, top)
+        for part in name.split(".")[1:]:
+            obj = getattr(obj, part)
+        assert (obj.__doc__ or "").strip(), f"{name} has no docstring"
