@@ -183,3 +183,9 @@ def test_workers_die_with_a_killed_caller(tmp_path) -> None:
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(alive(p) for p in pids)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_with_items_pairs_each_item_with_its_result(workers: int) -> None:
+    got = list(predport.ordered_map(lambda s: len(s), ["a", "bcd", "", "ef"], workers, with_items=True))
+    assert got == [("a", 1), ("bcd", 3), ("", 0), ("ef", 2)]

@@ -58,8 +58,8 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
-def ordered_map(func: Callable[[T], R], items: Iterable[T], workers: int, *,
-                name: str = "predport-worker", pipe_bytes: int = PIPE_BYTES) -> OrderedMap[T, R]:
+def ordered_map(func: Callable[[T], R], items: Iterable[T], workers: int, *, name: str = "predport-worker",
+                pipe_bytes: int = PIPE_BYTES, with_items: bool = False) -> OrderedMap[T, R]:
     """``func(item)`` for each item, in order, computed by up to ``workers`` forked processes.
 
     ``workers`` is capped by the number of items; ``0`` (or a platform where forking is
@@ -68,22 +68,24 @@ def ordered_map(func: Callable[[T], R], items: Iterable[T], workers: int, *,
     ``f"{name}-{k}"``. Use the result as an iterator, ideally in a ``with`` block or
     closed when done (:meth:`OrderedMap.close`); its :attr:`~OrderedMap.workers` says how
     many processes were started and :attr:`~OrderedMap.note` why fewer than asked for
-    ran (``None`` when nothing went wrong).
+    ran (``None`` when nothing went wrong). With ``with_items=True`` it yields
+    ``(item, result)`` pairs (the item is the caller's own: only results travel).
 
         >>> list(ordered_map(abs, [-2, 1, -3], workers=0))
         [2, 1, 3]
     """
-    return OrderedMap(func, items, workers, name=name, pipe_bytes=pipe_bytes)
+    return OrderedMap(func, items, workers, name=name, pipe_bytes=pipe_bytes, with_items=with_items)
 
 
 class OrderedMap(Generic[T, R]):
     """The iterator :func:`ordered_map` returns (see there)."""
 
-    def __init__(self, func: Callable[[T], R], items: Iterable[T], workers: int, *,
-                 name: str = "predport-worker", pipe_bytes: int = PIPE_BYTES) -> None:
+    def __init__(self, func: Callable[[T], R], items: Iterable[T], workers: int, *, name: str = "predport-worker",
+                 pipe_bytes: int = PIPE_BYTES, with_items: bool = False) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
             raise ValueError(f"workers must be an integer >= 0, got {workers!r}")
         self.func = func
+        self.with_items = with_items
         #: Worker processes started (0: everything is computed in this process).
         self.workers = 0
         #: Why workers did not start or stopped early (computed here instead), or ``None``.
@@ -103,10 +105,10 @@ class OrderedMap(Generic[T, R]):
             self._items = items
         self._it = self._run()
 
-    def __iter__(self) -> Iterator[R]:
+    def __iter__(self) -> Iterator[Any]:
         return self
 
-    def __next__(self) -> R:
+    def __next__(self) -> Any:
         return next(self._it)
 
     def __enter__(self) -> OrderedMap[T, R]:
@@ -115,14 +117,15 @@ class OrderedMap(Generic[T, R]):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _run(self) -> Iterator[R]:
+    def _run(self) -> Iterator[Any]:
         func = self.func
         items = self._items
+        pairs = self.with_items
         try:
             for j, item in enumerate(items):
                 pool = self._pool
                 if pool is None:
-                    yield func(item)
+                    yield (item, func(item)) if pairs else func(item)
                     continue
                 if type(items) is list:
                     items[j] = None  # type: ignore[call-overload]  # consumed: the listing shrinks
@@ -131,7 +134,7 @@ class OrderedMap(Generic[T, R]):
                     self.note = f"a worker process stopped ({pool.why}); the rest is done in one process"
                     self._stop()
                     value = func(item)
-                yield value
+                yield (item, value) if pairs else value
         finally:
             self._stop()
 
