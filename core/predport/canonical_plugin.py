@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from .format_detection import HOLDABLE, PREDICTION_FIELDS, Confidence, FormatInfo, FormatMatch, Source
+from .format_detection import HOLDABLE, Confidence, FormatInfo, FormatMatch, Source
 from .errors import OutputError, ParseError, PredportError
 from .hookspecs import hookimpl
 
