@@ -89,6 +89,7 @@ _LAZY = {
     "IdIndex": "limits",
     "check_json_depth": "limits",
     "load_json": "limits",
+    "load_yaml": "limits",
     "check_file_size": "limits",
     "open_regular": "limits",
     "read_bytes": "limits",

@@ -47,30 +47,25 @@ def builtin_class_map(name: str) -> dict[str, Any] | None:
 
 
 def load_mapping_file(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON or YAML file safely (``yaml.safe_load``: nothing is evaluated)."""
+    """Read a JSON or YAML file safely (the YAML safe loader: nothing is evaluated).
+
+    Through the shared limits: a regular file only (a FIFO is refused, not waited on),
+    JSON and YAML nested at most ``PREDPORT_MAX_JSON_DEPTH`` levels, YAML aliases that
+    do not blow the document up (:func:`predport.load_yaml`). Every failure is a
+    :class:`ConfigError` naming the file (and the line, for YAML).
+    """
+    from .errors import ParseError
+    from .limits import load_json, load_yaml, read_bytes
+
     p = Path(path)
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=str(p)) from None
-    if p.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            raise ConfigError(
-                f"invalid YAML: {getattr(exc, 'problem', exc)}",
-                file=str(p),
-                line=None if line is None else line + 1,
-            ) from None
-    import orjson
-
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"invalid JSON: {exc}", file=str(p)) from None
+        raw = read_bytes(p, file=str(p))
+        if p.suffix.lower() in (".yaml", ".yml"):
+            return load_yaml(raw, file=str(p))
+        return load_json(raw, file=str(p))
+    except ParseError as exc:
+        raise ConfigError(exc.message, file=exc.file, line=exc.line, json_path=exc.json_path,
+                          hint=exc.hint) from None
 
 
 @dataclass(frozen=True)

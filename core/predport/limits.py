@@ -12,7 +12,10 @@ until Python gives up, or block forever. The limits, each a clear, located
   4300-digit int-string limit is never reached); :class:`IdIndex` looks ids up in
   memory proportional to the number of distinct ids, never to their value;
 * **JSON depth** — :func:`check_json_depth` / :func:`load_json`: nesting at most
-  :attr:`Limits.max_json_depth` (256), checked without recursion;
+  :attr:`Limits.max_json_depth` (256), checked without recursion; :func:`load_yaml`
+  applies the same depth to YAML (safe loader only), and refuses aliases that would
+  expand a document beyond what it spells out (a "billion laughs" file) or refer to
+  themselves;
 * **file size relative to memory** — :func:`check_file_size`: a file read whole is at
   most :attr:`Limits.max_file_bytes` (a quarter of the memory available when predport
   starts reading, since a parsed JSON document takes two to four times its size);
@@ -41,7 +44,7 @@ from .errors import ConfigError, ParseError
 
 __all__ = [
     "Limits", "current_limits", "check_pixels", "check_id", "parse_int", "IdIndex", "check_json_depth",
-    "load_json", "check_file_size", "open_regular", "read_bytes", "is_regular", "is_url", "refuse_url", "check_rle",
+    "load_json", "load_yaml", "check_file_size", "open_regular", "read_bytes", "is_regular", "is_url", "refuse_url", "check_rle",
     "INT64_MIN", "INT64_MAX",
 ]
 
@@ -342,6 +345,87 @@ def load_json(data: bytes | str, *, limit: int | None = None, **where: Any) -> A
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     check_json_depth(obj, limit=limit, raw=raw, **where)
     return obj
+
+
+def load_yaml(data: bytes | str, *, limit: int | None = None, **where: Any) -> Any:
+    """``yaml.safe_load`` with the depth limit of :func:`load_json`, checked while composing.
+
+    PyYAML composes nested nodes recursively, so a document nested a few thousand levels
+    deep raises ``RecursionError``; here the nesting is counted and refused at the limit
+    with the line it is crossed on. Aliases are followed in the count: an alias weighs
+    what the node it names weighs, so a document whose aliases expand it more than
+    :data:`_YAML_EXPANSION` times (plus 10,000 nodes) is refused, as is an alias to a node
+    that contains it. Bad YAML is a :class:`~predport.ParseError` with its line.
+    """
+    import yaml
+
+    cap = limit or current_limits().max_json_depth
+
+    def refuse(message: str, mark: Any, hint: str | None = None) -> ParseError:
+        line = getattr(mark, "line", None)
+        return ParseError(message, line=None if line is None else line + 1, hint=hint, **where)
+
+    class _Bounded(yaml.SafeLoader):  # the pure-Python composer: its compose_node is ours
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            self._depth = 0
+            self._composed = 0
+            self._expanded = 0
+            self._size: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, height)
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            mark = self.peek_event().start_mark
+            if self.check_event(yaml.AliasEvent):
+                node = super().compose_node(parent, index)
+                size = self._size.get(id(node))
+                if size is None:
+                    raise refuse("a YAML alias refers to a node that contains it", mark)
+                self._weigh(size[0], mark)
+                if self._depth + size[1] > cap:
+                    raise refuse(f"YAML nested more than {cap} levels deep (through an alias)", mark,
+                                 f"if the file is trusted, raise the limit with {DEPTH_ENV}=N")
+                return node
+            level = 0 if self.check_event(yaml.ScalarEvent) else 1  # collections nest, as in JSON
+            self._depth += level
+            if self._depth > cap:
+                raise refuse(f"YAML nested more than {cap} levels deep", mark,
+                             f"if the file is trusted, raise the limit with {DEPTH_ENV}=N")
+            before = self._expanded
+            self._composed += 1
+            self._weigh(1, mark)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= level
+            children = node.value if isinstance(node.value, list) else ()
+            height = level
+            for child in children:
+                for sub in (child if isinstance(child, tuple) else (child,)):
+                    height = max(height, 1 + self._size.get(id(sub), (0, 0))[1])
+            self._size[id(node)] = (self._expanded - before, height)
+            return node
+
+        def _weigh(self, nodes: int, mark: Any) -> None:
+            self._expanded += nodes
+            if self._expanded > _YAML_EXPANSION * self._composed + 10_000:
+                raise refuse(f"YAML aliases expand the document more than {_YAML_EXPANSION} times "
+                             "(a \"billion laughs\" file)", mark)
+
+    loader = _Bounded(data)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise refuse(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", mark) from None
+    except RecursionError:  # a limit raised beyond what Python's stack allows
+        raise refuse("YAML nested too deeply for the parser", None,
+                     f"lower {DEPTH_ENV} (now {cap})") from None
+    finally:
+        loader.dispose()
+
+
+#: How many times its aliases may multiply the nodes a YAML document spells out.
+_YAML_EXPANSION = 100
 
 
 # -- files --------------------------------------------------------------------------------

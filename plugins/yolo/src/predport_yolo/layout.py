@@ -169,7 +169,7 @@ def _find_names(layout: Layout) -> Path | None:
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
-    data = predport.load_mapping_file(path)  # yaml.safe_load with located errors
+    data = predport.load_mapping_file(path)  # safe loader, depth-limited, located errors
     if not isinstance(data, dict):
         raise predport.ConfigError("expected a YAML mapping (data.yaml)", file=str(path))
     return data
