@@ -79,12 +79,14 @@ class Layout:
         else:
             entries = self.walk(recursive=self.kind != "encord-old")
         use_fn = context.id_lookup is not None
+        clashes = _Clashes(self, use_fn)
         for path, rel in entries:
             default = self._default_id(path, rel, use_fn)
             if default is None:
                 continue
             data_id, frame, image = default
-            if image is not None and id_mode != "label":
+            by_image = image is not None and id_mode != "label"
+            if by_image:
                 data_id = image[0]
             if use_fn:
                 data_id, frame = context.data_id_for(Path(path), (data_id, frame))
@@ -98,6 +100,7 @@ class Layout:
                     self._unmatched(rel, "no image with this stem")
                     continue
                 self.without_image += 1
+            clashes.check(path, rel, data_id, frame, image[0] if by_image else None)
             if image is None:
                 yield LabelFile(path, data_id, frame)
             else:
@@ -183,6 +186,48 @@ class Layout:
             + ", ".join(self.unmatched)
             + (f" and {more} more" if more > 0 else "")
         )
+
+
+class _Clashes:
+    """Two label files that would give one data unit (data id and frame) are refused, naming both.
+
+    Most ids cannot clash and are not remembered (memory stays flat): a plain or KITTI
+    file's id is its own relative path, or the image at that same relative path. The ids
+    that can clash are kept: an image found by base name only (labels ``a/000001.txt`` and
+    ``b/000001.txt`` beside one ``images/000001.png``), the user's ``id_lookup``, and the
+    Encord layouts (``<hash>__<x>.txt`` and ``<hash>__<y>.txt``; Encord Active would
+    import both into one data unit, which predport does not guess).
+    """
+
+    def __init__(self, layout: "Layout", use_fn: bool) -> None:
+        self.layout = layout
+        self.every = use_fn or layout.kind.startswith("encord")
+        self.why = ("your id_lookup returned it for both" if use_fn else
+                    "Encord Active would import both into one data unit; merge them into one file, "
+                    "or give an id_lookup" if self.every else "")
+        self.seen: dict[tuple[str, int | None], str] = {}
+
+    def check(self, path: str, rel: str, data_id: str, frame: int | None, image: str | None) -> None:
+        if not self.every:
+            if image is None or image.rsplit(".", 1)[0] == rel[:-4]:
+                return  # the id is the file's own relative path: unique
+            # matched by base name: the label at the image's own relative path claims it too
+            own = os.path.join(str(self.layout.root), image.rsplit(".", 1)[0] + ".txt")
+            if own != path and os.path.isfile(own):
+                self._refuse(own, path, data_id, frame)
+        first = self.seen.setdefault((data_id, frame), path)
+        if first != path:
+            self._refuse(first, path, data_id, frame)
+
+    def _refuse(self, first: str, second: str, data_id: str, frame: int | None) -> None:
+        unit = f"data id {data_id!r}" + ("" if frame is None else f" frame {frame}")
+        hint = self.why or (
+            f"both match image {data_id!r} by file name only (the image folder "
+            f"{self.layout.images.folder if self.layout.images else ''} does not mirror the label "
+            "sub-folders); pass data_id=label (-o data_id=label) to keep the label paths as data ids, "
+            "or lay the images out like the labels")
+        raise ConfigError(f"two label files give {unit}: {first} and {second}; predport does not merge "
+                          "or drop either", file=second, hint=hint)
 
 
 class ImageFinder:
