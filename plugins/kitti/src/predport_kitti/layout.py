@@ -226,8 +226,10 @@ class _Clashes:
             f"{self.layout.images.folder if self.layout.images else ''} does not mirror the label "
             "sub-folders); pass data_id=label (-o data_id=label) to keep the label paths as data ids, "
             "or lay the images out like the labels")
-        raise ConfigError(f"two label files give {unit}: {first} and {second}; predport does not merge "
-                          "or drop either", file=second, hint=hint)
+        root = str(self.layout.root)
+        rel = [os.path.relpath(p, root) if p.startswith(root + os.sep) else p for p in (first, second)]
+        raise ConfigError(f"two label files give {unit}: {rel[0]} and {rel[1]} (below the label folder); "
+                          "predport does not merge or drop either", file=second, hint=hint)
 
 
 class ImageFinder:
