@@ -442,3 +442,41 @@ def test_engine__document_from_s3_on_the_dask_cluster(hub, documents, s3_server,
             assert fs.cat_file(f"{name}/dask-{fmt}.jsonl") == fs.cat_file(f"{name}/single-{fmt}.jsonl"), fmt
     finally:
         fs.rm(name, recursive=True)
+
+
+def test_engine__what_one_task_receives_does_not_grow_with_the_input(hub, tmp_path, monkeypatch):
+    """The serialized arguments of one shard's task are the same size for 10x the input at the
+    same shard size: no task is sent the whole plan, file list or categories."""
+    import pickle
+
+    sizes: dict[int, tuple[int, int]] = {}
+
+    def capture(fn, tasks, **kw):  # stands in for the cluster: the tasks exactly as Dask gets them
+        sizes[n] = (len(tasks), max(len(pickle.dumps((fn, *t))) for t in tasks))
+        return [fn(*t) for t in tasks], {"start_seconds": 0.0, "run_seconds": 0.0}
+
+    monkeypatch.setattr(engine, "run_tasks", capture)
+    for n in (200, 2000):
+        src = tmp_path / f"in{n}" / "predictions"
+        src.parent.mkdir()
+        predport.save(_synthetic(n), src, format="lightly")
+        want = _single(src, tmp_path / f"single{n}.jsonl", to="canonical-jsonl")
+        got = tmp_path / f"dask{n}.jsonl"
+        predport.convert(src, got, to="canonical-jsonl", engine="dask", shards=n // 100)
+        assert got.read_bytes() == want
+    assert sizes[200][0] == 2 and sizes[2000][0] == 20
+    assert sizes[2000][1] <= sizes[200][1] * 1.05, sizes  # the whole file list would be 10x
+
+
+def test_engine__a_worker_holds_no_finished_task_whatever_the_number_of_tasks(dask_cluster):
+    """run_tasks releases each task once its result is back and keeps a bounded window in
+    flight, so a worker's state (each task's arguments and result) does not grow with the
+    number of tasks — the cause of a worker's memory growing with the input."""
+    def held(i):  # a local function: pickled by value, so the workers need not import this file
+        from distributed import get_worker
+
+        return len(get_worker().state.tasks)
+
+    results, _ = engine.run_tasks(held, [(i,) for i in range(40)], engine="dask", scheduler=dask_cluster)
+    assert len(results) == 40
+    assert max(results) <= 6, results  # holding every future until the end: ~20 a worker

@@ -193,13 +193,19 @@ def _mirror(root: Path, rels: Iterable[str], into: Path) -> Path:
         for e in siblings:
             if e.name != root.resolve().name:
                 os.symlink(e.path, parent / e.name)
+    # Plain strings, not Path objects: pathlib interns every path part (sys.intern), and the
+    # interned table of a long-lived worker would grow with every file it ever mirrored.
+    base, origin, made = os.fspath(local), os.fspath(root), set()
     for rel in rels:
-        target = local.joinpath(*rel.split("/"))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = os.path.join(base, *rel.split("/"))
+        folder = os.path.dirname(target)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
         try:
-            os.link(root / rel, target)
+            os.link(os.path.join(origin, rel), target)
         except OSError:
-            shutil.copy2(root / rel, target)
+            shutil.copy2(os.path.join(origin, rel), target)
     local.mkdir(exist_ok=True)
     return local
 
@@ -542,11 +548,16 @@ def convert_sharded(src: Any, dst: Any, *, to: str = "canonical", format: str | 
 
 
 def run_tasks(fn: Any, tasks: list[tuple[Any, ...]], *, engine: str = "dask", scheduler: str | None = None,
-              keys: list[str] | None = None) -> tuple[list[Any], dict[str, Any]]:
+              keys: list[str] | None = None, window: int | None = None) -> tuple[list[Any], dict[str, Any]]:
     """``fn(*args)`` for every ``args`` of ``tasks``: one after the other here (``"local"``) or
     on a Dask cluster (``"dask"``: ``scheduler=ADDRESS``, else a ``LocalCluster`` of 2 processes
     for the call). ``fn`` must be importable by name on the workers. Returns the results in
-    task order and ``{"start_seconds", "run_seconds"}``. Dask is imported only here."""
+    task order and ``{"start_seconds", "run_seconds"}``. Dask is imported only here.
+
+    On Dask at most ``window`` tasks (default: twice the cluster's threads) are submitted at
+    a time, and each is released as soon as its result is here, so a worker (and the
+    scheduler) holds a few tasks' arguments and results whatever the number of tasks:
+    a worker's memory does not grow with the input (see docs/scaling.md)."""
     started = time.perf_counter()
     if engine == "local":
         results = [fn(*args) for args in tasks]
@@ -565,9 +576,7 @@ def run_tasks(fn: Any, tasks: list[tuple[Any, ...]], *, engine: str = "dask", sc
         client = Client(cluster)
     try:
         ready = time.perf_counter()
-        futures = [client.submit(fn, *args, key=None if keys is None else keys[i], pure=False)
-                   for i, args in enumerate(tasks)]
-        results = client.gather(futures)
+        results = _submit_windowed(client, fn, tasks, keys, window)
         done = time.perf_counter()
     finally:
         client.close()
@@ -576,8 +585,41 @@ def run_tasks(fn: Any, tasks: list[tuple[Any, ...]], *, engine: str = "dask", sc
     return results, {"start_seconds": round(ready - started, 3), "run_seconds": round(done - ready, 3)}
 
 
+def _submit_windowed(client: Any, fn: Any, tasks: list[tuple[Any, ...]], keys: list[str] | None,
+                     window: int | None) -> list[Any]:
+    """Run ``tasks`` on ``client`` with at most ``window`` in flight, releasing each once done.
+
+    Holding every future until a final ``gather`` kept every finished task — its
+    arguments (a shard's file list) and its result — in the worker's state until the end:
+    a worker's memory grew with the number of tasks it ran, i.e. with the input."""
+    from distributed import as_completed
+
+    if window is None:
+        window = 2 * max(1, sum(client.nthreads().values()))
+    results: list[Any] = [None] * len(tasks)
+    where: dict[str, int] = {}
+    pending = iter(range(len(tasks)))
+    running = as_completed()
+
+    def submit() -> None:
+        i = next(pending, None)
+        if i is not None:
+            future = client.submit(fn, *tasks[i], key=None if keys is None else keys[i], pure=False)
+            where[future.key] = i
+            running.add(future)
+
+    for _ in range(max(1, window)):
+        submit()
+    for future in running:
+        results[where.pop(future.key)] = future.result()  # a worker's error is raised here, as it was
+        future.release()
+        del future
+        submit()
+    return results
+
+
 def _run_dask(kwargs: dict[str, Any], files: list[list[Any]], scheduler: str | None) -> dict[str, Any]:
-    metas, times = run_tasks(_shard_task, [(kwargs, i, files[i]) for i in range(len(files))], engine="dask",
+    metas, times = run_tasks(_shard_task, shard_tasks(kwargs, files), engine="dask",
                              scheduler=scheduler,
                              keys=[f"predport-shard-{kwargs['fingerprint']}-{i}" for i in range(len(files))])
     # The scheduler's cost per task: worker time not spent in shards, spread over the tasks.
@@ -585,6 +627,13 @@ def _run_dask(kwargs: dict[str, Any], files: list[list[Any]], scheduler: str | N
     slots = max(1, len({m["pid"] for m in metas}))
     return {**times, "workers": slots,
             "task_overhead_seconds": round(max(0.0, times["run_seconds"] * slots - work) / max(len(files), 1), 4)}
+
+
+def shard_tasks(kwargs: dict[str, Any], files: list[list[Any]]) -> list[tuple[Any, ...]]:
+    """The arguments each shard's task is sent: the conversion's settings, its index and its
+    own files (or byte range) only — never the whole plan, so what one task receives does
+    not grow with the input (tests/test_engine.py checks the serialized size)."""
+    return [(kwargs, i, files[i]) for i in range(len(files))]
 
 
 def _shard_task(kwargs: dict[str, Any], index: int, files: list[str]) -> dict[str, Any]:
