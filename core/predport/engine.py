@@ -67,6 +67,35 @@ LAYOUTS: dict[str, ShardLayout] = {
 }
 
 
+def _refuse_library_store(fmt: str, *, writing: bool) -> None:
+    """A format whose library owns its store (``FormatInfo.in_place``: Deep Lake) is refused with
+    its reason. Writing: the dataset is made by its library's one commit, in place (a branch of
+    an existing dataset), which parts published by :func:`merge` cannot be; and that writer
+    gathers every frame before its commit anyway, so sharding would gain only the reading, which
+    ``--engine`` to canonical-jsonl and then one conversion of that file gives, with the
+    single-process result. Reading: the store's files are column chunks and a version log, not a
+    file per image, so no file plan can cut it."""
+    from .hub import get_hub
+
+    try:
+        info = get_hub().format_info(fmt)
+    except PredportError:
+        return
+    if not getattr(info, "in_place", False):
+        return
+    if writing:
+        raise ConfigError(
+            f"sharded conversion cannot write {fmt}: a {fmt} dataset is written by its own library in one "
+            "commit (in place, on a branch of an existing dataset), which shard parts merged by "
+            "'predport merge' cannot be", field="to",
+            hint=f"shard the reading into canonical-jsonl (--engine/--shard, then merge), then convert that "
+                 f"file once: predport convert parts.jsonl OUT --to {fmt} (with its -w options)")
+    raise ConfigError(
+        f"cannot shard a {fmt} dataset: its files are its library's column chunks and version log, not a "
+        "file per image, so they cannot be split into shards", field="from",
+        hint=f"convert it without --engine/--shard (the {fmt} reader streams its rows in blocks)")
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` (0-based I) as ``(I, N)``."""
     try:
@@ -128,6 +157,7 @@ def plan(src: Any, *, format: str, shards: int, storage_options: Mapping[str, An
         return [], plan_document(os.fspath(storage.localize(src)), format=format, shards=shards,
                                  storage_options=storage_options)
     if not is_dir or layout is None:
+        _refuse_library_store(format, writing=False)
         known = ", ".join(sorted(LAYOUTS))
         raise ConfigError(f"cannot shard {'format ' + repr(format) if is_dir else 'a single ' + format + ' file'} "
                           f"yet: sharded conversion reads folders of {known} and single files of "
@@ -230,6 +260,7 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
     src = storage.localize(src)
     uri = os.fspath(src)
     if to not in TARGETS:
+        _refuse_library_store(to, writing=True)
         raise ConfigError(f"sharded conversion writes {' or '.join(TARGETS)}, not {to!r}",
                           hint=f"convert to canonical-jsonl with --engine, then that file to {to}")
     if format is None:
@@ -503,6 +534,7 @@ def convert_sharded(src: Any, dst: Any, *, to: str = "canonical", format: str | 
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}", hint=f"engines: {', '.join(ENGINES)}")
     if to not in TARGETS:
+        _refuse_library_store(to, writing=True)
         raise ConfigError(f"sharded conversion writes {' or '.join(TARGETS)}, not {to!r}",
                           hint=f"convert to canonical-jsonl with --engine, then that file to {to}")
     if write_options:
