@@ -185,7 +185,7 @@ def test_s3__a_non_empty_folder_that_is_no_dataset_is_refused(server, bucket, co
 
 def test_s3__other_stores_are_refused_with_the_reason(coco_files) -> None:
     results, gt = coco_files
-    with pytest.raises(predport.OutputError, match=r"local paths and s3:// only, not memory://"):
+    with pytest.raises(predport.OutputError, match=r"local paths, s3://, gs:// and az:// only, not memory://"):
         predport.convert(results, f"memory://dl-{uuid.uuid4().hex[:8]}/ds", to="deeplake",
                          read_options={"gt": str(gt)})
 

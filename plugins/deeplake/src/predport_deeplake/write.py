@@ -332,10 +332,11 @@ def is_dataset(path: Path) -> bool:
 def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     remote = target.remote()
     cred: dict[str, Any] | None = None
-    if remote is not None:  # s3://: Deep Lake writes the store itself (see remote.py)
+    at: str | None = None  # Deep Lake's URL of a remote output (gs:// -> gcs://, az:// names the account)
+    if remote is not None:  # s3://, gs://, az://: Deep Lake writes the store itself (see remote.py)
         from . import remote as remote_mod
 
-        cred = remote_mod.creds(*remote)
+        at, cred = remote_mod.locate(*remote)
         dest: Any = target.in_place()
     else:
         dest = Path(target.dest)
@@ -347,7 +348,7 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     message = str(context.option("message") or f"predport: {stream.source.format if stream.source else 'canonical'}"
                   f" {'predictions' if group else 'labels'} into {group or 'top-level columns'}")
     eval_only = context.option("columns") == "eval"  # declared (hooks.WRITE_OPTIONS): all or eval
-    existing = is_dataset(dest) if remote is None else remote_mod.state(remote[0], remote[1], cred or {}) == "dataset"
+    existing = is_dataset(dest) if remote is None else remote_mod.state(remote[0], remote[1], cred or {}, at) == "dataset"
     if eval_only and not existing:
         raise predport.OutputError("columns=eval adds evaluation columns to an existing dataset; "
                                    "this output is not one", file=str(dest))
@@ -358,7 +359,7 @@ def write(stream: Any, target: Any, context: Any) -> dict[str, Any]:
     if existing:
         # Before the stream is read: a wrong id column or group is found at once.
         assert branch is not None  # refused above without one
-        plan = _InPlace(dest, branch, pre, id_opt, target, context, eval_only, cred)
+        plan = _InPlace(dest, branch, pre, id_opt, target, context, eval_only, cred, at)
     cols = _collect(stream, context)
     ids, info = _categories(stream, cols)
     labels = _label_rows(cols, ids)
@@ -418,12 +419,13 @@ class _InPlace:
     """A write onto a branch of an existing dataset: rows aligned by data id, one commit."""
 
     def __init__(self, dest: Any, branch: str, pre: str, id_opt: Any, target: Any, context: Any,
-                 eval_only: bool = False, cred: dict[str, Any] | None = None) -> None:
+                 eval_only: bool = False, cred: dict[str, Any] | None = None, at: str | None = None) -> None:
         from . import read as reader_mod
 
         self.dest, self.branch, self.pre, self.target, self.context = dest, branch, pre, target, context
         self.eval_only, self.cred = eval_only, cred
-        root = target.in_place()  # the folder, or the s3:// URL
+        root = target.in_place()  # the folder, or the remote URL (Deep Lake's form of it: ``at``)
+        root = at or root
         self.path = root
         ds, view = reader_mod.open_dataset(root, creds=cred)
         self.branch_exists = branch in ds.branches.names()
