@@ -99,6 +99,19 @@ class Context:
     Assigning to any attribute raises ``AttributeError``.
     """
 
+    # Set once in __init__ (object.__setattr__), read through the properties.
+    _role: str
+    _options: Any
+    _policy: str
+    _class_map: Any
+    _categories: Any
+    _sizes: Any
+    _id_lookup: Any
+    _report: Any
+    _format: str | None
+    _plugin: str | None
+    _registry: Any
+
     def __init__(
         self,
         *,

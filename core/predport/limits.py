@@ -397,7 +397,7 @@ def load_yaml(data: bytes | str, *, limit: int | None = None, **where: Any) -> A
                 node = super().compose_node(parent, index)
             finally:
                 self._depth -= level
-            children = node.value if isinstance(node.value, list) else ()
+            children = node.value if node is not None and isinstance(node.value, list) else ()
             height = level
             for child in children:
                 for sub in (child if isinstance(child, tuple) else (child,)):

@@ -145,7 +145,7 @@ class OrderedMap(Generic[T, R]):
 
     def close(self) -> None:
         """Stop the workers now (also done when the map is exhausted or garbage collected)."""
-        self._it.close()
+        self._it.close()  # type: ignore[attr-defined]  # a generator
         self._stop()
 
 

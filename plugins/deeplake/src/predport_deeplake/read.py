@@ -258,7 +258,7 @@ def read(path: Path, context: Any) -> Iterator[Any]:
                             context.problem(_err(f"row {row}: {flags.shape[0]} has_mask flags for {n} labels",
                                                  path, field=flag_col))
                             continue
-                        mask = [m if f else None for m, f in zip(mask, flags.tolist())]
+                        mask = [m if f else None for m, f in zip(mask, flags.tolist())]  # type: ignore[misc]
             frame_attrs: dict[str, Any] = {}
             pred_attrs = None
             if attrs is not None and attrs[j]:
