@@ -36,25 +36,11 @@ FRAMES_WITHOUT_SIZE = "clamp.frames_without_size"
 
 
 def _clamp_boxes(box: Any, width: float, height: float) -> tuple[Any, int]:
-    """``[x, y, w, h]`` boxes clamped to the image: ``(boxes, changed)``; boxes inside are kept
-    exactly, rows of NaN stay NaN, and the array given is returned when nothing changed.
-    (The same rule as the shared box-clamping helper of issue 14 item 5.)"""
-    import numpy as np
+    """``[x, y, w, h]`` boxes clamped to the image: ``(boxes, changed)``, by the shared rule
+    (:func:`predport.clamp_boxes`); rows of NaN stay NaN."""
+    from .values import clamp_boxes
 
-    x, y, w, h = box.T
-    with np.errstate(invalid="ignore"):
-        outside = (x < 0) | (y < 0) | (x + w > width) | (y + h > height)
-    changed = int(np.count_nonzero(outside))
-    if not changed:
-        return box, 0
-    out = box.copy()
-    part = box[outside]
-    x0 = np.clip(part[:, 0], 0, width)
-    y0 = np.clip(part[:, 1], 0, height)
-    x1 = np.clip(part[:, 0] + part[:, 2], 0, width)
-    y1 = np.clip(part[:, 1] + part[:, 3], 0, height)
-    out[outside] = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
-    return out, changed
+    return clamp_boxes(box, width, height)
 
 
 def _clamp_rings(rings: Any, width: float, height: float) -> tuple[Any, bool]:

@@ -101,7 +101,8 @@ def clamp_boxes(box: Any, width: float, height: float) -> tuple[Any, int]:
     if box.ndim != 2 or box.shape[1] != 4:
         raise ValueError(f"boxes must have shape (N, 4), got {box.shape}")
     x, y, w, h = box.T
-    outside = (x < 0) | (y < 0) | (x + w > width) | (y + h > height)
+    with np.errstate(invalid="ignore"):  # rows of NaN are not outside, and stay NaN
+        outside = (x < 0) | (y < 0) | (x + w > width) | (y + h > height)
     changed = int(np.count_nonzero(outside))
     if not changed:
         return box, 0
