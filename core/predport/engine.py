@@ -249,8 +249,6 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
     The driver passes ``files``/``shared``/``fingerprint`` from its :func:`plan`; a shard
     run on its own (``--shard I/N``) makes the same plan itself (it is deterministic).
     """
-    import resource
-
     from . import storage
     from .api import make_context
     from .hub import get_hub
@@ -309,7 +307,7 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
             "input": uri, "format": format, "files": len(files), "frames": written["frames"],
             "predictions": written["predictions"], "report": ctx.report.to_dict(ctx.categories),
             "seconds": round(time.perf_counter() - started, 3),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": peak_rss_mb(),
             "pid": os.getpid(),
         }
         _put_json(f"{parts_location(dst)}/part-{index:05d}.json", meta, storage_options)
@@ -318,6 +316,28 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
         if spool is not None:
             spool.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident memory, MB.
+
+    ``/proc/self/status`` ``VmHWM`` where there is one: ``ru_maxrss`` survives ``execve`` on
+    Linux, so a Dask worker (forked and exec'd by the nanny in the driver's process) would
+    report the driver's peak at the time it was started — which grows with the input the
+    driver listed, although the worker never held it. That inherited figure was the
+    "per-worker memory growing with the input" measured before (docs/scaling.md)."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
 def _relocate(err: PredportError, local: Path, uri: str, spool: Any) -> PredportError:
