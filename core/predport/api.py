@@ -201,7 +201,9 @@ def convert(
         stream.source = stream.source.model_copy(update={"uri": str(source_uri)})
         wrapped = True
     if wrapped:
+        clamped = stream.clamped
         stream = PredictionStream(frames, stream.categories, stream.source, stream.report)
+        stream.clamped = clamped
     wctx = Context(options=write_options, policy=ctx.policy, categories=ctx.categories,
                    image_sizes=ctx.sizes, report=ctx.report)
     try:

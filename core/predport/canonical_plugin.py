@@ -25,35 +25,15 @@ _HOLDS = frozenset(HOLDABLE)
 
 @hookimpl
 def formats() -> list[FormatInfo]:
+    # The two spellings of one model: everything but the layout is the same.
+    same: dict[str, Any] = dict(can_read=True, can_write=True, target="file", holds=_HOLDS,
+                                tasks=("detection", "segmentation", "keypoints", "classification"),
+                                roles=("predictions", "ground_truth"), read_options=(), write_options=())
     return [
-        FormatInfo(
-            id="canonical",
-            title="predport canonical JSON",
-            can_read=True,
-            can_write=True,
-            target="file",
-            holds=_HOLDS,
-            patterns=("*.json",),
-            tasks=("detection", "segmentation", "keypoints", "classification"),
-            description="predport/prediction-set/1 as one JSON document",
-            roles=("predictions", "ground_truth"),
-            read_options=(),
-            write_options=(),
-        ),
-        FormatInfo(
-            id="canonical-jsonl",
-            title="predport canonical JSON Lines",
-            can_read=True,
-            can_write=True,
-            target="file",
-            holds=_HOLDS,
-            patterns=("*.jsonl",),
-            tasks=("detection", "segmentation", "keypoints", "classification"),
-            description="head line, then one frame per line",
-            roles=("predictions", "ground_truth"),
-            read_options=(),
-            write_options=(),
-        ),
+        FormatInfo(id="canonical", title="predport canonical JSON", patterns=("*.json",),
+                   description="predport/prediction-set/1 as one JSON document", **same),
+        FormatInfo(id="canonical-jsonl", title="predport canonical JSON Lines", patterns=("*.jsonl",),
+                   description="head line, then one frame per line", **same),
     ]
 
 

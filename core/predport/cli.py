@@ -51,6 +51,16 @@ def _storage_arg(parser: argparse.ArgumentParser) -> None:
                         "usual fsspec/boto configuration")
 
 
+def _reading_args(parser: argparse.ArgumentParser) -> None:
+    """What reading an input takes, for every command that reads one as convert does."""
+    parser.add_argument("--from", dest="from_format", metavar="FORMAT", help="input format (default: detect)")
+    parser.add_argument("--class-map", metavar="FILE", help="JSON/YAML map of source classes to target ids/names")
+    parser.add_argument("--images", metavar="DIR", help="image folder; sizes are read from file headers")
+    parser.add_argument("--sizes", metavar="FILE", help="image sizes: {name: [w, h]} or a COCO ground-truth file")
+    parser.add_argument("-o", "--option", dest="options", action="append", type=_kv_text, default=[],
+                        metavar="KEY=VALUE", help="reader option (repeatable); 'predport formats FORMAT' lists them")
+
+
 def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
     """The ``predport`` parser: the built-in commands, then ``plugin_commands`` (staged by the hub)."""
     from . import __version__
@@ -75,16 +85,11 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     c.add_argument("input", help="a file, folder or URL; - reads stdin (a single-file format)")
     c.add_argument("output", help="a file, folder or URL; - writes stdout (a single-file format; the summary "
                                   "then goes to stderr)")
-    c.add_argument("--from", dest="from_format", metavar="FORMAT", help="input format (default: detect)")
+    _reading_args(c)
     c.add_argument("--to", dest="to_format", metavar="FORMAT", default=None,
                    help="output format (default: canonical, or canonical-jsonl for a .jsonl output)")
-    c.add_argument("--class-map", metavar="FILE", help="JSON/YAML map of source classes to target ids/names")
-    c.add_argument("--images", metavar="DIR", help="image folder; sizes are read from file headers")
-    c.add_argument("--sizes", metavar="FILE", help="image sizes: {name: [w, h]} or a COCO ground-truth file")
     c.add_argument("--policy", choices=("fail", "skip", "clamp"), default="fail",
                    help="bad records: fail (default), skip and count, or clamp boxes to the image")
-    c.add_argument("-o", "--option", dest="options", action="append", type=_kv_text, default=[],
-                   metavar="KEY=VALUE", help="reader option (repeatable); 'predport formats FORMAT' lists them")
     c.add_argument("-w", "--write-option", dest="write_options", action="append", type=_kv_text, default=[],
                    metavar="KEY=VALUE", help="writer option (repeatable); 'predport formats FORMAT' lists them")
     c.add_argument("--min-score", type=float, metavar="SCORE", default=None,
@@ -123,16 +128,11 @@ def build_parser(plugin_commands: Sequence[Any] = ()) -> argparse.ArgumentParser
     v = sub.add_parser("validate", help="check a file or folder of any format predport reads and report every "
                                         "error (a prediction set also against its JSON Schema)")
     v.add_argument("file", help="a file, folder or URL")
-    v.add_argument("--from", dest="from_format", metavar="FORMAT", help="its format (default: detect)")
+    _reading_args(v)
     v.add_argument("--role", choices=("predictions", "ground_truth"), default="predictions",
                    help="check it as predictions (default) or as ground truth")
     v.add_argument("--schema", metavar="ID", help="validate a JSON/JSON Lines file against this schema $id "
                    "(default: a prediction set's from its 'schema' key)")
-    v.add_argument("-o", "--option", dest="options", action="append", type=_kv_text, default=[],
-                   metavar="KEY=VALUE", help="reader option (repeatable)")
-    v.add_argument("--class-map", metavar="FILE", help="JSON/YAML map of source classes, as convert takes it")
-    v.add_argument("--images", metavar="DIR", help="image folder; sizes are read from file headers")
-    v.add_argument("--sizes", metavar="FILE", help="image sizes: {name: [w, h]} or a COCO ground-truth file")
     v.add_argument("--max-errors", type=int, default=20, metavar="N", help="errors shown in full (default 20; "
                    "all are counted)")
     v.add_argument("--json", action="store_true")
@@ -472,32 +472,7 @@ def _schema_problems(args: argparse.Namespace, reg: Any, limit: int) -> tuple[st
         found, n = reg.problems(ref, doc, file=args.file, line=lineno, limit=max(limit - len(errors), 0))
         errors += found
         total += n
-    if not total and schema_id == PREDICTION_SET_ID:
-        found, total = _category_reference_problems(docs, numbers, args.file, lines, limit)
-        errors += found
-    return schema_id, errors, total
-
-
-def _category_reference_problems(docs: list[Any], numbers: list[int | None], file: str, lines: bool,
-                                 limit: int) -> tuple[list[Any], int]:
-    """Every prediction's category_id must be one of the document's categories (the schema cannot say so)."""
-    from .errors import SchemaValidationError
-
-    known = {c["id"] for c in docs[0].get("categories", [])}
-    frames = [(n, (), f) for f, n in zip(docs[1:], numbers[1:])] if lines else [
-        (None, ("frames", i), f) for i, f in enumerate(docs[0].get("frames", []))]
-    errors: list[Any] = []
-    total = 0
-    for lineno, base, frame in frames:
-        for j, pred in enumerate(frame.get("predictions", [])):
-            if pred["category_id"] not in known:
-                total += 1
-                if len(errors) < limit:
-                    errors.append(SchemaValidationError(
-                        f"category_id {pred['category_id']} is not among the document's categories",
-                        file=file, line=lineno, json_path=base + ("predictions", j, "category_id"),
-                        field="category_id"))
-    return errors, total
+    return schema_id, errors, total  # what the schema cannot say (undeclared category ids) the reader finds
 
 
 def cmd_formats(args: argparse.Namespace) -> int:

@@ -96,6 +96,14 @@ def _refuse_library_store(fmt: str, *, writing: bool) -> None:
         hint=f"convert it without --engine/--shard (the {fmt} reader streams its rows in blocks)")
 
 
+def _check_target(to: str) -> None:
+    """Sharded conversion writes one of :data:`TARGETS`; anything else is refused with the reason."""
+    if to not in TARGETS:
+        _refuse_library_store(to, writing=True)
+        raise ConfigError(f"sharded conversion writes {' or '.join(TARGETS)}, not {to!r}",
+                          hint=f"convert to canonical-jsonl with --engine, then that file to {to}")
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"I/N"`` (0-based I) as ``(I, N)``."""
     try:
@@ -257,10 +265,7 @@ def run_shard(src: Any, dst: Any, *, index: int, shards: int, format: str | None
     hub = get_hub()
     src = storage.localize(src)
     uri = os.fspath(src)
-    if to not in TARGETS:
-        _refuse_library_store(to, writing=True)
-        raise ConfigError(f"sharded conversion writes {' or '.join(TARGETS)}, not {to!r}",
-                          hint=f"convert to canonical-jsonl with --engine, then that file to {to}")
+    _check_target(to)
     if format is None:
         format = hub.pick(src, hub.detect(src, storage_options=storage_options)).id
     if files is None or shared is None:
@@ -553,10 +558,7 @@ def convert_sharded(src: Any, dst: Any, *, to: str = "canonical", format: str | 
 
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}", hint=f"engines: {', '.join(ENGINES)}")
-    if to not in TARGETS:
-        _refuse_library_store(to, writing=True)
-        raise ConfigError(f"sharded conversion writes {' or '.join(TARGETS)}, not {to!r}",
-                          hint=f"convert to canonical-jsonl with --engine, then that file to {to}")
+    _check_target(to)
     if write_options:
         raise ConfigError("the canonical writers take no write options")
     allow_empty = context.pop("allow_empty", True)

@@ -8,10 +8,10 @@ without predictions (the image was read). What was left out is counted in the re
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Iterator
 
 from .errors import ConfigError
+from .values import is_number
 
 __all__ = ["FrameFilter", "parse_classes", "MIN_SCORE_KEY", "NO_SCORE_KEY", "CLASSES_KEY"]
 
@@ -42,7 +42,7 @@ class FrameFilter:
     def __init__(self, *, min_score: float | None = None, classes: Iterable[Any] | str | None = None,
                  categories: Any, report: Any) -> None:
         if min_score is not None:
-            if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not math.isfinite(min_score):
+            if not is_number(min_score, finite=True):
                 raise ConfigError(f"min_score must be a finite number, not {min_score!r}", field="min_score")
         self.min_score = None if min_score is None else float(min_score)
         self.wanted = parse_classes(classes) if classes is not None else None

@@ -633,7 +633,9 @@ class Hub:
             from .policy import clamp_frames
 
             guarded = clamp_frames(guarded, ctx.report, ctx.image_size)
-        return PredictionStream(guarded, ctx.categories, src, ctx.report)
+        stream = PredictionStream(guarded, ctx.categories, src, ctx.report)
+        stream.clamped = ctx.policy == "clamp"
+        return stream
 
     # -- command-line commands ------------------------------------------------------------
     def commands(self, taken: Iterable[str] = ()) -> list[Any]:
@@ -709,7 +711,7 @@ class Hub:
         tracker = LossTracker(info, policy=policy, partial=ctx.report.lost, held=ctx.report.held,
                               derived=source_info.derived if source_info is not None else None, dest=str(dest))
         frames = stream.frames
-        if ctx.policy == "clamp":  # and to every writer's
+        if ctx.policy == "clamp" and not getattr(stream, "clamped", False):  # and to every writer's (once: a read clamped already)
             from .policy import clamp_frames
 
             frames = clamp_frames(frames, ctx.report, ctx.image_size, count_unsized=False)

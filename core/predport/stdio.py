@@ -32,15 +32,27 @@ def _pattern_suffix(info: Any) -> str:
     return ""
 
 
-def _content_suffix(data: bytes) -> str:
-    """``.json`` for one JSON document, ``.jsonl`` for JSON Lines, else ``.txt``."""
+#: The longest first line :func:`_content_suffix` reads to tell JSON Lines from one document.
+FIRST_LINE_BYTES = 64 << 20
+
+
+def _content_suffix(path: Path) -> str:
+    """``.json`` for one JSON document, ``.jsonl`` for JSON Lines, else ``.txt`` (from the
+    file's first line and whether anything follows it: the file is not read whole)."""
     import orjson
 
-    text = data.lstrip()
-    if text[:1] not in (b"{", b"["):
-        return ".txt"
-    first, _, rest = text.partition(b"\n")
-    if rest.strip():
+    with open(path, "rb") as fh:
+        first = fh.readline(FIRST_LINE_BYTES)
+        start = first.lstrip()
+        while not start and first:  # blank lines before the content
+            first = fh.readline(FIRST_LINE_BYTES)
+            start = first.lstrip()
+        if start[:1] not in (b"{", b"["):
+            return ".txt"
+        rest = fh.read(4096)
+        while rest and not rest.strip():
+            rest = fh.read(4096)
+    if rest.strip() and first.endswith(b"\n"):
         try:
             orjson.loads(first)
             return ".jsonl"  # a complete value on the first line and more after it
@@ -69,11 +81,13 @@ class Stdio:
                                   file=STDOUT, hint="name an output folder")
         self._tmp = Path(tempfile.mkdtemp(prefix="predport-stdio-"))
         if self._raw_input == "-":
-            data = sys.stdin.buffer.read()
+            spool = self._tmp / "stdin"
+            with open(spool, "wb") as fh:  # streamed: stdin is never held in memory whole
+                shutil.copyfileobj(sys.stdin.buffer, fh, 1 << 20)
             suffix = (_pattern_suffix(hub.format_info(self.from_format)) if self.from_format
-                      else _content_suffix(data)) or ".txt"
-            path = self._tmp / f"stdin{suffix}"
-            path.write_bytes(data)
+                      else _content_suffix(spool)) or ".txt"
+            path = spool.with_name(f"stdin{suffix}")
+            spool.rename(path)
             self.input = str(path)
         if self._raw_output == "-":
             self.output = str(self._tmp / f"stdout{_pattern_suffix(hub.format_info(self.to))}")

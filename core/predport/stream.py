@@ -32,6 +32,9 @@ class PredictionStream:
         self.report = report
         self.frames_seen = 0
         self.predictions_seen = 0
+        #: The core's ``clamp`` policy already clamped these frames (when read): a writer's
+        #: side does not clamp them again.
+        self.clamped = False
 
     @property
     def frames(self) -> Iterator["Frame"]:

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import pytest
 
 import predport
+from predport import workers as pool
 from predport_lightly import read as reader
 
 needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
@@ -59,14 +60,14 @@ def _ours() -> list[Any]:
 def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The worker counts of the pools started (the real ones), so a test knows workers ran."""
     counts: list[int] = []
-    real = reader._Workers
+    real = pool._Pool
 
     class Spy(real):  # type: ignore[misc, valid-type]
-        def __init__(self, base: str, chunks: list[Any], n: int) -> None:
+        def __init__(self, func: Any, items: list[Any], n: int, *rest: Any) -> None:
             counts.append(n)
-            super().__init__(base, chunks, n)
+            super().__init__(func, items, n, *rest)
 
-    monkeypatch.setattr(reader, "_Workers", Spy)
+    monkeypatch.setattr(pool, "_Pool", Spy)
     return counts
 
 
@@ -224,8 +225,8 @@ def test_workers__that_cannot_start_are_reported_and_reading_goes_on(
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("daemonic processes are not allowed to have children")
 
-    monkeypatch.setattr(reader, "_Workers", refuse)
-    monkeypatch.setattr(reader, "_can_fork", lambda: True)
+    monkeypatch.setattr(pool, "_Pool", refuse)
+    monkeypatch.setattr(pool, "can_fork", lambda: True)
     frames, report = _read(folder, 2, policy="skip")
     assert report["warnings"][0].startswith("Lightly: worker processes could not start (daemonic")
     report["warnings"] = report["warnings"][1:]
@@ -238,14 +239,14 @@ def test_workers__auto_starts_them_for_large_folders_only(
     started: list[int] = []
 
     class Recording:
-        def __init__(self, base: str, chunks: list[list[str]], n: int) -> None:
+        def __init__(self, func: Any, items: list[Any], n: int, *rest: Any) -> None:
             started.append(n)
             raise RuntimeError("not needed here")
 
     n = 4 * reader.BATCH  # and the 4 odd files: 5 batches
     folder = _folder(tmp_path, lightly_task, made_up, n=n, bad=False)
-    monkeypatch.setattr(reader, "_Workers", Recording)
-    monkeypatch.setattr(reader, "_can_fork", lambda: True)
+    monkeypatch.setattr(pool, "_Pool", Recording)
+    monkeypatch.setattr(pool, "can_fork", lambda: True)
     monkeypatch.setattr(reader, "_cpus", lambda: 2)
     monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", n + 5)
     list(predport.iter_frames(folder))  # one file short of the threshold
@@ -269,12 +270,12 @@ def test_workers__never_forked_beside_other_threads(
 ) -> None:
     folder = _folder(tmp_path, lightly_task, made_up, n=40, bad=False)
     expected = _read(folder, 0)
-    monkeypatch.setattr(reader, "_Workers", None)  # calling it would fail the read
+    monkeypatch.setattr(pool, "_Pool", None)  # calling it would fail the read
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert not reader._can_fork()
+        assert not pool.can_fork()
         assert _read(folder, 2) == expected
     finally:
         stop.set()

@@ -140,8 +140,7 @@ def derived_type(*, box: bool, polygon: bool, mask: bool, keypoints: bool, box3d
     return spec.CLASS_2D
 
 
-def _is_num(v: Any) -> bool:
-    return type(v) is float or type(v) is int  # bool is not a coordinate
+_is_num = predport.is_number  # int or float, never bool (not a coordinate)
 
 
 _BBOX_KEYS = frozenset({"top", "left", "width", "height", "confidence"})

@@ -207,8 +207,7 @@ class _Bad(Exception):
         self.field = field
 
 
-def _is_number(v: Any) -> bool:
-    return type(v) in _NUMBER
+_is_number = predport.is_number  # int or float, never bool
 
 
 def _check_id(value: Any, key: str, *, allow_str: bool) -> Any:

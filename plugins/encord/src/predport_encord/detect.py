@@ -78,8 +78,7 @@ def _first_record(head: bytes) -> tuple[str, Any] | None:
         return None
 
 
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+_num = predport.is_number  # int or float, never bool
 
 
 def detect(source: "predport.Source") -> "predport.FormatMatch | None":

@@ -80,8 +80,7 @@ class _Bad(Exception):
 _NUM = (int, float)  # exact types: bool is not a number here
 
 
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+_num = predport.is_number  # int or float, never bool
 
 
 def _frame_option(options: Any) -> bool:

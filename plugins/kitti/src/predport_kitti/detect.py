@@ -15,7 +15,7 @@ import re
 from pathlib import PurePath
 from typing import Any
 
-from predport import Confidence, FormatMatch
+from predport import Confidence, FormatMatch, parse_number
 
 FORMAT = "kitti"
 KITTI_CLASSES = frozenset(
@@ -29,10 +29,7 @@ _HEAD = 16 * 1024
 
 
 def _num(tok: str) -> float | None:
-    try:
-        return float(tok)
-    except ValueError:
-        return None
+    return parse_number(tok, finite=False)
 
 
 def _is_int(tok: str) -> bool:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from predport import ParseError
+from predport import ParseError, parse_number
 
 #: Names of the numeric fields in file order (KITTI columns 2..16).
 FIELDS = (
@@ -69,11 +69,7 @@ ATTR_COLUMNS = (("truncated", 0, 1), ("occluded", 1, 2), ("alpha", 2, 3),
 
 def is_number(token: bytes) -> bool:
     """Whether a field parses as a float (``nan``/``inf`` count: they are rejected later as non-finite)."""
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
+    return parse_number(token, finite=False) is not None
 
 
 class ParsedFile:

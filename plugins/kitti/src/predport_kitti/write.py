@@ -74,10 +74,7 @@ def _is_triple(value: Any) -> bool:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    f = float(value)
-    return f if math.isfinite(f) else None
+    return float(value) if predport.is_number(value, finite=True) else None
 
 
 def _triple(value: Any) -> list[float] | None:

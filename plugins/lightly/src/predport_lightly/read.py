@@ -29,8 +29,8 @@ field. ``tests/test_lightly_fast_path.py`` checks that both paths give the same 
 
 Worker processes (option ``workers``): decoding JSON holds the GIL, so threads gain
 nothing; processes do. With ``workers=N`` (N >= 1) the batches of a one-task folder
-are decoded by N forked processes (:class:`_Workers`: round robin, one pipe each
-holding at most ``PIPE_BYTES``, so memory stays flat) and handed back as arrays in
+are decoded by N forked processes (:func:`predport.ordered_map`: round robin, one
+pipe each, so memory stays flat) and handed back as arrays in
 folder order; frames, checks and every report stay in the main process, so the
 frames and the report are the same as with ``workers=0`` (no workers). The default
 (``"auto"``) uses one worker per CPU (at most ``MAX_AUTO_WORKERS``) for folders of
@@ -43,9 +43,8 @@ in the main process; workers die with the main process, however it ends.
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from array import array
+from functools import partial
 from itertools import chain, islice
 from pathlib import Path
 from typing import Annotated, Any, Iterable, Iterator, Mapping
@@ -66,9 +65,7 @@ BATCH = 256
 PARALLEL_MIN_FILES = 4096
 #: Most workers ``"auto"`` starts: the main process builds frames and becomes the bottleneck.
 MAX_AUTO_WORKERS = 4
-#: Pipe size asked for each worker (Linux's default is 64 KiB; the most an unprivileged
-#: process may ask for is /proc/sys/fs/pipe-max-size, 1 MiB by default).
-PIPE_BYTES = 1 << 20
+
 
 class _FastPrediction(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     """An object-detection prediction with exactly the documented fields (units: pixels)."""
@@ -307,11 +304,8 @@ def _chunks(rels: Iterator[str]) -> Iterator[list[str]]:
         yield chunk
 
 
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+#: The CPUs this process may use (a module name, so tests can pretend another machine).
+_cpus = predport.usable_cpus
 
 
 def auto_workers() -> int:
@@ -323,200 +317,39 @@ def auto_workers() -> int:
     return 0 if cpus < 2 else min(MAX_AUTO_WORKERS, cpus)
 
 
-def _can_fork() -> bool:
-    """Whether worker processes may be forked here: Linux, and no other Python thread running
-    (native threads such as OpenBLAS's pool are fork-aware; the workers use no BLAS)."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
-
-
 class _Decoder:
     """The decoded batches of a one-task object-detection folder, from this process or from workers.
 
     Made by :func:`parse` *before* it declares the categories, so that forked workers
     are already decoding while the main process sets up (the canonical model is
-    imported then). Without workers the folder is walked lazily.
+    imported then). The workers are the core's :func:`predport.ordered_map` (batches
+    in folder order, flat memory, a failed worker's share read here); without workers
+    the folder is walked lazily.
     """
 
     def __init__(self, folder: str, workers: int | None) -> None:
-        self.base = folder + os.sep
         rels = iter(_layout.walk(Path(folder)))
         if workers is None:  # auto: workers only for large folders, decided after a bounded look-ahead
             head = list(islice(rels, PARALLEL_MIN_FILES))
             workers = auto_workers() if len(head) >= PARALLEL_MIN_FILES else 0
             rels = chain(head, rels)
-        self.pool: _Workers | None = None
-        self.note: str | None = None
-        if workers and _can_fork():
-            chunks = list(_chunks(rels))  # the whole listing: workers pick their chunks from it
-            self.chunks: Iterable[list[str] | None] = chunks
-            if chunks:
-                try:
-                    self.pool = _Workers(self.base, chunks, min(workers, len(chunks)))
-                except Exception as exc:  # e.g. a daemonic process may not have children
-                    self.note = f"worker processes could not start ({exc}); reading in one process"
-        else:
-            self.chunks = _chunks(rels)
+        self.decoded = predport.ordered_map(partial(_decode_batch, folder + os.sep), _chunks(rels), workers,
+                                            name="predport-lightly", with_items=True)
 
     def batches(self, task: _Task, context: Any) -> Iterator[_Batch]:
-        base = self.base
+        decoded = self.decoded
+        said = None
         try:
-            if self.note:
-                context.report.warn(f"Lightly: {self.note}")
-            chunks = self.chunks
-            for j, chunk in enumerate(chunks):
-                assert chunk is not None  # emptied only after it is read
-                if type(chunks) is list:
-                    chunks[j] = None  # the listing shrinks as it is read
-                pool = self.pool
-                decoded = None if pool is None else pool.get(j)
-                if decoded is None:
-                    if pool is not None:
-                        context.report.warn(f"Lightly: a worker process stopped ({pool.why}); reading the "
-                                            "rest in one process")
-                        self.close()
-                    decoded = _decode_batch(base, chunk)
-                yield _Batch(task, chunk, decoded)
+            for chunk, columns in decoded:
+                if decoded.note != said:  # the workers could not start, or one stopped
+                    said = decoded.note
+                    context.report.warn(f"Lightly: {said}")
+                yield _Batch(task, chunk, columns)
         finally:
             self.close()
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
-
-
-class _Failure:
-    """What a worker sends instead of a batch when something unexpected stops it."""
-
-    def __init__(self, why: str) -> None:
-        self.why = why
-
-
-class _Workers:
-    """Forked processes decoding batches round robin: worker ``k`` of ``n`` decodes chunks
-    ``k, k+n, k+2n, ...`` and sends each result down its own pipe, so the main process
-    reads them back in folder order with no task queue and no threads. A pipe holds up
-    to ``PIPE_BYTES`` (a few dozen batches of 256 files); a worker then waits until the
-    main process reads, so results never pile up (memory stays flat).
-
-    Workers stop when the main process closes them, is garbage collected, or exits;
-    if the main process dies without cleaning up (SIGKILL), they are killed too
-    (Linux parent-death signal) and never block on a pipe nobody reads.
-    """
-
-    def __init__(self, base: str, chunks: list[Any], n: int) -> None:
-        import multiprocessing
-        import warnings
-        import weakref
-
-        mp = multiprocessing.get_context("fork")
-        self.why = ""
-        self.conns: list[Any] = []
-        self.procs: list[Any] = []
-        self._stop = weakref.finalize(self, _stop_workers, self.procs, self.conns)
-        parent = os.getpid()
-        try:
-            for k in range(n):
-                recv, send = mp.Pipe(duplex=False)
-                self.conns.append(recv)
-                try:
-                    _widen(send)
-                    # The worker closes every receiving end it inherits (its own included), so
-                    # a dead main process leaves its pipe with no reader: writing fails at once.
-                    proc = mp.Process(target=_worker_main, args=(send, list(self.conns), parent, base, chunks, k, n),
-                                      daemon=True, name=f"predport-lightly-{k}")
-                    with warnings.catch_warnings():
-                        # Python 3.12+ warns on fork beside any OS thread (numpy's OpenBLAS pool
-                        # has some); workers only decode JSON, and Python threads are excluded.
-                        warnings.filterwarnings("ignore", r".*fork\(\) may lead to deadlocks", DeprecationWarning)
-                        proc.start()
-                    self.procs.append(proc)
-                finally:
-                    send.close()  # the worker's end: closed here, so a dead worker reads as EOF
-        except BaseException:
-            self.close()
-            raise
-
-    def get(self, j: int) -> tuple[Any, ...] | None:
-        """The decoded chunk ``j`` from its worker (``None``: that worker failed; ``why`` says how)."""
-        k = j % len(self.conns)
-        try:
-            msg = self.conns[k].recv()
-        except (EOFError, OSError) as exc:
-            self.why = f"worker {k}: {type(exc).__name__}"
-            return None
-        if type(msg) is _Failure:
-            self.why = f"worker {k}: {msg.why}"
-            return None
-        return msg
-
-    def close(self) -> None:
-        self._stop()
-
-
-def _widen(conn: Any) -> None:
-    """Let a pipe hold up to ``PIPE_BYTES``, so a worker can go on decoding before the main
-    process reads its last batch (Linux; elsewhere nothing changes)."""
-    import fcntl
-
-    try:
-        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (AttributeError, OSError):  # no F_SETPIPE_SZ, or above /proc/sys/fs/pipe-max-size
-        pass
-
-
-def _stop_workers(procs: list[Any], conns: list[Any]) -> None:
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in procs:
-        proc.join(5)
-    for conn in conns:
-        conn.close()
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this worker when the main process dies (Linux ``PR_SET_PDEATHSIG``)."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # it died before the signal was set
-        os._exit(1)
-
-
-def _worker_main(conn: Any, inherited: list[Any], parent: int, base: str, chunks: list[list[str]], k: int,
-                 n: int) -> None:
-    """Worker ``k`` of ``n``: decode chunks ``k, k+n, ...`` and send them; anything unexpected
-    is sent as a :class:`_Failure` and ends it (the main process then reads the rest itself).
-
-    Ctrl-C is left to the main process (which stops the workers), SIGTERM kills, and
-    the cyclic garbage collector is off: a worker only makes acyclic objects (gc-free
-    structs, lists, arrays) freed by reference counting, and a collection would only
-    walk the heap inherited from the parent, copying its shared pages as it goes.
-    """
-    import gc
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with(parent)
-    gc.disable()
-    for other in inherited:
-        other.close()
-    try:
-        for j in range(k, len(chunks), n):
-            conn.send(_decode_batch(base, chunks[j]))
-    except Exception as exc:
-        try:
-            conn.send(_Failure(f"{type(exc).__name__}: {exc}"))
-        except OSError:
-            pass  # the main process is gone or stopped reading
-    finally:
-        conn.close()
+        self.decoded.close()
 
 
 # ---------------------------------------------------------------------------- to_canonical

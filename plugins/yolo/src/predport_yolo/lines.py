@@ -20,9 +20,10 @@ data.yaml, a ``runs/<task>/`` folder) — or refuses with a reason that names th
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
+
+from predport import parse_number
 
 BOX, BOX_SCORE, BOX_TRACK = "box", "box+score", "box+score+track"
 POLYGON, POLYGON_SCORE, POLYGON_TRACK = "polygon", "polygon+score", "polygon+score+track"
@@ -125,11 +126,7 @@ def class_index(token: str) -> int | None:
 
 def number(token: str) -> float | None:
     """A finite float, else ``None``."""
-    try:
-        value = float(token)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
+    return parse_number(token)
 
 
 def in_unit(value: float) -> bool:
